@@ -1,0 +1,151 @@
+/**
+ * The base of every btkit command: the `--json` envelope, the error → exit-code mapping, SIGINT →
+ * AbortSignal, and where output goes (data to stdout, diagnostics and progress to stderr).
+ *
+ * A command implements `run()` and *returns* its typed result. Under `--json` the result is printed
+ * as `{"ok":true,"command":…,"result":…,"warnings":[…]}`; on failure `{"ok":false,"command":…,
+ * "error":{"code","category","message","exitCode","detail"}}`, also on stdout so a pipeline reading
+ * JSON always gets one parseable document. Streaming commands (NDJSON) print events with
+ * `emitEvent()` and return `undefined` for the final summary line to be printed as an envelope.
+ */
+import { Command, Flags, Errors } from '@oclif/core';
+import { BtError, isBtError } from '../core/errors.js';
+import { exitCodeFor } from './exit-codes.js';
+import { Style } from './style.js';
+
+export interface JsonEnvelopeOk<T> {
+  ok: true;
+  command: string;
+  result: T;
+  warnings: string[];
+}
+
+export interface JsonEnvelopeError {
+  ok: false;
+  command: string;
+  error: { code: string; category: string; message: string; exitCode: number; detail?: Record<string, unknown> };
+}
+
+export abstract class BaseCommand<T = unknown> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    quiet: Flags.boolean({ char: 'q', description: 'Print only the essential result; no progress or notes on stderr.', helpGroup: 'GLOBAL' }),
+  };
+
+  /** Fires on the first SIGINT/SIGTERM; long work passes it down to the core. */
+  protected readonly abort = new AbortController();
+  protected get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+  protected readonly warnings: string[] = [];
+  private signalCount = 0;
+  private readonly onSignal = (sig: NodeJS.Signals) => {
+    this.signalCount++;
+    if (this.signalCount > 1) {
+      // A second Ctrl-C means "now": do not wait for clean-up.
+      process.stderr.write('\nbtkit: interrupted again, exiting\n');
+      process.exit(130);
+    }
+    this.abort.abort(new BtError('INTERRUPTED', 'interrupted', `interrupted by ${sig}`));
+  };
+
+  /** Stderr styling honouring NO_COLOR and TTY detection. */
+  protected readonly style = Style.forStream(process.stderr);
+  /** Stdout styling (human output). */
+  protected readonly outStyle = Style.forStream(process.stdout);
+
+  override async init(): Promise<void> {
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+    await super.init();
+  }
+
+  override async finally(err: Error | undefined): Promise<unknown> {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+    return super.finally(err);
+  }
+
+  /** True when progress and notes may go to stderr (not --json, not --quiet). */
+  protected get chatty(): boolean {
+    return !this.jsonEnabled() && !this.argv.includes('--quiet') && !this.argv.includes('-q');
+  }
+
+  /** A diagnostic line on stderr, suppressed by --quiet and --json. */
+  protected note(message: string): void {
+    if (this.chatty) process.stderr.write(`${message}\n`);
+  }
+
+  /** A warning: to stderr for people, into the envelope's `warnings` under --json. */
+  protected warnLine(message: string): void {
+    this.warnings.push(message);
+    if (!this.jsonEnabled() && !this.argv.includes('--quiet') && !this.argv.includes('-q')) {
+      process.stderr.write(`${this.style.yellow('warning')}: ${message}\n`);
+    }
+  }
+
+  /** Human output line on stdout. */
+  protected out(line = ''): void {
+    process.stdout.write(`${line}\n`);
+  }
+
+  /** One NDJSON event on stdout (streaming commands under --json). */
+  protected emitEvent(event: Record<string, unknown>): void {
+    process.stdout.write(`${JSON.stringify(event, jsonReplacer)}\n`);
+  }
+
+  protected override toSuccessJson(result: unknown): JsonEnvelopeOk<unknown> {
+    return { ok: true, command: this.id ?? 'btkit', result, warnings: this.warnings };
+  }
+
+  protected override toErrorJson(err: unknown): JsonEnvelopeError {
+    const bt = toBtError(err);
+    return {
+      ok: false,
+      command: this.id ?? 'btkit',
+      error: { code: bt.code, category: bt.category, message: bt.message, exitCode: exitCodeFor(bt.category), ...(bt.detail ? { detail: bt.detail } : {}) },
+    };
+  }
+
+  override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json, jsonReplacer, 2)}\n`);
+  }
+
+  protected override async catch(err: Error & { exitCode?: number }): Promise<void> {
+    const bt = toBtError(err);
+    process.exitCode = exitCodeFor(bt.category);
+    if (this.jsonEnabled()) {
+      this.logJson(this.toErrorJson(bt));
+    } else {
+      process.stderr.write(`btkit ${this.id ?? ''}: ${this.style.red('error')}: ${bt.message}${bt.code === 'INTERNAL' ? '' : ` [${bt.code}]`}\n`);
+      if (bt.category === 'internal' && process.env.BTKIT_DEBUG) process.stderr.write(`${(bt.cause as Error | undefined)?.stack ?? bt.stack}\n`);
+      if (bt.category === 'usage') process.stderr.write(`See 'btkit ${this.id ?? ''} --help'.\n`);
+    }
+  }
+}
+
+/** Turn anything thrown into a BtError: oclif's parse errors become usage errors. */
+export function toBtError(err: unknown): BtError {
+  if (isBtError(err)) return err;
+  if (err instanceof Errors.CLIError) {
+    // oclif's own parse/validation errors (unknown flag, missing arg, bad option) are usage errors.
+    const message = err.message.split('\n')[0]!.replace(/^Error: /, '').trim();
+    return new BtError('USAGE', 'usage', message, { cause: err });
+  }
+  if (err instanceof Error && (err.name === 'AbortError' || (err as NodeJS.ErrnoException).code === 'ABORT_ERR')) {
+    return new BtError('INTERRUPTED', 'interrupted', 'interrupted', { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new BtError('INTERNAL', 'internal', `unexpected failure: ${message} (set BTKIT_DEBUG=1 for the stack)`, { cause: err });
+}
+
+/** JSON.stringify replacer: bigint → string, bytes → hex. */
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
+  if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+    return Buffer.from((value as { data: number[] }).data).toString('hex');
+  }
+  return value;
+}

@@ -1,0 +1,53 @@
+/**
+ * Shared flag parsers: byte sizes, durations, host:port. Each throws a usage error that names the
+ * bad value, which the base command turns into exit code 2.
+ */
+import { Flags } from '@oclif/core';
+import { BtError } from '../core/errors.js';
+
+const usage = (message: string) => new BtError('USAGE', 'usage', message);
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1024, kb: 1000, kib: 1024,
+  m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
+  g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
+  t: 1024 ** 4, tb: 1000 ** 4, tib: 1024 ** 4,
+};
+
+/** `16KiB`, `1m`, `2GB`, `512` → bytes. Single letters are binary (k = 1024), as in mktorrent and dd. */
+export function parseByteSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw usage(`\`${text}\` is not a byte size (examples: 16KiB, 4MiB, 1GB, 65536)`);
+  const n = Number(m[1]) * unit;
+  if (!Number.isSafeInteger(Math.round(n))) throw usage(`\`${text}\` is too large`);
+  return Math.round(n);
+}
+
+/** `500ms`, `5s`, `2m`, `1h`, `90` (seconds) → milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) throw usage(`\`${text}\` is not a duration (examples: 500ms, 5s, 2m, 1h)`);
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** `127.0.0.1:6881`, `[::1]:6881`, `localhost:6881` → { host, port }. */
+export function parseHostPort(text: string): HostPort {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw usage(`\`${text}\` is not host:port (examples: 127.0.0.1:6881, [::1]:6881)`);
+  }
+  return { host: m[1]!, port };
+}
+
+export const byteSizeFlag = Flags.custom<number>({ parse: async (input) => parseByteSize(input) });
+export const durationFlag = Flags.custom<number>({ parse: async (input) => parseDuration(input) });
+export const hostPortFlag = Flags.custom<HostPort>({ parse: async (input) => parseHostPort(input) });

@@ -1,0 +1,144 @@
+/**
+ * The JSON view of a torrent (what `inspect --json` prints) and its human rendering. Pure.
+ */
+import { formatMagnet, type Magnet, type Metainfo } from '../../core/metainfo/index.js';
+import { formatBytes, keyValues } from './format.js';
+
+export interface TorrentSummary {
+  name: string;
+  version: string;
+  infoHash: string;
+  infoHashV2: string | null;
+  totalLength: number;
+  pieceLength: number;
+  pieceCount: number;
+  multiFile: boolean;
+  fileCount: number;
+  files: { index: number; path: string; length: number; offset: number; padding: boolean; attr: string }[];
+  trackers: string[][];
+  webSeeds: string[];
+  dhtNodes: string[];
+  private: boolean;
+  source: string | null;
+  comment: string | null;
+  createdBy: string | null;
+  creationDate: string | null;
+  creationDateUnix: number | null;
+  encoding: string | null;
+  magnet: string;
+  canonical: boolean;
+  nonCanonical: { kind: string; offset: number }[];
+}
+
+export function magnetOf(meta: Metainfo, parts: { trackers?: boolean; webSeeds?: boolean } = {}): Magnet {
+  return {
+    infoHash: { v1: meta.infoHash.v1, v2: meta.infoHash.v2 },
+    name: meta.name,
+    trackers: parts.trackers === false ? [] : meta.trackers.flat(),
+    webSeeds: parts.webSeeds ? meta.webSeeds : [],
+    peers: [],
+    extra: [],
+  };
+}
+
+export function summarize(meta: Metainfo): TorrentSummary {
+  return {
+    name: meta.name,
+    version: meta.version,
+    infoHash: meta.infoHash.v1?.toString('hex') ?? '',
+    infoHashV2: meta.infoHash.v2?.toString('hex') ?? null,
+    totalLength: meta.totalLength,
+    pieceLength: meta.pieceLength,
+    pieceCount: meta.pieceCount,
+    multiFile: meta.multiFile,
+    fileCount: meta.files.filter((f) => !f.padding).length,
+    files: meta.files.map((f, index) => ({
+      index,
+      path: meta.multiFile ? [meta.name, ...f.path].join('/') : meta.name,
+      length: f.length,
+      offset: f.offset,
+      padding: f.padding,
+      attr: f.attr,
+    })),
+    trackers: meta.trackers,
+    webSeeds: meta.webSeeds,
+    dhtNodes: meta.dhtNodes,
+    private: meta.private,
+    source: meta.source ?? null,
+    comment: meta.comment ?? null,
+    createdBy: meta.createdBy ?? null,
+    creationDate: meta.creationDate !== undefined ? safeIso(meta.creationDate) : null,
+    creationDateUnix: meta.creationDate ?? null,
+    encoding: meta.encoding ?? null,
+    magnet: formatMagnet(magnetOf(meta)),
+    canonical: meta.nonCanonical.length === 0,
+    nonCanonical: meta.nonCanonical.map((n) => ({ kind: n.kind, offset: n.offset })),
+  };
+}
+
+function safeIso(seconds: number): string | null {
+  const d = new Date(seconds * 1000);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** A file list as an indented tree (directories first level by level, in torrent order). */
+export function fileTree(s: TorrentSummary): string[] {
+  if (!s.multiFile) return [`${s.name} (${formatBytes(s.totalLength)})`];
+  interface Node { children: Map<string, Node>; length?: number; }
+  const root: Node = { children: new Map() };
+  for (const f of s.files) {
+    if (f.padding) continue;
+    const parts = f.path.split('/').slice(1);
+    let node = root;
+    parts.forEach((p, i) => {
+      let child = node.children.get(p);
+      if (!child) {
+        child = { children: new Map() };
+        node.children.set(p, child);
+      }
+      if (i === parts.length - 1) child.length = f.length;
+      node = child;
+    });
+  }
+  const lines = [`${s.name}/`];
+  const walk = (node: Node, prefix: string) => {
+    const entries = [...node.children.entries()];
+    entries.forEach(([name, child], i) => {
+      const last = i === entries.length - 1;
+      const isDir = child.length === undefined;
+      lines.push(`${prefix}${last ? '└── ' : '├── '}${name}${isDir ? '/' : ` (${formatBytes(child.length!)})`}`);
+      if (isDir) walk(child, prefix + (last ? '    ' : '│   '));
+    });
+  };
+  walk(root, '');
+  return lines;
+}
+
+export function renderSummary(s: TorrentSummary, options: { list?: boolean } = {}): string[] {
+  const rows: [string, string][] = [
+    ['Name', s.name],
+    ['Info hash', s.infoHash + (s.infoHashV2 ? `  (v2 ${s.infoHashV2})` : '')],
+    ['Version', s.version],
+    ['Size', `${formatBytes(s.totalLength)} (${s.totalLength} bytes)`],
+    ['Pieces', `${s.pieceCount} × ${formatBytes(s.pieceLength)}`],
+    ['Files', `${s.fileCount}`],
+    ['Private', s.private ? 'yes' : 'no'],
+  ];
+  if (s.source !== null) rows.push(['Source', s.source]);
+  if (s.comment !== null) rows.push(['Comment', s.comment]);
+  if (s.createdBy !== null) rows.push(['Created by', s.createdBy]);
+  if (s.creationDate !== null) rows.push(['Created', s.creationDate]);
+  s.trackers.forEach((tier, i) => rows.push([i === 0 ? 'Trackers' : '', `tier ${i + 1}: ${tier.join(' ')}`]));
+  if (s.webSeeds.length > 0) rows.push(['Web seeds', s.webSeeds.join(' ')]);
+  if (s.dhtNodes.length > 0) rows.push(['DHT nodes', s.dhtNodes.join(' ')]);
+  rows.push(['Magnet', s.magnet]);
+  if (!s.canonical) rows.push(['Canonical', `no: ${s.nonCanonical.map((n) => `${n.kind} at byte ${n.offset}`).join(', ')}`]);
+  const lines = keyValues(rows);
+  lines.push('');
+  if (options.list) {
+    for (const f of s.files) if (!f.padding) lines.push(`${String(f.length).padStart(14)}  ${f.path}`);
+  } else {
+    lines.push(...fileTree(s));
+  }
+  return lines;
+}

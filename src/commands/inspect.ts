@@ -1,0 +1,69 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { renderSummary, summarize, type TorrentSummary } from '../cli/render/torrent.js';
+import { resolveTarget } from '../cli/target.js';
+import { toJson, type JsonValue } from '../core/bencode/index.js';
+import { formatMagnet } from '../core/metainfo/index.js';
+
+type InspectResult = TorrentSummary | { magnet: Record<string, unknown> } | { raw: JsonValue };
+
+export default class Inspect extends BaseCommand<InspectResult> {
+  static override summary = 'Show what a torrent file or magnet link contains.';
+  static override description = `Prints the name, infohash, size, pieces, files (as a tree, or a list with --list), trackers by tier, web seeds and every other field. The infohash is always the SHA-1 of the info dictionary's original bytes, even when the file is not canonical bencode; non-canonical input is reported.
+
+--json prints every field, hashes in hex. --raw prints the whole bencoded structure as JSON (byte strings that are not UTF-8 as {"hex": …}; pieces always as hex).`;
+  static override examples = [
+    { command: '<%= config.bin %> <%= command.id %> ubuntu.torrent', description: 'Human summary with a file tree.' },
+    { command: '<%= config.bin %> <%= command.id %> ubuntu.torrent --json | jq -r .result.infoHash', description: 'The infohash, for a script.' },
+    { command: 'cat x.torrent | <%= config.bin %> <%= command.id %> - --raw', description: 'Every bencoded field as JSON.' },
+    { command: "<%= config.bin %> <%= command.id %> 'magnet:?xt=urn:btih:…&dn=x'", description: 'What a magnet link says.' },
+  ];
+  static override args = {
+    target: Args.string({ required: true, description: 'A .torrent file, `-` for standard input, or a magnet link.' }),
+  };
+  static override flags = {
+    raw: Flags.boolean({ description: 'Dump the whole bencoded structure as JSON.' }),
+    list: Flags.boolean({ description: 'List files one per line (size and path) instead of a tree.' }),
+  };
+
+  async run(): Promise<InspectResult> {
+    const { args, flags } = await this.parse(Inspect);
+    const target = await resolveTarget(args.target);
+    if (target.kind !== 'torrent' || !target.metainfo) {
+      if (target.kind === 'infohash') {
+        const { BtError } = await import('../core/errors.js');
+        throw new BtError('INSPECT_NEEDS_TORRENT', 'input', 'an infohash alone has nothing to inspect: give a torrent file or a magnet link');
+      }
+      const m = target.magnet!;
+      const view = {
+        infoHash: m.infoHash.v1?.toString('hex') ?? null,
+        infoHashV2: m.infoHash.v2?.toString('hex') ?? null,
+        name: m.name ?? null,
+        trackers: m.trackers,
+        webSeeds: m.webSeeds,
+        peers: m.peers,
+        exactLength: m.exactLength ?? null,
+        select: m.select ?? null,
+        extra: Object.fromEntries(m.extra),
+        magnet: formatMagnet(m),
+      };
+      if (!this.jsonEnabled()) {
+        for (const [k, v] of Object.entries(view)) {
+          if (v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)) continue;
+          this.out(`${k.padEnd(12)}  ${Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v}`);
+        }
+      }
+      return { magnet: view };
+    }
+    const meta = target.metainfo;
+    if (flags.raw) {
+      const raw = toJson(meta.raw, { binaryKeys: new Set(['pieces', 'pieces root', 'piece layers']) });
+      if (!this.jsonEnabled()) this.out(JSON.stringify(raw, null, 2));
+      return { raw };
+    }
+    const summary = summarize(meta);
+    if (!summary.canonical) this.warnLine(`the torrent is not canonical bencode (${summary.nonCanonical.map((n) => n.kind).join(', ')}); the infohash is over its original bytes`);
+    if (!this.jsonEnabled()) for (const line of renderSummary(summary, { list: flags.list })) this.out(line);
+    return summary;
+  }
+}

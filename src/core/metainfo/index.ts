@@ -1,0 +1,4 @@
+export * from './types.js';
+export * from './paths.js';
+export * from './parse.js';
+export * from './magnet.js';

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup/loopback-guard.ts'],
+    // Interop suites start real peers; give them room, but every test bounds its own waits.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Two cores: running every file at once only makes interop timings noisier.
+    maxWorkers: 2,
+  },
+});

@@ -1,0 +1,148 @@
+import { Args, Flags } from '@oclif/core';
+import { basename, resolve } from 'node:path';
+import { BaseCommand } from '../cli/base-command.js';
+import { byteSizeFlag } from '../cli/flags.js';
+import { writeStdout } from '../cli/io.js';
+import { byteProgress } from '../cli/progress.js';
+import { formatBytes, formatDuration, formatRate } from '../cli/render/format.js';
+import { magnetOf } from '../cli/render/torrent.js';
+import { BtError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs/atomic.js';
+import { createTorrent } from '../core/metainfo/create.js';
+import { formatMagnet } from '../core/metainfo/magnet.js';
+
+export interface CreateCommandResult {
+  output: string;
+  name: string;
+  infoHash: string;
+  totalLength: number;
+  pieceLength: number;
+  pieceCount: number;
+  fileCount: number;
+  private: boolean;
+  trackers: string[][];
+  webSeeds: string[];
+  magnet: string;
+  skipped: { path: string; reason: string }[];
+  hashSeconds: number;
+  bytesPerSecond: number;
+}
+
+export default class Create extends BaseCommand<CreateCommandResult> {
+  static override summary = 'Create a .torrent from a file or a directory.';
+  static override description = `Hashes the data on all cores (SHA-1, v1 torrents) and writes the torrent atomically.
+
+Files of a directory are added in the byte order of their relative paths (the order mktorrent uses, so both give the same infohash). Hidden files (names starting with '.') and symbolic links are left out unless --include-hidden / --follow-symlinks say otherwise; --include and --exclude take globs ('*', '**', '?', '[…]', '{a,b}'; a pattern without '/' matches the base name at any depth).
+
+Piece length: by default the smallest power of two that gives at most 2000 pieces, between 16 KiB and 16 MiB (so ~1000–2000 pieces for anything from 16 MiB to 32 GiB). Trackers: each --tracker is one tier (BEP 12); commas inside one flag put several trackers in the same tier.
+
+For byte-reproducible output use --no-date and --no-created-by: the same files and flags then give the same bytes on any machine.
+
+Lints (warnings on stderr, or in "warnings" under --json): private without trackers, an unusual piece length for the size, empty files.`;
+  static override examples = [
+    { command: '<%= config.bin %> <%= command.id %> ./dist -t http://tracker.example/announce', description: 'Create dist.torrent with one tracker.' },
+    { command: '<%= config.bin %> <%= command.id %> big.iso -t udp://a/announce,udp://b/announce -t http://c/announce -o big.torrent', description: 'Two tiers: a and b (tried in random order), then c.' },
+    { command: '<%= config.bin %> <%= command.id %> ./site --exclude "*.log" --piece-length 1MiB --no-date --no-created-by -o -', description: 'Reproducible bytes to stdout.' },
+    { command: '<%= config.bin %> <%= command.id %> ./build --json | jq -r .result.magnet', description: 'Create and print the magnet link.' },
+  ];
+  static override args = {
+    path: Args.string({ required: true, description: 'The file or directory to make a torrent of.' }),
+  };
+  static override flags = {
+    output: Flags.string({ char: 'o', description: 'Where to write the torrent; `-` for stdout. Default: <name>.torrent in the current directory.' }),
+    force: Flags.boolean({ char: 'f', description: 'Overwrite the output file if it exists.' }),
+    name: Flags.string({ char: 'n', description: 'Torrent name (default: the base name of the path).' }),
+    'piece-length': byteSizeFlag({ char: 'p', description: 'Piece length, e.g. 256KiB, 1MiB, 4m (default: automatic, see above).' }),
+    tracker: Flags.string({ char: 't', multiple: true, description: 'Tracker announce URL; repeat for more tiers, comma-separate trackers of one tier.' }),
+    'web-seed': Flags.string({ char: 'w', multiple: true, description: 'Web seed URL (BEP 19 url-list); repeatable.' }),
+    private: Flags.boolean({ description: 'Mark the torrent private (BEP 27): peers only from its trackers.' }),
+    source: Flags.string({ description: 'The `source` field (changes the infohash; private trackers use it).' }),
+    comment: Flags.string({ char: 'c', description: 'A free-text comment.' }),
+    'no-date': Flags.boolean({ description: 'Leave out the creation date.' }),
+    'no-created-by': Flags.boolean({ description: 'Leave out the "created by" field.' }),
+    'include-hidden': Flags.boolean({ description: "Include files and directories whose names start with '.'." }),
+    'follow-symlinks': Flags.boolean({ description: 'Follow symbolic links (default: skip them).' }),
+    include: Flags.string({ multiple: true, description: 'Only files matching this glob; repeatable.' }),
+    exclude: Flags.string({ multiple: true, description: 'Leave out files matching this glob; repeatable.' }),
+    threads: Flags.integer({ min: 1, max: 256, description: 'Hashing threads (default: one per core).' }),
+  };
+
+  async run(): Promise<CreateCommandResult> {
+    const { args, flags } = await this.parse(Create);
+    const trackers = (flags.tracker ?? []).map((t) => t.split(',').map((u) => u.trim()).filter(Boolean)).filter((t) => t.length > 0);
+    for (const url of [...trackers.flat(), ...(flags['web-seed'] ?? [])]) {
+      if (!/^(https?|udp|wss?):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s), udp or ws(s) URL`);
+    }
+    const progress = await byteProgress('hashing', this.chatty);
+    const { version } = this.config;
+    let result;
+    try {
+      result = await createTorrent({
+        path: args.path,
+        ...(flags.name !== undefined ? { name: flags.name } : {}),
+        ...(flags['piece-length'] !== undefined ? { pieceLength: flags['piece-length'] } : {}),
+        trackers,
+        webSeeds: flags['web-seed'] ?? [],
+        private: flags.private,
+        ...(flags.source !== undefined ? { source: flags.source } : {}),
+        ...(flags.comment !== undefined ? { comment: flags.comment } : {}),
+        ...(flags['no-created-by'] ? {} : { createdBy: `btkit/${version}` }),
+        ...(flags['no-date'] ? {} : { creationDate: Math.floor(Date.now() / 1000) }),
+        includeHidden: flags['include-hidden'],
+        followSymlinks: flags['follow-symlinks'],
+        include: flags.include ?? [],
+        exclude: flags.exclude ?? [],
+        ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+        signal: this.signal,
+        onProgress: (done, total) => progress.update(done, total),
+        onPlan: ({ files, totalLength, pieceLength }) =>
+          this.note(`${files} file${files === 1 ? '' : 's'}, ${formatBytes(totalLength)}, piece length ${formatBytes(pieceLength)}${flags['piece-length'] === undefined ? ' (auto)' : ''}`),
+      });
+    } finally {
+      progress.stop();
+    }
+    for (const w of result.warnings) this.warnLine(w);
+    const meta = result.metainfo;
+    const output = flags.output ?? `${meta.name}.torrent`;
+    if (output === '-') {
+      if (process.stdout.isTTY) throw new BtError('CREATE_STDOUT_IS_TTY', 'usage', 'refusing to write a binary torrent to a terminal; redirect stdout or use -o FILE');
+      if (this.jsonEnabled()) throw new BtError('USAGE', 'usage', '--json and -o - both want stdout; choose one');
+      await writeStdout(result.torrent);
+    } else {
+      await writeFileAtomic(output, result.torrent, { overwrite: flags.force });
+    }
+    const magnet = formatMagnet(magnetOf(meta));
+    const seconds = result.hashMs / 1000;
+    const summary: CreateCommandResult = {
+      output: output === '-' ? '-' : resolve(output),
+      name: meta.name,
+      infoHash: meta.infoHash.v1!.toString('hex'),
+      totalLength: meta.totalLength,
+      pieceLength: meta.pieceLength,
+      pieceCount: meta.pieceCount,
+      fileCount: meta.files.length,
+      private: meta.private,
+      trackers: meta.trackers,
+      webSeeds: meta.webSeeds,
+      magnet,
+      skipped: result.walk.skipped,
+      hashSeconds: Number(seconds.toFixed(3)),
+      bytesPerSecond: seconds > 0 ? Math.round(meta.totalLength / seconds) : 0,
+    };
+    if (result.walk.skipped.length > 0) {
+      const by = new Map<string, number>();
+      for (const s of result.walk.skipped) by.set(s.reason, (by.get(s.reason) ?? 0) + 1);
+      this.note(`skipped: ${[...by].map(([r, n]) => `${n} ${r}`).join(', ')}`);
+    }
+    if (!this.jsonEnabled()) {
+      const line = `${summary.infoHash}  ${output === '-' ? '(stdout)' : basename(output)}  ${formatBytes(summary.totalLength)} in ${summary.pieceCount} pieces of ${formatBytes(summary.pieceLength)}, hashed in ${formatDuration(result.hashMs)} (${formatRate(summary.bytesPerSecond)})`;
+      if (output === '-') this.note(line);
+      else {
+        this.out(line);
+        this.out(magnet);
+      }
+    }
+    return summary;
+  }
+}
+

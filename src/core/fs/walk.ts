@@ -1,0 +1,107 @@
+/**
+ * Collect the files under a path for `create`: a deterministic order (by the bytes of the
+ * relative path, which is mktorrent's order, so both tools give the same infohash), hidden files
+ * and symbolic links only by explicit choice, and include/exclude globs.
+ */
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { fromSystemError, inputError } from '../errors.js';
+import { GlobSet } from './glob.js';
+
+export interface WalkOptions {
+  includeHidden?: boolean;
+  followSymlinks?: boolean;
+  include?: readonly string[];
+  exclude?: readonly string[];
+  /** Bound on the number of files (a torrent of millions of files is refused, not attempted). */
+  maxFiles?: number;
+}
+
+export interface WalkedFile {
+  /** Components below the root (for a single file: []). */
+  path: string[];
+  diskPath: string;
+  length: number;
+}
+
+export interface WalkResult {
+  root: string;
+  /** True when the root is a directory (a multi-file torrent). */
+  directory: boolean;
+  files: WalkedFile[];
+  skipped: { path: string; reason: 'hidden' | 'symlink' | 'excluded' | 'not-included' | 'special' }[];
+}
+
+export const DEFAULT_MAX_FILES = 1_000_000;
+
+const compareBytes = (a: WalkedFile, b: WalkedFile) => Buffer.compare(Buffer.from(a.path.join('/')), Buffer.from(b.path.join('/')));
+
+export async function walk(path: string, options: WalkOptions = {}): Promise<WalkResult> {
+  const root = resolve(path);
+  const info = await stat(root).catch((err: unknown) => {
+    throw fromSystemError(err, path);
+  });
+  if (info.isFile()) {
+    return { root, directory: false, files: [{ path: [], diskPath: root, length: info.size }], skipped: [] };
+  }
+  if (!info.isDirectory()) throw inputError('CREATE_NOT_FILE', `\`${path}\` is neither a file nor a directory`);
+  const include = new GlobSet(options.include ?? []);
+  const exclude = new GlobSet(options.exclude ?? []);
+  const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
+  const files: WalkedFile[] = [];
+  const skipped: WalkResult['skipped'] = [];
+  // Directories already entered, by real path: following symlinks must not loop forever.
+  const visited = new Set<string>([await realpath(root)]);
+
+  const visit = async (dir: string, rel: string[]): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
+      throw fromSystemError(err, dir);
+    });
+    for (const entry of entries) {
+      const name = entry.name;
+      const childRel = [...rel, name];
+      const relText = childRel.join('/');
+      const disk = join(dir, name);
+      if (!options.includeHidden && name.startsWith('.')) {
+        skipped.push({ path: relText, reason: 'hidden' });
+        continue;
+      }
+      let st = await lstat(disk).catch((err: unknown) => {
+        throw fromSystemError(err, disk);
+      });
+      if (st.isSymbolicLink()) {
+        if (!options.followSymlinks) {
+          skipped.push({ path: relText, reason: 'symlink' });
+          continue;
+        }
+        st = await stat(disk).catch((err: unknown) => {
+          throw fromSystemError(err, disk);
+        });
+      }
+      if (exclude.matches(relText)) {
+        skipped.push({ path: relText, reason: 'excluded' });
+        continue;
+      }
+      if (st.isDirectory()) {
+        const real = await realpath(disk);
+        if (visited.has(real)) continue;
+        visited.add(real);
+        await visit(disk, childRel);
+      } else if (st.isFile()) {
+        if (!include.empty && !include.matches(relText)) {
+          skipped.push({ path: relText, reason: 'not-included' });
+          continue;
+        }
+        files.push({ path: childRel, diskPath: disk, length: st.size });
+        if (files.length > maxFiles) throw inputError('CREATE_TOO_MANY_FILES', `more than ${maxFiles} files under \`${path}\``);
+      } else {
+        skipped.push({ path: relText, reason: 'special' });
+      }
+    }
+  };
+  await visit(root, []);
+  files.sort(compareBytes);
+  return { root, directory: true, files, skipped };
+}
+
+export const rootName = (root: string): string => basename(root);

@@ -64,6 +64,9 @@ const enum C {
   nine = 0x39,
 }
 
+/** An open list, or an open dictionary with the last key read (`key` is the one awaiting its value). */
+type Frame = { list: BValue[]; start: number } | { dict: BDict; start: number; prev: string | undefined; key: string };
+
 export const DEFAULT_MAX_DEPTH = 64;
 export const DEFAULT_MAX_ITEMS = 4_000_000;
 
@@ -104,11 +107,15 @@ export function decode(input: Uint8Array, options: DecodeOptions = {}): DecodeRe
     if (pos === firstDigit) fail('BENCODE_BAD_INTEGER', 'integer without digits', start);
     if (buf[pos] !== C.e) fail('BENCODE_BAD_INTEGER', `unexpected byte 0x${buf[pos]!.toString(16)} in integer`, pos);
     const ndigits = pos - firstDigit;
-    if (buf[firstDigit] === C.zero && ndigits > 1) deviate('integer-leading-zero', start, 'integer with a leading zero');
-    if (negative && buf[firstDigit] === C.zero) deviate('negative-zero', start, 'negative zero');
+    let zeros = 0;
+    while (zeros < ndigits && buf[firstDigit + zeros] === C.zero) zeros++;
+    if (zeros > 0 && ndigits > 1) deviate('integer-leading-zero', start, 'integer with a leading zero');
+    // Only a zero can be a negative zero: `i-05e` is -5 written with a leading zero.
+    if (negative && zeros === ndigits) deviate('negative-zero', start, 'negative zero');
     const text = latin1Slice(buf, digitsStart, pos);
     pos++; // 'e'
-    if (ndigits < 16) return Number(text);
+    // `+ 0` turns the -0 that Number('-0') gives (lenient `i-0e`) into the integer 0.
+    if (ndigits < 16) return Number(text) + 0;
     const big = BigInt(text);
     return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
   };
@@ -133,58 +140,69 @@ export function decode(input: Uint8Array, options: DecodeOptions = {}): DecodeRe
     return out;
   };
 
-  const readValue = (depth: number): BValue => {
-    if (++items > maxItems) fail('BENCODE_TOO_MANY_ITEMS', `more than ${maxItems} values`, pos);
-    if (pos >= len) fail('BENCODE_UNEXPECTED_END', 'unexpected end of input', pos);
-    const c = buf[pos]!;
-    if (c === C.i) return readInt();
-    if (c >= C.zero && c <= C.nine) return readBytes();
-    if (c === C.l) {
-      if (depth >= maxDepth) fail('BENCODE_TOO_DEEP', `nesting deeper than ${maxDepth}`, pos);
-      const start = pos++;
-      const list: BValue[] = [];
-      while (true) {
-        if (pos >= len) fail('BENCODE_UNEXPECTED_END', 'unterminated list', start);
-        if (buf[pos] === C.e) break;
-        list.push(readValue(depth + 1));
+  /**
+   * Reads one value. Containers are tracked on an explicit stack rather than by recursion, so the
+   * nesting a caller may allow (`maxDepth`) is bounded by memory, not by the JavaScript stack:
+   * deep input ends in a BtError, never in a RangeError.
+   */
+  const readValue = (): BValue => {
+    const stack: Frame[] = [];
+    for (;;) {
+      // Start a value at `pos`: a scalar is read whole; a container is opened (pushed).
+      if (++items > maxItems) fail('BENCODE_TOO_MANY_ITEMS', `more than ${maxItems} values`, pos);
+      if (pos >= len) fail('BENCODE_UNEXPECTED_END', 'unexpected end of input', pos);
+      const c = buf[pos]!;
+      let done: BValue | undefined;
+      if (c === C.i) done = readInt();
+      else if (c >= C.zero && c <= C.nine) done = readBytes();
+      else if (c === C.l || c === C.d) {
+        if (stack.length >= maxDepth) fail('BENCODE_TOO_DEEP', `nesting deeper than ${maxDepth}`, pos);
+        const start = pos++;
+        stack.push(c === C.l ? { list: [], start } : { dict: new Map(), start, prev: undefined, key: '' });
+      } else {
+        fail('BENCODE_BAD_TOKEN', `unexpected byte 0x${c.toString(16)}`, pos);
       }
-      pos++;
-      spans.set(list, { start, end: pos });
-      return list;
-    }
-    if (c === C.d) {
-      if (depth >= maxDepth) fail('BENCODE_TOO_DEEP', `nesting deeper than ${maxDepth}`, pos);
-      const start = pos++;
-      const dict: BDict = new Map();
-      let prev: string | undefined;
-      while (true) {
-        if (pos >= len) fail('BENCODE_UNEXPECTED_END', 'unterminated dictionary', start);
-        if (buf[pos] === C.e) break;
-        const keyAt = pos;
-        const kc = buf[pos]!;
-        if (kc < C.zero || kc > C.nine) fail('BENCODE_BAD_KEY', 'dictionary key is not a string', pos);
-        const keyRaw = readBytes();
-        const key = latin1Slice(keyRaw, 0, keyRaw.length);
-        if (prev !== undefined) {
-          if (key === prev || dict.has(key)) deviate('duplicate-key', keyAt, 'duplicate dictionary key');
-          else if (key < prev) deviate('unsorted-keys', keyAt, 'dictionary keys not in sorted order');
+      // Hand the finished value to its container, close containers that end here, and stop at
+      // the first one that needs another value (after reading its key, for a dictionary).
+      for (;;) {
+        const top = stack.at(-1);
+        if (top === undefined) return done!;
+        if (done !== undefined) {
+          if ('list' in top) top.list.push(done);
+          // Lenient mode keeps the first of duplicate keys: what a reader that stops at the first
+          // match (most clients) sees. The deviation is reported either way.
+          else if (!top.dict.has(top.key)) top.dict.set(top.key, done);
+          done = undefined;
         }
-        prev = key;
-        if (pos >= len) fail('BENCODE_UNEXPECTED_END', 'dictionary key without a value', keyAt);
-        const v = readValue(depth + 1);
-        // Lenient mode keeps the first of duplicate keys: what a reader that stops at the first
-        // match (most clients) sees. The deviation is reported either way.
-        if (!dict.has(key)) dict.set(key, v);
+        if (pos >= len) fail('BENCODE_UNEXPECTED_END', 'list' in top ? 'unterminated list' : 'unterminated dictionary', top.start);
+        if (buf[pos] === C.e) {
+          pos++;
+          done = 'list' in top ? top.list : top.dict;
+          spans.set(done, { start: top.start, end: pos });
+          stack.pop();
+          continue;
+        }
+        if ('dict' in top) {
+          const keyAt = pos;
+          const kc = buf[pos]!;
+          if (kc < C.zero || kc > C.nine) fail('BENCODE_BAD_KEY', 'dictionary key is not a string', pos);
+          const keyRaw = readBytes();
+          const key = latin1Slice(keyRaw, 0, keyRaw.length);
+          if (top.prev !== undefined) {
+            if (key === top.prev || top.dict.has(key)) deviate('duplicate-key', keyAt, 'duplicate dictionary key');
+            else if (key < top.prev) deviate('unsorted-keys', keyAt, 'dictionary keys not in sorted order');
+          }
+          top.prev = key;
+          top.key = key;
+          if (pos >= len) fail('BENCODE_UNEXPECTED_END', 'dictionary key without a value', keyAt);
+        }
+        break;
       }
-      pos++;
-      spans.set(dict, { start, end: pos });
-      return dict;
     }
-    fail('BENCODE_BAD_TOKEN', `unexpected byte 0x${c.toString(16)}`, pos);
   };
 
   if (len === 0) fail('BENCODE_EMPTY', 'empty input', 0);
-  const value = readValue(0);
+  const value = readValue();
   const end = pos;
   if (end < len && !options.allowTrailing) {
     if (strict) fail('BENCODE_TRAILING_BYTES', `${len - end} unexpected bytes after the value`, end);

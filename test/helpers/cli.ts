@@ -1,0 +1,168 @@
+/**
+ * Run the built CLI (`node bin/run.js …`) as a child process, the way a user or a script does,
+ * and capture what it printed and how it exited.
+ *
+ *   beforeAll(ensureBuilt);                      // builds dist/ once if src/ is newer
+ *   const r = await runCli(['create', dir, '--json']);
+ *   expect(r.code).toBe(0);
+ *   expect(r.json()).toMatchObject({ ok: true });
+ *
+ * The child gets a predictable environment: NO_COLOR, FORCE_COLOR and BTKIT_DEBUG are removed
+ * unless the test sets them in `env`, and stdin is empty unless `input` is given.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = join(ROOT, 'bin', 'run.js');
+
+/** A stack-trace frame as Node prints it ("    at fn (file:line:col)"); btkit must never print one. */
+export const STACK_LINE = /^ {4}at /m;
+
+export interface CliResult {
+  /** Exit code, or null when killed by a signal (a timeout included). */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  stdout: string;
+  /** Stdout exactly as written (for binary output such as `create -o -`). */
+  stdoutBytes: Buffer;
+  stderr: string;
+  /** Stdout parsed as one JSON document (throws with the output when it is not JSON). */
+  json<T = any>(): T;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** Added to (or, with value undefined, removed from) the inherited environment. */
+  env?: Record<string, string | undefined>;
+  /** Bytes for stdin; without it stdin is closed at once (not a TTY, empty). */
+  input?: string | Uint8Array;
+  /** Kill the child (SIGKILL) after this long; default 20 s. */
+  timeoutMs?: number;
+}
+
+export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const k of ['NO_COLOR', 'FORCE_COLOR', 'BTKIT_DEBUG', 'NODE_OPTIONS']) delete env[k];
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs ?? 20_000);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdoutBytes = Buffer.concat(out);
+      const stdout = stdoutBytes.toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      resolve({
+        code,
+        signal,
+        timedOut,
+        stdout,
+        stdoutBytes,
+        stderr,
+        json() {
+          try {
+            return JSON.parse(stdout);
+          } catch {
+            throw new Error(`stdout is not one JSON document (exit ${code}):\n${stdout}\nstderr:\n${stderr}`);
+          }
+        },
+      });
+    });
+    // A closed stdin may raise EPIPE when the child never reads it; that is not a failure.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? undefined);
+  });
+}
+
+/** Newest modification time (ms) of the files under `dir` (recursively) whose names pass `keep`. */
+function newestMtime(dir: string, keep: (name: string) => boolean): number {
+  let newest = 0;
+  if (!existsSync(dir)) return newest;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, keep));
+    else if (keep(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+const MANIFEST = join(ROOT, 'oclif.manifest.json');
+
+/** dist/ is stale when it or the manifest (written last by the build) is older than any source. */
+export function distIsStale(): boolean {
+  if (!existsSync(MANIFEST) || !existsSync(join(ROOT, 'dist', 'commands'))) return true;
+  const built = statSync(MANIFEST).mtimeMs;
+  const sources = Math.max(
+    newestMtime(join(ROOT, 'src'), (n) => n.endsWith('.ts')),
+    statSync(join(ROOT, 'package.json')).mtimeMs,
+    statSync(join(ROOT, 'tsconfig.json')).mtimeMs,
+  );
+  return sources > built;
+}
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Build (`npm run build`) when dist/ is stale; a no-op otherwise. Safe to call from several test
+ * files running at once: a lock directory makes one build and the others wait for it.
+ *
+ * Other work in the tree may not type-check at the moment the tests run; tsc still emits every
+ * file, so on a failed build the manifest is written anyway (oclif finds commands through it) and
+ * the tests run against what was emitted, with the compiler's complaint printed as a warning.
+ */
+export function ensureBuilt(): void {
+  if (!distIsStale()) return;
+  const lockDir = join(ROOT, 'node_modules', '.cache', 'btkit-test-build.lock');
+  mkdirSync(dirname(lockDir), { recursive: true });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      break;
+    } catch {
+      // Someone else is building; a lock older than two minutes is left over from a killed run.
+      const age = Date.now() - (statSync(lockDir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 120_000) {
+        try {
+          rmdirSync(lockDir);
+        } catch {
+          // another waiter removed it first
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for another build (lock ${lockDir})`);
+      sleep(200);
+    }
+  }
+  try {
+    if (!distIsStale()) return;
+    try {
+      execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 });
+    } catch (e) {
+      const output = `${(e as { stdout?: Buffer }).stdout ?? ''}${(e as { stderr?: Buffer }).stderr ?? ''}`.trim();
+      if (!existsSync(join(ROOT, 'dist', 'commands'))) throw new Error(`npm run build failed:\n${output}`);
+      console.warn(`npm run build failed; testing what tsc emitted:\n${output.split('\n').slice(0, 10).join('\n')}`);
+      execFileSync(process.execPath, [join(ROOT, 'scripts', 'manifest.js')], { cwd: ROOT, stdio: 'pipe', timeout: 60_000 });
+    }
+  } finally {
+    rmdirSync(lockDir);
+  }
+}

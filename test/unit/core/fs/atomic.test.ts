@@ -1,0 +1,69 @@
+/** Atomic output for `create`: all or nothing, no temporary file left behind, no silent overwrite. */
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BtError } from '../../../../src/core/errors.js';
+import { writeFileAtomic } from '../../../../src/core/fs/atomic.js';
+import { tempDirs } from '../../../helpers/tmp.js';
+
+const tmp = tempDirs();
+
+async function thrown(p: Promise<unknown>): Promise<BtError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof BtError) return e;
+    throw e;
+  }
+  throw new Error('expected a BtError');
+}
+
+describe('writeFileAtomic', () => {
+  it('writes the bytes and leaves only the target in the directory', async () => {
+    const dir = await tmp.make('atomic');
+    const data = Buffer.from([0, 1, 2, 255]);
+    await writeFileAtomic(join(dir, 'out.torrent'), data);
+    expect(await readFile(join(dir, 'out.torrent'))).toEqual(data);
+    expect(await readdir(dir)).toEqual(['out.torrent']);
+  });
+
+  it('refuses to overwrite without `overwrite`, leaving the old file intact', async () => {
+    const dir = await tmp.make('atomic');
+    const target = join(dir, 'x.torrent');
+    await writeFile(target, 'old');
+    const e = await thrown(writeFileAtomic(target, Buffer.from('new')));
+    expect(e.code).toBe('OUTPUT_EXISTS');
+    expect(e.category).toBe('io');
+    expect(e.message).toContain('x.torrent');
+    expect(await readFile(target, 'utf8')).toBe('old');
+    expect(await readdir(dir)).toEqual(['x.torrent']);
+  });
+
+  it('replaces an existing file with `overwrite`', async () => {
+    const dir = await tmp.make('atomic');
+    const target = join(dir, 'x.torrent');
+    await writeFile(target, 'old contents that are longer');
+    await writeFileAtomic(target, Buffer.from('new'), { overwrite: true });
+    expect(await readFile(target, 'utf8')).toBe('new');
+    expect(await readdir(dir)).toEqual(['x.torrent']);
+  });
+
+  it('fails with an io error when the directory does not exist, creating nothing', async () => {
+    const dir = await tmp.make('atomic');
+    const e = await thrown(writeFileAtomic(join(dir, 'no', 'such', 'x.torrent'), Buffer.from('x')));
+    expect(e.category).toBe('io');
+    expect(e.code).toBe('IO_ENOENT');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('removes its temporary file when the final rename fails', async () => {
+    const dir = await tmp.make('atomic');
+    // A non-empty directory where the file should go: the rename over it fails.
+    await mkdir(join(dir, 'x.torrent'));
+    await writeFile(join(dir, 'x.torrent', 'inside'), 'x');
+    const e = await thrown(writeFileAtomic(join(dir, 'x.torrent'), Buffer.from('data'), { overwrite: true }));
+    expect(e.category).toBe('io');
+    expect(await readdir(dir)).toEqual(['x.torrent']);
+    expect(await readdir(join(dir, 'x.torrent'))).toEqual(['inside']);
+  });
+});

@@ -4,6 +4,11 @@
  * `{a,b}` alternatives. A pattern without `/` matches the base name at any depth, as in .gitignore.
  */
 export function globToRegExp(pattern: string): RegExp {
+  return new RegExp(`^${translate(pattern)}$`);
+}
+
+/** The regular-expression source for a glob (unanchored). */
+function translate(pattern: string): string {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -37,14 +42,15 @@ export function globToRegExp(pattern: string): RegExp {
       if (close < 0) {
         re += '\\{';
       } else {
-        re += `(?:${pattern.slice(i + 1, close).split(',').map(escape).join('|')})`;
+        // Each alternative is a glob of its own (`{*.log,tmp?}`), not literal text.
+        re += `(?:${pattern.slice(i + 1, close).split(',').map(translate).join('|')})`;
         i = close;
       }
     } else {
       re += escape(c);
     }
   }
-  return new RegExp(`^${re}$`);
+  return re;
 }
 
 const escape = (s: string) => s.replace(/[.+^$()|\\{}[\]*?]/g, '\\$&');

@@ -57,6 +57,9 @@ export async function walk(path: string, options: WalkOptions = {}): Promise<Wal
     const entries = await readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
       throw fromSystemError(err, dir);
     });
+    // readdir order depends on the file system; visiting in name order makes the choice between
+    // two ways to one directory (a link and the real path) the same everywhere.
+    entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
     for (const entry of entries) {
       const name = entry.name;
       const childRel = [...rel, name];

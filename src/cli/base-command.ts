@@ -8,7 +8,7 @@
  * JSON always gets one parseable document. Streaming commands (NDJSON) print events with
  * `emitEvent()` and return `undefined` for the final summary line to be printed as an envelope.
  */
-import { Command, Flags, Errors } from '@oclif/core';
+import { Command, Flags, Errors } from './oclif.js';
 import { BtError, isBtError } from '../core/errors.js';
 import { exitCodeFor } from './exit-codes.js';
 import { Style } from './style.js';

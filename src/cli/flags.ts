@@ -2,7 +2,7 @@
  * Shared flag parsers: byte sizes, durations, host:port. Each throws a usage error that names the
  * bad value, which the base command turns into exit code 2.
  */
-import { Flags } from '@oclif/core';
+import { Flags } from './oclif.js';
 import { BtError } from '../core/errors.js';
 
 const usage = (message: string) => new BtError('USAGE', 'usage', message);

@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { renderSummary, summarize, type TorrentSummary } from '../cli/render/torrent.js';
 import { resolveTarget } from '../cli/target.js';

@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../cli/oclif.js';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BaseCommand } from '../cli/base-command.js';

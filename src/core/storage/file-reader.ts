@@ -33,9 +33,14 @@ export class FileStreamReader implements PieceReader {
       }
       let done = 0;
       while (done < span.length) {
-        const { bytesRead } = await handle.read(target, done, span.length - done, span.fileOffset + done).catch((err: unknown) => {
-          throw fromSystemError(err, file.diskPath!);
-        });
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await handle.read(target, done, span.length - done, span.fileOffset + done));
+        } catch (err) {
+          // Unreadable (EISDIR for a directory in the file's place, EIO…): a hole unless strict.
+          if (this.strict) throw fromSystemError(err, file.diskPath);
+          break;
+        }
         if (bytesRead === 0) break;
         done += bytesRead;
       }

@@ -26,7 +26,8 @@ export function pieceLengthLint(pieceLength: number, totalLength: number): strin
   if (!isPowerOfTwo(pieceLength)) return `piece length ${pieceLength} is not a power of two; many clients refuse it`;
   if (pieceLength < MIN_AUTO_PIECE_LENGTH) return `piece length ${pieceLength} is below 16 KiB, the block size; some clients refuse it`;
   const pieces = Math.ceil(totalLength / pieceLength);
-  if (pieces > 50_000) return `${pieces} pieces is a lot (a large .torrent and slow start); consider --piece-length ${autoPieceLength(totalLength)}`;
+  // Above 800 GiB even 16 MiB pieces number over 50 000; only lint when a larger (auto) length exists.
+  if (pieces > 50_000 && autoPieceLength(totalLength) > pieceLength) return `${pieces} pieces is a lot (a large .torrent and slow start); consider --piece-length ${autoPieceLength(totalLength)}`;
   if (pieceLength > MAX_AUTO_PIECE_LENGTH) return `piece length over 16 MiB is refused by some clients`;
   if (totalLength >= 64 * 1024 * 1024 && pieces < 16) return `only ${pieces} pieces: peers cannot trade in parallel; consider --piece-length ${autoPieceLength(totalLength)}`;
   return null;

@@ -79,6 +79,8 @@ function parseSelect(value: string): [number, number][] {
     if (!m) throw inputError('MAGNET_BAD_SELECT', `magnet: bad file selection \`${part}\` in so=`);
     const from = Number(m[1]);
     const to = m[2] === undefined ? from : Number(m[2]);
+    // Past 2^53 a Number is rounded: the link would name other files than it says.
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) throw inputError('MAGNET_BAD_SELECT', `magnet: file index too large in \`${part}\` in so=`);
     if (to < from) throw inputError('MAGNET_BAD_SELECT', `magnet: reversed range \`${part}\` in so=`);
     ranges.push([from, to]);
   }
@@ -133,7 +135,8 @@ export function parseMagnet(uri: string): Magnet {
         magnet.peers.push(value);
         break;
       case 'xl': {
-        if (!/^\d+$/.test(value)) throw inputError('MAGNET_BAD_LENGTH', `magnet: xl=\`${value}\` is not a length`);
+        // A length past 2^53 would be rounded (and no torrent is that large): refuse it.
+        if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw inputError('MAGNET_BAD_LENGTH', `magnet: xl=\`${value}\` is not a length`);
         magnet.exactLength = Number(value);
         break;
       }

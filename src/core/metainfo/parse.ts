@@ -36,7 +36,10 @@ function textField(d: BDict, key: string): string | undefined {
 }
 
 function pathComponents(entry: BDict, index: number): string[] {
-  const raw = entry.get('path.utf-8') ?? entry.get('path');
+  // The `.utf-8` twin wins only when it is a usable list (libtorrent's rule): a broken optional
+  // twin must not make a torrent with a good `path` unreadable, as for `name.utf-8`.
+  const twin = entry.get('path.utf-8');
+  const raw = isList(twin) && twin.length > 0 ? twin : entry.get('path');
   if (!isList(raw)) throw bad('METAINFO_BAD_PATH', `info.files[${index}]: missing or invalid \`path\` list`, { index });
   return raw.map((c, i) => {
     if (!isBytes(c)) throw bad('METAINFO_BAD_PATH', `info.files[${index}].path[${i}] is not a string`, { index });
@@ -156,7 +159,8 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
       const padding = attr.includes('p');
       // Padding files are never written, so a repeated `.pad/N` path is harmless (BEP 47).
       if (!padding) {
-        if (seen.has(key) || dirs.has(key)) throw bad('METAINFO_DUPLICATE_PATH', `info.files[${index}]: path \`${key}\` appears twice`, { index });
+        if (seen.has(key)) throw bad('METAINFO_DUPLICATE_PATH', `info.files[${index}]: path \`${key}\` appears twice`, { index });
+        if (dirs.has(key)) throw bad('METAINFO_DUPLICATE_PATH', `info.files[${index}]: \`${key}\` is both a file and a directory`, { index });
         for (let i = 1; i < path.length; i++) {
           const prefix = path.slice(0, i).join('/');
           if (seen.has(prefix)) throw bad('METAINFO_DUPLICATE_PATH', `info.files[${index}]: \`${prefix}\` is both a file and a directory`, { index });

@@ -18,11 +18,12 @@ export function formatRate(bytesPerSecond: number): string {
 }
 
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
+  // Thresholds sit where rounding would reach the next unit ("1000 ms", "60.00 s", "1m60s").
+  if (ms < 999.5) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(2)} s`;
-  const m = Math.floor(s / 60);
-  return `${m}m${Math.round(s - m * 60)}s`;
+  if (s < 59.995) return `${s.toFixed(2)} s`;
+  const total = Math.round(s);
+  return `${Math.floor(total / 60)}m${total % 60}s`;
 }
 
 /** Indices → compact ranges: [1,2,3,7] → "1-3, 7". */

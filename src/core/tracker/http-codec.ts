@@ -132,7 +132,11 @@ export function decodeTrackerBody(body: Uint8Array): BDict {
   while (end > 0 && (body[end - 1] === 0x0a || body[end - 1] === 0x0d || body[end - 1] === 0x20)) end--;
   let value: BValue;
   try {
-    value = decode(body.subarray(0, end), { mode: 'lenient', maxDepth: 16, maxItems: 1_000_000 }).value;
+    const r = decode(body.subarray(0, end), { mode: 'lenient', maxDepth: 16, maxItems: 1_000_000 });
+    if (r.nonCanonical.some((n) => n.kind === 'trailing-bytes')) {
+      throw new BtError('BENCODE_TRAILING_BYTES', 'input', `bencode: ${end - r.end} bytes after the value at byte ${r.end}`);
+    }
+    value = r.value;
   } catch (err) {
     const preview = Buffer.from(body.subarray(0, 60)).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
     throw new BtError('TRACKER_BAD_RESPONSE', 'network', `the tracker's answer is not bencoded (${(err as Error).message}); it begins \`${preview}\``, {

@@ -30,6 +30,7 @@ export { UdpTrackerClient, type UdpTrackerClientOptions, parseUdpUrl, BEP15_RETR
 export { httpGet, httpAnnounce, httpScrape, type HttpGetOptions } from './http-client.js';
 export { scrapeUrlFor, buildAnnounceUrl, buildScrapeUrl } from './http-codec.js';
 export { MAX_SCRAPE_HASHES } from './udp-codec.js';
+export { azureusPrefix, makePeerId, parsePeerIdText } from './peer-id.js';
 export { SwarmStore, type SwarmStoreOptions } from './swarm.js';
 export { startTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerEvent } from './server.js';
 

@@ -131,7 +131,7 @@ export class SwarmStore {
     // BEP 3: `completed` is sent once, when the download finishes; it is what scrape's
     // `downloaded` counts.
     if (a.event === 'completed') swarm.downloaded++;
-    const want = a.numWant === undefined || a.numWant < 0 ? this.defaultNumWant : Math.min(a.numWant, this.maxNumWant);
+    const want = Math.min(a.numWant === undefined || a.numWant < 0 ? this.defaultNumWant : a.numWant, this.maxNumWant);
     return { ...this.counts(swarm), peers: this.pick(swarm, self, want, a.families) };
   }
 

@@ -51,6 +51,11 @@ export const CONNECTION_ID_TTL_MS = 60_000;
 /** 200 IPv6 peers are 3,620 bytes; anything past 16 KiB is not a tracker answer. */
 export const DEFAULT_MAX_PACKET_BYTES = 16 * 1024;
 
+/** BEP 15: after the n-th unanswered try (n from 0), wait base · 2^n before sending again. */
+export function retransmitDelayMs(baseMs: number, n: number): number {
+  return baseMs * 2 ** n;
+}
+
 interface Endpoint {
   address: string;
   port: number;
@@ -209,26 +214,27 @@ export class UdpTrackerClient {
     counter: Counter,
     build: (connectionId: bigint, transactionId: number) => Buffer,
   ): Promise<UdpResponse> {
+    // A retransmission resends the very same packet (same transaction id), so a late answer to
+    // an earlier copy still completes the request; a new phase (connect, then the request) gets a
+    // fresh transaction id.
+    let phase: { connect: boolean; tid: number; packet: Buffer } | null = null;
     for (let n = 0; n <= this.maxN; ) {
       const conn = this.connections.get(endpoint.key);
-      const wait = this.base * 2 ** n;
-      if (!conn || conn.expiresAt <= this.now()) {
-        this.connections.delete(endpoint.key);
-        const reply = await this.exchange(url, endpoint, (tid) => encodeConnectRequest(tid), wait, signal, counter);
-        if (reply === null) {
-          n++;
-          continue;
-        }
-        if (reply.action !== 'connect') throw unexpected(url, 'connect', reply.action);
-        this.connections.set(endpoint.key, { id: reply.connectionId, expiresAt: this.now() + this.ttl });
-        continue;
+      const valid = conn !== undefined && conn.expiresAt > this.now();
+      if (!valid) this.connections.delete(endpoint.key);
+      if (phase === null || phase.connect === valid) {
+        const tid = this.freshTransactionId();
+        phase = { connect: !valid, tid, packet: valid ? build(conn.id, tid) : encodeConnectRequest(tid) };
       }
-      const reply = await this.exchange(url, endpoint, (tid) => build(conn.id, tid), wait, signal, counter);
+      const reply = await this.exchange(url, endpoint, phase.tid, phase.packet, retransmitDelayMs(this.base, n), signal, counter);
       if (reply === null) {
         n++;
         continue;
       }
-      return reply;
+      if (!phase.connect) return reply;
+      if (reply.action !== 'connect') throw unexpected(url, 'connect', reply.action);
+      this.connections.set(endpoint.key, { id: reply.connectionId, expiresAt: this.now() + this.ttl });
+      phase = null;
     }
     throw timeoutFor(url, undefined, counter);
   }
@@ -240,16 +246,14 @@ export class UdpTrackerClient {
   private async exchange(
     url: string,
     endpoint: Endpoint,
-    build: (tid: number) => Buffer,
+    tid: number,
+    packet: Buffer,
     waitMs: number,
     signal: AbortSignal,
     counter: Counter,
   ): Promise<UdpResponse | null> {
     if (signal.aborted) throw signal.reason as Error;
     const socket = await this.socketFor(endpoint.family);
-    let tid = this.txid() >>> 0;
-    for (let guard = 0; this.pending.has(tid) && guard < 16; guard++) tid = this.txid() >>> 0;
-    const packet = build(tid);
     return new Promise<UdpResponse | null>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const done = () => {
@@ -288,6 +292,12 @@ export class UdpTrackerClient {
         if (err) entry.reject(unreachable(url, err));
       });
     });
+  }
+
+  private freshTransactionId(): number {
+    let tid = this.txid() >>> 0;
+    for (let guard = 0; this.pending.has(tid) && guard < 16; guard++) tid = this.txid() >>> 0;
+    return tid;
   }
 
   private async socketFor(family: 4 | 6): Promise<dgram.Socket> {

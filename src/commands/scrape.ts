@@ -1,0 +1,98 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { durationFlag } from '../cli/flags.js';
+import { renderScrape, scrapeView, toErrorView, type ScrapeOutcome } from '../cli/render/tracker.js';
+import { resolveTarget } from '../cli/target.js';
+import { BtError, abortError, isBtError } from '../core/errors.js';
+import { TrackerClient, hex } from '../core/tracker/index.js';
+
+export interface ScrapeCommandResult {
+  infoHashes: string[];
+  trackers: ScrapeOutcome[];
+  succeeded: number;
+  failed: number;
+}
+
+export default class Scrape extends BaseCommand<ScrapeCommandResult> {
+  static override summary = 'Ask trackers for seeders, leechers and completed downloads (scrape).';
+  static override description = `Scrapes each tracker once for all the infohashes it is asked about: HTTP trackers get one BEP 48 request with every info_hash (the scrape URL is the announce URL with "announce" in its last path component replaced by "scrape"); UDP trackers get BEP 15 scrapes of up to 74 infohashes per packet. Prints seeders, leechers and completed downloads per infohash per tracker.
+
+Targets are torrent files, magnet links or 40-hex infohashes, as many as wanted. Without --tracker, each target is scraped at its own trackers (all tiers, in parallel); with --tracker, every target at those trackers. A hash the tracker left out of its answer is listed as missing.
+
+Exit status: 0 when at least one tracker answered; 4 (network) when all failed, with TRACKER_ALL_FAILED (several trackers) or the one tracker's own error code (TRACKER_TIMEOUT, TRACKER_FAILURE, TRACKER_SCRAPE_UNSUPPORTED …).`;
+  static override examples = [
+    { command: '<%= config.bin %> <%= command.id %> ubuntu.torrent', description: 'Scrape every tracker of the torrent.' },
+    { command: '<%= config.bin %> <%= command.id %> 9924e7603a28353e40ea29b8660c8a582ebdc99c 1b02b9a3c4f6fe9bfa9ad2bd1ed8e3b1a8f5e5a1 -t udp://127.0.0.1:6969/announce', description: 'Two infohashes in one UDP scrape packet.' },
+    { command: '<%= config.bin %> <%= command.id %> x.torrent -t http://127.0.0.1:6969/announce --json | jq \'.result.trackers[0].files[0].complete\'', description: 'The seeder count, for a script.' },
+  ];
+  static override strict = false;
+  static override args = {
+    targets: Args.string({ required: true, description: 'One or more .torrent files, magnet links or 40-hex infohashes.' }),
+  };
+  static override flags = {
+    tracker: Flags.string({ char: 't', multiple: true, description: "Scrape this tracker (announce URL: http://, https://, udp://) instead of the targets' trackers." }),
+    timeout: durationFlag({ default: 15_000, description: 'Give up on a tracker after this long.' }),
+    'udp-retransmit': durationFlag({ default: 15_000, description: 'First UDP retransmission delay; BEP 15 says 15s, doubling after each try.' }),
+  };
+
+  async run(): Promise<ScrapeCommandResult> {
+    const { argv, flags } = await this.parse(Scrape);
+    const targets = await Promise.all((argv as string[]).map((a) => resolveTarget(a)));
+
+    // URL → the infohashes to ask it about (in the order the targets were given).
+    const plan = new Map<string, Buffer[]>();
+    const allHashes: Buffer[] = [];
+    for (const t of targets) {
+      const h = t.infoHash ?? t.infoHashV2?.subarray(0, 20);
+      if (!h) throw new BtError('SCRAPE_NO_INFOHASH', 'input', 'a target has no infohash');
+      if (!allHashes.some((x) => x.equals(h))) allHashes.push(h);
+      const urls = flags.tracker?.length ? flags.tracker : t.trackers.flat();
+      for (const url of urls) {
+        const list = plan.get(url) ?? [];
+        if (!list.some((x) => x.equals(h))) list.push(h);
+        plan.set(url, list);
+      }
+    }
+    if (plan.size === 0) throw new BtError('TRACKER_NONE', 'usage', 'no trackers to scrape: the targets list none; give one with --tracker');
+
+    const client = new TrackerClient({ retransmitBaseMs: flags['udp-retransmit'] });
+    let outcomes: ScrapeOutcome[];
+    try {
+      outcomes = await Promise.all(
+        [...plan].map(async ([url, hashes]): Promise<ScrapeOutcome> => {
+          const started = performance.now();
+          const asked = hashes.map(hex);
+          try {
+            return scrapeView(await client.scrape(url, hashes, { signal: this.signal, timeoutMs: flags.timeout }), asked);
+          } catch (err) {
+            if (isBtError(err) && err.category === 'internal') throw err;
+            return { url, ok: false, rttMs: Math.round(performance.now() - started), infoHashes: asked, error: toErrorView(err) };
+          }
+        }),
+      );
+    } finally {
+      await client.close();
+    }
+    if (this.signal.aborted) throw abortError(this.signal);
+
+    const succeeded = outcomes.filter((o) => o.ok).length;
+    const result: ScrapeCommandResult = { infoHashes: allHashes.map(hex), trackers: outcomes, succeeded, failed: outcomes.length - succeeded };
+    if (!this.jsonEnabled() && (succeeded > 0 || outcomes.length > 1)) {
+      outcomes.forEach((o, i) => {
+        if (i > 0) this.out();
+        for (const line of renderScrape(o)) this.out(line);
+      });
+    }
+    if (succeeded === 0) {
+      if (outcomes.length === 1) {
+        const o = outcomes[0] as Extract<ScrapeOutcome, { ok: false }>;
+        throw new BtError(o.error.code, o.error.category as BtError['category'], o.error.message.includes(o.url) ? o.error.message : `${o.url}: ${o.error.message}`, {
+          detail: { ...o.error.detail, url: o.url, result },
+        });
+      }
+      throw new BtError('TRACKER_ALL_FAILED', 'network', `all ${outcomes.length} trackers failed`, { detail: { result } });
+    }
+    for (const o of outcomes) if (!o.ok) this.warnLine(`${o.url}: ${o.error.message} [${o.error.code}]`);
+    return result;
+  }
+}

@@ -2,9 +2,9 @@
  * Resolve the `<torrent|magnet|infohash|->` argument that several commands take into what the core
  * needs: the infohash, a name, tracker tiers and, for a torrent, the parsed metainfo.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { fromSystemError, inputError } from '../core/errors.js';
-import { type Magnet, type Metainfo, parseInfoHashText, parseMagnet, parseTorrent } from '../core/metainfo/index.js';
+import { type Magnet, type Metainfo, MAX_TORRENT_BYTES, parseInfoHashText, parseMagnet, parseTorrent } from '../core/metainfo/index.js';
 import { readStdin } from './io.js';
 
 export interface Target {
@@ -53,8 +53,14 @@ export async function readTorrentArg(arg: string): Promise<Metainfo> {
 export async function readTorrentBytes(arg: string): Promise<Buffer> {
   if (arg === '-') return readStdin();
   try {
+    // Check the size before reading: a multi-gigabyte file given by mistake must not be loaded.
+    const { size } = await stat(arg);
+    if (size > MAX_TORRENT_BYTES) {
+      throw inputError('METAINFO_TOO_LARGE', `\`${arg}\` is ${size} bytes; a torrent file is at most ${MAX_TORRENT_BYTES}`);
+    }
     return await readFile(arg);
   } catch (err) {
+    if (err instanceof Error && err.name === 'BtError') throw err;
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') {
       throw inputError('TARGET_NOT_FOUND', `\`${arg}\` is neither a torrent file, a magnet link nor a 40-hex infohash`);

@@ -3,17 +3,18 @@
  * and capture what it printed and how it exited.
  *
  *   beforeAll(ensureBuilt);                      // builds dist/ once if src/ is newer
- *   const r = await runCli(['create', dir, '--json']);
+ *   const r = await runClean(['create', dir, '--json']);   // runCli + no timeout, no stack trace
  *   expect(r.code).toBe(0);
  *   expect(r.json()).toMatchObject({ ok: true });
  *
- * The child gets a predictable environment: NO_COLOR, FORCE_COLOR and BTKIT_DEBUG are removed
- * unless the test sets them in `env`, and stdin is empty unless `input` is given.
+ * The child gets a predictable environment: NO_COLOR, FORCE_COLOR, BTKIT_DEBUG, NODE_OPTIONS and
+ * NODE_ENV are removed unless the test sets them in `env`, and stdin is empty unless `input` is given.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'run.js');
@@ -46,7 +47,8 @@ export interface RunOptions {
 
 export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
   const env: Record<string, string | undefined> = { ...process.env };
-  for (const k of ['NO_COLOR', 'FORCE_COLOR', 'BTKIT_DEBUG', 'NODE_OPTIONS']) delete env[k];
+  // NODE_ENV=test comes from vitest, not from a user; oclif prints development warnings under it.
+  for (const k of ['NO_COLOR', 'FORCE_COLOR', 'BTKIT_DEBUG', 'NODE_OPTIONS', 'NODE_ENV']) delete env[k];
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;
@@ -92,6 +94,21 @@ export function runCli(args: readonly string[], options: RunOptions = {}): Promi
     child.stdin.end(options.input ?? undefined);
   });
 }
+
+/**
+ * `runCli`, then the checks every command test wants: it finished in time and printed no stack
+ * trace on either stream (btkit reports failures as one line, never a trace).
+ */
+export async function runClean(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  const r = await runCli(args, options);
+  expect(r.timedOut, `btkit ${args.join(' ')} timed out`).toBe(false);
+  expect(r.stderr, `stack trace on stderr of btkit ${args.join(' ')}`).not.toMatch(STACK_LINE);
+  expect(r.stdout, `stack trace on stdout of btkit ${args.join(' ')}`).not.toMatch(STACK_LINE);
+  return r;
+}
+
+/** The lines of `text` without the trailing empty one. */
+export const lines = (text: string): string[] => text.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);
 
 /** Newest modification time (ms) of the files under `dir` (recursively) whose names pass `keep`. */
 function newestMtime(dir: string, keep: (name: string) => boolean): number {

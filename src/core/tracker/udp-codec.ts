@@ -266,7 +266,11 @@ export function decodeResponse(p: Uint8Array, family: 4 | 6): UdpResponse {
       if (b.length < 16) throw badPacket(`connect answer of ${b.length} bytes (needs 16)`);
       return { action: 'connect', transactionId, connectionId: b.readBigUInt64BE(8) };
     case ACTION.announce: {
-      if (b.length < 20) throw badPacket(`announce answer of ${b.length} bytes (needs at least 20)`);
+      if (b.length < 20) {
+        // opentracker answers a bare 8-byte announce for an infohash not on its whitelist: say so.
+        const hint = b.length === 8 ? '; trackers such as opentracker answer this way for an infohash they do not serve' : '';
+        throw badPacket(`announce answer of ${b.length} bytes (needs at least 20${hint})`, { length: b.length });
+      }
       let peers: TrackerPeer[];
       try {
         peers = decodeCompactPeers(b.subarray(20), family);

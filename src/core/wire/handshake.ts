@@ -125,9 +125,10 @@ export function checkHandshakePrefix(bytes: Uint8Array): void {
 export function decodeHandshake(bytes: Uint8Array): Handshake {
   if (bytes.length !== HANDSHAKE_LENGTH) throw badHandshake(`${bytes.length} bytes (want 68)`, { length: bytes.length });
   checkHandshakePrefix(bytes);
+  // Copies (`Uint8Array.from`, not `slice`: on a Buffer `slice` is a view of the socket's memory).
   return {
-    reserved: bytes.slice(20, 28),
-    infoHash: bytes.slice(28, 48),
-    peerId: bytes.slice(48, 68),
+    reserved: Uint8Array.from(bytes.subarray(20, 28)),
+    infoHash: Uint8Array.from(bytes.subarray(28, 48)),
+    peerId: Uint8Array.from(bytes.subarray(48, 68)),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Progress bars: only on a TTY stderr, never under --json or --quiet (scripts get clean output).
+ * Progress bars: only on a TTY stderr (not TERM=dumb), never under --json or --quiet (scripts get
+ * clean output).
  * cli-progress is imported lazily so commands that never show a bar do not pay for loading it.
  */
 import { formatBytes } from './render/format.js';
@@ -12,7 +13,8 @@ export interface Progress {
 const NOOP: Progress = { update: () => undefined, stop: () => undefined };
 
 export async function byteProgress(label: string, enabled: boolean): Promise<Progress> {
-  if (!enabled || !process.stderr.isTTY) return NOOP;
+  // A dumb terminal cannot move the cursor: the bar's redraws would pile up as escape codes.
+  if (!enabled || !process.stderr.isTTY || process.env.TERM === 'dumb') return NOOP;
   const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     {

@@ -4,9 +4,12 @@ import { byteProgress } from '../../../src/cli/progress.js';
 
 const stderr = process.stderr as NodeJS.WriteStream & { isTTY?: boolean };
 const wasTTY = stderr.isTTY;
+const wasTerm = process.env.TERM;
 
 afterEach(() => {
   stderr.isTTY = wasTTY;
+  if (wasTerm === undefined) delete process.env.TERM;
+  else process.env.TERM = wasTerm;
   vi.restoreAllMocks();
 });
 
@@ -38,8 +41,19 @@ describe('byteProgress', () => {
     expect(writes).toEqual([]);
   });
 
+  it('writes nothing on a dumb terminal (no cursor movement there)', async () => {
+    stderr.isTTY = true;
+    process.env.TERM = 'dumb';
+    const writes = capture();
+    const p = await byteProgress('hashing', true);
+    p.update(10, 100);
+    p.stop();
+    expect(writes).toEqual([]);
+  });
+
   it('draws a labelled bar with sizes on a terminal', async () => {
     stderr.isTTY = true;
+    process.env.TERM = 'xterm';
     const writes = capture();
     const p = await byteProgress('hashing', true);
     p.update(512 * 1024, 1024 * 1024);

@@ -1,0 +1,182 @@
+/**
+ * `btkit inspect`: a torrent (file or stdin) as a summary with a tree or a list, as --json, as
+ * --raw bencode-as-JSON; a magnet link; typed one-line errors for everything else.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, lines, ROOT, runClean as run } from '../helpers/cli.js';
+import { tempDirs, writeTree } from '../helpers/tmp.js';
+import { parseTorrent } from '../../src/core/metainfo/parse.js';
+
+const tmp = tempDirs();
+let torrent: string;
+let bytes: Buffer;
+let hash: string;
+
+beforeAll(async () => {
+  ensureBuilt();
+  const root = await tmp.make('cmd-inspect');
+  await writeTree(root, { 'pkg/README': 'read me', 'pkg/lib/x.js': 20_000, 'pkg/lib/y.js': 'y', 'pkg/zz': '' });
+  torrent = join(root, 'pkg.torrent');
+  const r = await run(['create', join(root, 'pkg'), '-o', torrent, '-t', 'http://a/announce', '-t', 'http://b/announce', '--comment', 'hi', '--private', '--no-date', '--no-created-by', '--quiet']);
+  expect(r.code).toBe(0);
+  bytes = await readFile(torrent);
+  hash = parseTorrent(bytes).infoHash.v1!.toString('hex');
+});
+
+describe('btkit inspect: torrents', () => {
+  it('a summary and a file tree', async () => {
+    const r = await run(['inspect', torrent]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(lines(r.stdout)).toEqual([
+      'Name       pkg',
+      `Info hash  ${hash}`,
+      'Version    v1',
+      'Size       19.54 KiB (20008 bytes)',
+      'Pieces     2 × 16.00 KiB',
+      'Files      4',
+      'Private    yes',
+      'Comment    hi',
+      'Trackers   tier 1: http://a/announce',
+      '           tier 2: http://b/announce',
+      `Magnet     magnet:?xt=urn:btih:${hash}&dn=pkg&tr=http://a/announce&tr=http://b/announce`,
+      '',
+      'pkg/',
+      '├── README (7 B)',
+      '├── lib/',
+      '│   ├── x.js (19.53 KiB)',
+      '│   └── y.js (1 B)',
+      '└── zz (0 B)',
+    ]);
+  });
+
+  it('--list: one file per line, size and path', async () => {
+    const r = await run(['inspect', torrent, '--list']);
+    expect(lines(r.stdout).slice(-4)).toEqual([`${'7'.padStart(14)}  pkg/README`, `${'20000'.padStart(14)}  pkg/lib/x.js`, `${'1'.padStart(14)}  pkg/lib/y.js`, `${'0'.padStart(14)}  pkg/zz`]);
+  });
+
+  it('--json: the envelope with every field; the infohash is SHA-1 of the info dict', async () => {
+    const r = await run(['inspect', torrent, '--json']);
+    expect(r.code).toBe(0);
+    const env = r.json();
+    expect(env).toMatchObject({ ok: true, command: 'inspect', warnings: [] });
+    const meta = parseTorrent(bytes);
+    expect(env.result.infoHash).toBe(createHash('sha1').update(meta.infoBytes).digest('hex'));
+    expect(env.result).toMatchObject({ name: 'pkg', totalLength: 20_008, pieceLength: 16384, pieceCount: 2, fileCount: 4, private: true, comment: 'hi', createdBy: null, creationDate: null, trackers: [['http://a/announce'], ['http://b/announce']], canonical: true });
+    expect(env.result.files.map((f: { path: string; length: number }) => [f.path, f.length])).toEqual([['pkg/README', 7], ['pkg/lib/x.js', 20_000], ['pkg/lib/y.js', 1], ['pkg/zz', 0]]);
+  });
+
+  it('`-` reads the torrent from stdin', async () => {
+    const r = await run(['inspect', '-', '--json'], { input: bytes });
+    expect(r.code).toBe(0);
+    expect(r.json().result.infoHash).toBe(hash);
+  });
+
+  it('--raw: the bencoded structure as JSON, pieces as hex', async () => {
+    const r = await run(['inspect', torrent, '--raw']);
+    expect(r.code).toBe(0);
+    const raw = JSON.parse(r.stdout);
+    expect(raw.announce).toBe('http://a/announce');
+    expect(raw['announce-list']).toEqual([['http://a/announce'], ['http://b/announce']]);
+    expect(raw.info.name).toBe('pkg');
+    expect(raw.info.private).toBe(1);
+    expect(raw.info['piece length']).toBe(16384);
+    expect(JSON.stringify(raw.info.pieces)).toContain(parseTorrent(bytes).pieces.toString('hex'));
+    expect(raw.info.files[1]).toEqual({ length: 20_000, path: ['lib', 'x.js'] });
+    const json = await run(['inspect', torrent, '--raw', '--json']);
+    expect(json.json().result.raw).toEqual(raw);
+  });
+
+  it('a non-canonical torrent: the infohash over its original bytes, and a warning', async () => {
+    const fixture = join(ROOT, 'test', 'fixtures', 'invalid', 'unsorted-keys.torrent');
+    const original = await readFile(fixture);
+    // The fixture is `d4:infod…e8:announce…e`: its info dict, byte for byte, sits between the two keys.
+    const infoBytes = original.subarray(original.indexOf('4:info') + 6, original.indexOf('8:announce'));
+    const r = await run(['inspect', fixture, '--json']);
+    expect(r.code).toBe(0);
+    const env = r.json();
+    expect(env.result.canonical).toBe(false);
+    expect(env.warnings).toEqual([expect.stringContaining('not canonical')]);
+    expect(env.result.infoHash).toBe(createHash('sha1').update(infoBytes).digest('hex'));
+    const human = await run(['inspect', fixture]);
+    expect(human.stderr).toContain('warning: the torrent is not canonical bencode');
+  });
+});
+
+describe('btkit inspect: magnet links', () => {
+  const link = `magnet:?xt=urn:btih:${'ab'.repeat(20)}&dn=Some%20Name&tr=http%3A%2F%2Ft%2Fannounce&xl=1234&so=0,2-3&x.pe=127.0.0.1:6881&ws=http://w/&foo=bar`;
+
+  it('prints what the link says', async () => {
+    const r = await run(['inspect', link]);
+    expect(r.code).toBe(0);
+    const out = lines(r.stdout);
+    expect(out).toContain(`infoHash      ${'ab'.repeat(20)}`);
+    expect(out).toContain('name          Some Name');
+    expect(out).toContain('trackers      http://t/announce');
+    expect(out).toContain('exactLength   1234');
+    expect(out.some((l) => l.startsWith('infoHashV2'))).toBe(false);
+  });
+
+  it('--json gives the parts', async () => {
+    const r = await run(['inspect', link, '--json']);
+    expect(r.json()).toMatchObject({
+      ok: true,
+      command: 'inspect',
+      result: {
+        magnet: {
+          infoHash: 'ab'.repeat(20),
+          infoHashV2: null,
+          name: 'Some Name',
+          trackers: ['http://t/announce'],
+          webSeeds: ['http://w/'],
+          peers: ['127.0.0.1:6881'],
+          exactLength: 1234,
+          select: [[0, 0], [2, 3]],
+          extra: { foo: 'bar' },
+        },
+      },
+    });
+  });
+
+  it('a malformed magnet link is exit 3 with one line', async () => {
+    const r = await run(['inspect', 'magnet:?xt=urn:btih:nothex']);
+    expect(r.code).toBe(3);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain('[MAGNET_BAD_INFOHASH]');
+  });
+});
+
+describe('btkit inspect: errors', () => {
+  it('an infohash alone: exit 3, one line', async () => {
+    const r = await run(['inspect', 'ab'.repeat(20)]);
+    expect(r.code).toBe(3);
+    expect(lines(r.stderr)).toEqual(['btkit inspect: error: an infohash alone has nothing to inspect: give a torrent file or a magnet link [INSPECT_NEEDS_TORRENT]']);
+  });
+
+  it('neither a file, a magnet link nor an infohash: exit 3; --json puts the error on stdout', async () => {
+    const r = await run(['inspect', 'no-such-thing.torrent']);
+    expect(r.code).toBe(3);
+    expect(lines(r.stderr)).toEqual(['btkit inspect: error: `no-such-thing.torrent` is neither a torrent file, a magnet link nor a 40-hex infohash [TARGET_NOT_FOUND]']);
+    const json = await run(['inspect', 'no-such-thing.torrent', '--json']);
+    expect(json.stderr).toBe('');
+    expect(json.json()).toMatchObject({ ok: false, command: 'inspect', error: { code: 'TARGET_NOT_FOUND', category: 'input', exitCode: 3 } });
+  });
+
+  it('garbage on stdin: exit 3', async () => {
+    const r = await run(['inspect', '-'], { input: 'this is not bencode' });
+    expect(r.code).toBe(3);
+    expect(lines(r.stderr)).toHaveLength(1);
+  });
+
+  it('an unknown flag: exit 2 and, under --json, the usage error envelope', async () => {
+    const r = await run(['inspect', torrent, '--nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe('btkit inspect: error: Nonexistent flag: --nope [USAGE]');
+    const json = await run(['inspect', torrent, '--nope', '--json']);
+    expect(json.code).toBe(2);
+    expect(json.json()).toMatchObject({ ok: false, error: { code: 'USAGE', category: 'usage', exitCode: 2 } });
+  });
+});

@@ -74,11 +74,15 @@ export function encodeExtendedHandshake(h: ExtendedHandshakeInit): Buffer {
   const dict = new Map<string, BEncodable | undefined>();
   for (const [k, v] of Object.entries(h.extra ?? {})) dict.set(keyOf(k), v);
   dict.set('m', m);
-  dict.set('v', h.v);
-  dict.set('p', h.p);
-  dict.set('yourip', h.yourip);
-  dict.set('reqq', h.reqq);
-  dict.set('metadata_size', h.metadataSize);
+  // A named field, when given, wins over the same key in `extra`; an absent one leaves it alone.
+  const named: [string, BEncodable | undefined][] = [
+    ['v', h.v],
+    ['p', h.p],
+    ['yourip', h.yourip],
+    ['reqq', h.reqq],
+    ['metadata_size', h.metadataSize],
+  ];
+  for (const [k, v] of named) if (v !== undefined) dict.set(k, v);
   return encode(dict);
 }
 

@@ -30,11 +30,15 @@ export function makePeerId(prefix: string, random: (n: number) => Uint8Array = r
 }
 
 /**
- * A peer id given on the command line: 40 hex digits are the raw 20 bytes; any other text of at
- * most 20 characters is a prefix (e.g. `-qB4630-` to look like qBittorrent), padded at random.
+ * A peer id given on the command line: 40 hex digits are the raw 20 bytes; two letters and four
+ * version characters (`qB4630`) are the BEP 20 prefix `-qB4630-`; any other text of at most 20
+ * characters is a prefix as it is; prefixes are padded at random to 20 bytes.
  */
 export function parsePeerIdText(text: string, random?: (n: number) => Uint8Array): Buffer {
   if (/^[0-9a-fA-F]{40}$/.test(text)) return Buffer.from(text, 'hex');
+  // `qB4630` is short for the Azureus-style prefix `-qB4630-` (a leading dash is awkward on a
+  // command line, where `-q…` reads as a flag).
+  if (/^[A-Za-z]{2}[0-9A-Za-z]{4}$/.test(text)) return makePeerId(`-${text}-`, random);
   if (/[^\x20-\x7e]/.test(text)) throw new BtError('USAGE', 'usage', `\`${text}\`: a peer id is 40 hex digits or up to 20 printable ASCII characters`);
   return makePeerId(text, random);
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { azureusPrefix, makePeerId, parsePeerIdText } from '../../../../src/core/tracker/peer-id.js';
 import { decodeCompactPeers, encodeCompactPeers, formatIPv6, formatPeer, ipFamily, normalizeAddress, parseIPv4, parseIPv6 } from '../../../../src/core/tracker/peers.js';
 
 const hx = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -63,5 +64,24 @@ describe('addresses', () => {
     expect(normalizeAddress('::1')).toBe('::1');
     expect(formatPeer({ ip: '::1', port: 5 })).toBe('[::1]:5');
     expect(formatPeer({ ip: '1.2.3.4', port: 5 })).toBe('1.2.3.4:5');
+  });
+});
+
+describe('peer ids (BEP 20)', () => {
+  const zeros = (n: number) => new Uint8Array(n);
+  it('builds the Azureus-style prefix from a version', () => {
+    expect(azureusPrefix('BK', '0.1.0')).toBe('-BK0100-');
+    expect(azureusPrefix('BK', '1.12.3-beta')).toBe('-BK1930-');
+  });
+  it('pads a prefix to 20 bytes with alphanumerics', () => {
+    expect(makePeerId('-BK0100-', zeros).toString('latin1')).toBe('-BK0100-000000000000');
+    expect(makePeerId('-BK0100-').toString('latin1')).toMatch(/^-BK0100-[0-9A-Za-z]{12}$/);
+    expect(() => makePeerId('x'.repeat(21))).toThrow(expect.objectContaining({ code: 'PEER_ID_TOO_LONG', category: 'usage' }));
+  });
+  it('reads 40 hex digits, a client code, or a prefix', () => {
+    expect(parsePeerIdText('ab'.repeat(20))).toEqual(Buffer.alloc(20, 0xab));
+    expect(parsePeerIdText('qB4630', zeros).toString('latin1')).toBe('-qB4630-000000000000');
+    expect(parsePeerIdText('-UT3550-', zeros).toString('latin1')).toBe('-UT3550-000000000000');
+    expect(() => parsePeerIdText('é')).toThrow(expect.objectContaining({ category: 'usage' }));
   });
 });

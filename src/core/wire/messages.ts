@@ -42,6 +42,10 @@ export interface BlockRef {
   length: number;
 }
 
+/**
+ * One peer wire message. Byte fields (`bits`, `block`, `payload`) coming from the decoder may be
+ * views of the buffer it was given: copy one that must outlive that buffer.
+ */
 export type Message =
   | { type: 'keep-alive' }
   | { type: 'choke' }
@@ -52,7 +56,6 @@ export type Message =
   /** Raw wire bytes (MSB-first); validated by the decoder when the piece count is known. */
   | { type: 'bitfield'; bits: Uint8Array }
   | ({ type: 'request' } & BlockRef)
-  /** `block` may share memory with the buffer the decoder was given: copy it to keep it long. */
   | { type: 'piece'; index: number; begin: number; block: Uint8Array }
   | ({ type: 'cancel' } & BlockRef)
   | { type: 'port'; port: number }

@@ -1,0 +1,6 @@
+/**
+ * The BEP 10 extension protocol: the extended handshake codec and the per-connection plug-in
+ * registry that BEP 9 (ut_metadata) and BEP 11 (ut_pex) plug into.
+ */
+export * from './handshake.js';
+export * from './registry.js';

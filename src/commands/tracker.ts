@@ -67,15 +67,12 @@ Every request is logged: one line per announce or scrape on stdout, or with --js
 
     const json = this.jsonEnabled();
     const quiet = !this.chatty && !json;
-    const counts = { announces: 0, scrapes: 0, refused: 0, badRequests: 0 };
-    const onEvent = (e: TrackerServerEvent) => {
-      if (e.type === 'announce') counts.announces++;
-      else if (e.type === 'scrape') counts.scrapes++;
-      else if (e.type === 'refused') counts.refused++;
-      else if (e.type === 'bad-request') counts.badRequests++;
-      if (json) this.emitEvent({ time: new Date().toISOString(), ...e });
-      else if (!quiet) this.out(renderEvent(e));
-    };
+    // No listener at all when nothing is logged: the server then skips building events.
+    const onEvent = json
+      ? (e: TrackerServerEvent) => this.emitEvent({ time: new Date().toISOString(), ...e })
+      : quiet
+        ? undefined
+        : (e: TrackerServerEvent) => this.out(renderEvent(e));
 
     const started = performance.now();
     const server = await startTrackerServer({
@@ -87,7 +84,7 @@ Every request is logged: one line per announce or scrape on stdout, or with --js
       ...(flags['peer-ttl'] !== undefined ? { peerTtlMs: flags['peer-ttl'] } : {}),
       allow,
       trustClientIp: flags['trust-ip'],
-      onEvent,
+      ...(onEvent ? { onEvent } : {}),
     });
     try {
       const httpUrl = server.http?.announceUrl ?? null;
@@ -119,7 +116,7 @@ Every request is logged: one line per announce or scrape on stdout, or with --js
       const summary: TrackerCommandSummary = {
         http: httpUrl,
         udp: udpUrl,
-        ...counts,
+        ...server.stats,
         torrents: server.store.torrentCount,
         peers: server.store.totalPeers,
         uptimeMs: Math.round(performance.now() - started),

@@ -346,7 +346,7 @@ export interface AnnounceBodyInput {
   incomplete: number;
   downloaded?: number;
   /** Peers with their ids (ids are used only in the dictionary model). */
-  peers: readonly { ip: string; port: number; id?: Uint8Array }[];
+  peers: readonly { ip: string; port: number; id?: Uint8Array; compact?: Uint8Array }[];
   compact: boolean;
   noPeerId?: boolean;
   externalIp?: string;
@@ -363,8 +363,9 @@ export function encodeAnnounceBody(r: AnnounceBodyInput): Buffer {
   d.set('incomplete', r.incomplete);
   if (r.downloaded !== undefined) d.set('downloaded', r.downloaded);
   if (r.compact) {
-    const v4 = r.peers.filter((p) => ipFamily(p.ip) === 4);
-    const v6 = r.peers.filter((p) => ipFamily(p.ip) === 6);
+    const familyOf = (p: (typeof r.peers)[number]) => (p.compact ? (p.compact.length === 6 ? 4 : 6) : ipFamily(p.ip));
+    const v4 = r.peers.filter((p) => familyOf(p) === 4);
+    const v6 = r.peers.filter((p) => familyOf(p) === 6);
     d.set('peers', encodeCompactPeers(v4, 4));
     if (v6.length > 0) d.set('peers6', encodeCompactPeers(v6, 6));
   } else {

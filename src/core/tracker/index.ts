@@ -32,7 +32,7 @@ export { scrapeUrlFor, buildAnnounceUrl, buildScrapeUrl } from './http-codec.js'
 export { MAX_SCRAPE_HASHES } from './udp-codec.js';
 export { azureusPrefix, makePeerId, parsePeerIdText } from './peer-id.js';
 export { SwarmStore, type SwarmStoreOptions } from './swarm.js';
-export { startTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerEvent } from './server.js';
+export { startTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerEvent, type TrackerServerStats } from './server.js';
 
 export interface TrackerClientOptions extends UdpTrackerClientOptions {
   /** HTTP limits: body size, redirects, user agent. */

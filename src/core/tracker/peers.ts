@@ -31,12 +31,22 @@ export function decodeCompactPeers(bytes: Uint8Array, family: 4 | 6): TrackerPee
   return peers;
 }
 
-/** Encode peers of one family into a compact list; peers of the other family are skipped. */
-export function encodeCompactPeers(peers: readonly { ip: string; port: number }[], family: 4 | 6): Buffer {
+/**
+ * Encode peers of one family into a compact list; peers of the other family are skipped. A peer
+ * may carry its entry already encoded (`compact`, 6 or 18 bytes): a tracker answering thousands of
+ * announces a second encodes each peer once, not once per answer.
+ */
+export function encodeCompactPeers(peers: readonly { ip: string; port: number; compact?: Uint8Array }[], family: 4 | 6): Buffer {
   const size = family === 4 ? COMPACT_V4 : COMPACT_V6;
   const out = Buffer.allocUnsafe(peers.length * size);
   let off = 0;
   for (const p of peers) {
+    if (p.compact !== undefined) {
+      if (p.compact.length !== size) continue;
+      out.set(p.compact, off);
+      off += size;
+      continue;
+    }
     const addr = family === 4 ? parseIPv4(p.ip) : parseIPv6(p.ip);
     if (!addr) continue;
     out.set(addr, off);
@@ -148,4 +158,15 @@ export function normalizeAddress(text: string): string {
 /** `host:port` with IPv6 in brackets, the form every tool accepts. */
 export function formatPeer(p: { ip: string; port: number }): string {
   return p.ip.includes(':') ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`;
+}
+
+/** The compact entry of one peer (BEP 23 / BEP 7), or null for a hostname. */
+export function compactPeer(ip: string, port: number): Buffer | null {
+  const v4 = parseIPv4(ip);
+  const addr = v4 ?? parseIPv6(ip);
+  if (!addr) return null;
+  const out = Buffer.allocUnsafe(addr.length + 2);
+  out.set(addr, 0);
+  out.writeUInt16BE(port, addr.length);
+  return out;
 }

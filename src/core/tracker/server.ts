@@ -88,10 +88,19 @@ export interface TrackerEndpoint {
   announceUrl: string;
 }
 
+export interface TrackerServerStats {
+  announces: number;
+  scrapes: number;
+  refused: number;
+  badRequests: number;
+}
+
 export interface TrackerServer {
   http: TrackerEndpoint | null;
   udp: TrackerEndpoint | null;
   store: SwarmStore;
+  /** Requests answered so far, by kind (kept whether or not `onEvent` is given). */
+  stats: TrackerServerStats;
   close(): Promise<void>;
 }
 
@@ -111,12 +120,29 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
   });
   const allow = options.allow ? new Set([...options.allow].map((h) => h.toLowerCase())) : null;
   const secret = options.secret ?? randomBytes(32);
-  const emit = options.onEvent ?? (() => {});
+  const stats: TrackerServerStats = { announces: 0, scrapes: 0, refused: 0, badRequests: 0 };
+  const onEvent = options.onEvent;
+  // Events are built only when someone listens: under load, the log is most of the cost.
+  const emit = (make: () => TrackerServerEvent, kind: keyof TrackerServerStats) => {
+    stats[kind]++;
+    if (onEvent) onEvent(make());
+  };
   const trust = options.trustClientIp ?? false;
   const allowed = (infoHash: Uint8Array) => allow === null || allow.has(hex(infoHash));
 
-  const connectionId = (ip: string, port: number, bucket: number): bigint =>
-    createHmac('sha256', secret).update(`${bucket}|${ip}|${port}`).digest().readBigUInt64BE(0);
+  // The HMAC is the costly part of a UDP request; ids are cached per minute (bounded, cleared when
+  // full), so a client's steady stream of announces costs one HMAC a minute.
+  const idCache = new Map<string, bigint>();
+  const connectionId = (ip: string, port: number, bucket: number): bigint => {
+    const key = `${bucket}|${ip}|${port}`;
+    let id = idCache.get(key);
+    if (id === undefined) {
+      if (idCache.size >= 100_000) idCache.clear();
+      id = createHmac('sha256', secret).update(key).digest().readBigUInt64BE(0);
+      idCache.set(key, id);
+    }
+    return id;
+  };
   const validConnection = (id: bigint, ip: string, port: number): boolean => {
     const bucket = Math.floor(now() / CONNECTION_ID_BUCKET_MS);
     for (let b = bucket; b >= bucket - 2; b--) if (connectionId(ip, port, b) === id) return true;
@@ -135,7 +161,7 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
       };
       const fail = (status: number, reason: string, type: 'refused' | 'bad-request', infoHash?: string) => {
         send(status, encodeFailureBody(reason));
-        emit(type === 'refused' ? { type, protocol: 'http', ip, reason, ...(infoHash ? { infoHash } : {}) } : { type, protocol: 'http', ip, reason });
+        emit(() => (type === 'refused' ? { type, protocol: 'http', ip, reason, ...(infoHash ? { infoHash } : {}) } : { type, protocol: 'http', ip, reason }), type === 'refused' ? 'refused' : 'badRequests');
       };
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -162,10 +188,10 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
               externalIp: ip,
             }),
           );
-          emit({
+          emit(() => ({
             type: 'announce', protocol: 'http', infoHash: hex(a.infoHash), peerId: hex(a.peerId), ip: peerIp, port: a.port, event: a.event,
             left: Number(a.left), numWant: a.numWant ?? null, returned: reply.peers.length, complete: reply.complete, incomplete: reply.incomplete,
-          });
+          }), 'announces');
           return;
         }
         if (path === '/scrape') {
@@ -173,7 +199,7 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
           const files: [Uint8Array, ScrapeStats][] =
             hashes.length === 0 ? [...store.entries(FULL_SCRAPE_LIMIT)] : hashes.filter(allowed).map((h) => [h, store.scrape(h)]);
           send(200, encodeScrapeBody(files));
-          emit({ type: 'scrape', protocol: 'http', ip, infoHashes: hashes.map(hex) });
+          emit(() => ({ type: 'scrape', protocol: 'http', ip, infoHashes: hashes.map(hex) }), 'scrapes');
           return;
         }
         return fail(404, `no such path ${JSON.stringify(path.slice(0, 100))}: this tracker serves /announce and /scrape`, 'bad-request');
@@ -208,12 +234,12 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
       } catch (err) {
         // Answer with an error when there is a transaction id to answer to; else drop.
         if (msg.length >= 16) reply(encodeErrorResponse(msg.readUInt32BE(12), (err as Error).message));
-        emit({ type: 'bad-request', protocol: 'udp', ip, reason: (err as Error).message });
+        emit(() => ({ type: 'bad-request', protocol: 'udp', ip, reason: (err as Error).message }), 'badRequests');
         return;
       }
       if (req.action === 'connect') {
         if (req.protocolId !== PROTOCOL_ID) {
-          emit({ type: 'bad-request', protocol: 'udp', ip, reason: 'connect without the BEP 15 protocol id' });
+          emit(() => ({ type: 'bad-request', protocol: 'udp', ip, reason: 'connect without the BEP 15 protocol id' }), 'badRequests');
           return;
         }
         reply(encodeConnectResponse(req.transactionId, connectionId(ip, rinfo.port, Math.floor(now() / CONNECTION_ID_BUCKET_MS))));
@@ -221,13 +247,13 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
       }
       if (!validConnection(req.connectionId, ip, rinfo.port)) {
         reply(encodeErrorResponse(req.transactionId, 'invalid or expired connection id'));
-        emit({ type: 'bad-request', protocol: 'udp', ip, reason: 'invalid or expired connection id' });
+        emit(() => ({ type: 'bad-request', protocol: 'udp', ip, reason: 'invalid or expired connection id' }), 'badRequests');
         return;
       }
       if (req.action === 'announce') {
         if (!allowed(req.infoHash)) {
           reply(encodeErrorResponse(req.transactionId, 'infohash not allowed on this tracker'));
-          emit({ type: 'refused', protocol: 'udp', ip, reason: 'infohash not allowed on this tracker', infoHash: hex(req.infoHash) });
+          emit(() => ({ type: 'refused', protocol: 'udp', ip, reason: 'infohash not allowed on this tracker', infoHash: hex(req.infoHash) }), 'refused');
           return;
         }
         const peerIp = trust && req.ip !== 0 ? formatIPv4(Buffer.from([req.ip >>> 24, (req.ip >>> 16) & 255, (req.ip >>> 8) & 255, req.ip & 255])) : ip;
@@ -236,25 +262,25 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
           r = store.announce({ infoHash: req.infoHash, peerId: req.peerId, ip: peerIp, port: req.port, left: req.left, event: req.event, numWant: req.numWant, families: family });
         } catch (err) {
           reply(encodeErrorResponse(req.transactionId, (err as Error).message));
-          emit({ type: 'refused', protocol: 'udp', ip, reason: (err as Error).message, infoHash: hex(req.infoHash) });
+          emit(() => ({ type: 'refused', protocol: 'udp', ip, reason: (err as Error).message, infoHash: hex(req.infoHash) }), 'refused');
           return;
         }
         reply(encodeAnnounceResponse({ transactionId: req.transactionId, interval: intervalS, leechers: r.incomplete, seeders: r.complete, peers: r.peers }, family));
-        emit({
+        emit(() => ({
           type: 'announce', protocol: 'udp', infoHash: hex(req.infoHash), peerId: hex(req.peerId), ip: peerIp, port: req.port, event: req.event,
           left: Number(req.left), numWant: req.numWant, returned: r.peers.length, complete: r.complete, incomplete: r.incomplete,
-        });
+        }), 'announces');
         return;
       }
       // scrape
       if (req.infoHashes.length > MAX_SCRAPE_HASHES) {
         reply(encodeErrorResponse(req.transactionId, `at most ${MAX_SCRAPE_HASHES} infohashes per scrape`));
-        emit({ type: 'bad-request', protocol: 'udp', ip, reason: 'too many infohashes in one scrape' });
+        emit(() => ({ type: 'bad-request', protocol: 'udp', ip, reason: 'too many infohashes in one scrape' }), 'badRequests');
         return;
       }
       // BEP 15 answers every hash in order; a hash this tracker does not serve counts as empty.
       reply(encodeScrapeResponse(req.transactionId, req.infoHashes.map((h) => (allowed(h) ? store.scrape(h) : { complete: 0, incomplete: 0, downloaded: 0 }))));
-      emit({ type: 'scrape', protocol: 'udp', ip, infoHashes: req.infoHashes.map(hex) });
+      emit(() => ({ type: 'scrape', protocol: 'udp', ip, infoHashes: req.infoHashes.map(hex) }), 'scrapes');
     });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -279,7 +305,7 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
   const sweepMs = options.sweepMs ?? Math.min(intervalS * 1000, 60_000);
   const sweeper = setInterval(() => {
     const n = store.expire();
-    if (n > 0) emit({ type: 'expired', peers: n });
+    if (n > 0) onEvent?.({ type: 'expired', peers: n });
   }, sweepMs);
   sweeper.unref();
 
@@ -288,6 +314,7 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
     http: httpEndpoint,
     udp: udpEndpoint,
     store,
+    stats,
     async close() {
       if (closed) return;
       closed = true;

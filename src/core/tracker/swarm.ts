@@ -11,7 +11,7 @@
  * Time and randomness are parameters (tests drive expiry with a fake clock).
  */
 import { BtError } from '../errors.js';
-import { ipFamily } from './peers.js';
+import { compactPeer } from './peers.js';
 import type { AnnounceEvent, ScrapeStats } from './types.js';
 
 export interface StoredPeer {
@@ -21,6 +21,8 @@ export interface StoredPeer {
   id: Uint8Array;
   left: bigint;
   expiresAt: number;
+  /** The peer's compact entry (6 or 18 bytes), encoded once when it joins. */
+  compact?: Uint8Array;
 }
 
 interface Swarm {
@@ -117,7 +119,10 @@ export class SwarmStore {
     if (self === undefined) {
       if (swarm.peers.length >= this.maxPeersPerTorrent) throw new BtError('TRACKER_SERVER_FULL', 'input', `this torrent already has ${this.maxPeersPerTorrent} peers`);
       self = swarm.peers.length;
-      swarm.peers.push({ ip: a.ip, port: a.port, family: ipFamily(a.ip) === 6 ? 6 : 4, id: Buffer.from(a.peerId), left: a.left, expiresAt });
+      const compact = compactPeer(a.ip, a.port);
+      const peer: StoredPeer = { ip: a.ip, port: a.port, family: compact?.length === 18 ? 6 : 4, id: Buffer.from(a.peerId), left: a.left, expiresAt };
+      if (compact) peer.compact = compact;
+      swarm.peers.push(peer);
       swarm.index.set(peerKey, self);
       this.peerCount++;
       if (a.left === 0n) swarm.seeders++;

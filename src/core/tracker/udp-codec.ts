@@ -210,7 +210,7 @@ export function encodeConnectResponse(transactionId: number, connectionId: bigin
 
 /** `family` is the address family of the socket: BEP 15 answers IPv6 requests with 18-byte peers. */
 export function encodeAnnounceResponse(
-  r: { transactionId: number; interval: number; leechers: number; seeders: number; peers: readonly { ip: string; port: number }[] },
+  r: { transactionId: number; interval: number; leechers: number; seeders: number; peers: readonly { ip: string; port: number; compact?: Uint8Array }[] },
   family: 4 | 6,
 ): Buffer {
   const peers = encodeCompactPeers(r.peers, family);

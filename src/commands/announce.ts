@@ -61,19 +61,19 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
   };
   static override flags = {
     tracker: Flags.string({ char: 't', multiple: true, description: 'Announce to this tracker URL (http://, https://, udp://) instead of the torrent\'s trackers.' }),
-    event: Flags.string({ options: [...ANNOUNCE_EVENTS], default: 'started', description: 'The announce event.' }),
-    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'The port we claim to listen on.' }),
+    event: Flags.string({ options: [...ANNOUNCE_EVENTS], default: 'started', description: 'The announce event (default: started).' }),
+    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'The port we claim to listen on (default: 6881).' }),
     uploaded: byteSizeFlag({ description: 'Bytes uploaded so far (e.g. 0, 1GiB). Default 0.' }),
     downloaded: byteSizeFlag({ description: 'Bytes downloaded so far. Default 0.' }),
     left: byteSizeFlag({ description: "Bytes left to download; 0 announces a seeder. Default: the torrent's size, or 1 for a bare infohash or magnet." }),
-    numwant: Flags.integer({ min: -1, max: 10000, default: 50, description: 'Peers wanted; -1 lets the tracker choose.' }),
+    numwant: Flags.integer({ min: -1, max: 10000, default: 50, description: 'Peers wanted; -1 lets the tracker choose (default: 50).' }),
     'peer-id': Flags.string({ description: 'Peer id: 40 hex digits; a client code and version such as qB4630 (the prefix -qB4630-, padded at random); or any prefix of up to 20 characters. Default: -BK0100- and random characters.' }),
     key: Flags.string({ description: 'The 32-bit key, as up to 8 hex digits. Default: random.' }),
     ip: Flags.string({ description: 'An IP address to report to the tracker (most trackers ignore it).' }),
     'tracker-id': Flags.string({ description: "Send this `trackerid` (an HTTP tracker's `tracker id` from a previous answer)." }),
-    compact: Flags.boolean({ default: true, allowNo: true, description: 'Ask HTTP trackers for compact peer lists (BEP 23); --no-compact asks for the dictionary model with peer ids.' }),
-    timeout: durationFlag({ default: 15_000, description: 'Give up on a tracker after this long (e.g. 5s, 1m).' }),
-    'udp-retransmit': durationFlag({ default: 15_000, description: 'First UDP retransmission delay; BEP 15 says 15s, doubling after each try.' }),
+    compact: Flags.boolean({ default: true, allowNo: true, description: 'Ask HTTP trackers for compact peer lists (BEP 23); --no-compact asks for the dictionary model with peer ids (default: compact).' }),
+    timeout: durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'Give up on a tracker after this long (e.g. 5s, 1m; default: 15s).' }),
+    'udp-retransmit': durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'First UDP retransmission delay, doubling after each try (default: 15s, as BEP 15 says).' }),
     'peers-only': Flags.boolean({ description: 'Print only the peers, host:port one a line (deduplicated).' }),
   };
 

@@ -11,7 +11,7 @@
  * NODE_ENV are removed unless the test sets them in `env`, and stdin is empty unless `input` is given.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
@@ -139,17 +139,28 @@ export function distIsStale(): boolean {
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
- * Build (`npm run build`) when dist/ is stale; a no-op otherwise. Safe to call from several test
- * files running at once: a lock directory makes one build and the others wait for it.
+ * Build (`npm run build`) when dist/ is stale, at most once per test run; a no-op otherwise.
+ * Safe to call from several test files running at once: a lock directory makes one build and
+ * the others wait for it. Once a run has checked (or built), later files of the same run (same
+ * vitest parent process) do not rebuild, even if sources changed meanwhile: rewriting dist/ under
+ * a file whose commands are running would make its tests fail at random.
  *
  * Other work in the tree may not type-check at the moment the tests run; tsc still emits every
  * file, so on a failed build the manifest is written anyway (oclif finds commands through it) and
  * the tests run against what was emitted, with the compiler's complaint printed as a warning.
  */
 export function ensureBuilt(): void {
-  if (!distIsStale()) return;
-  const lockDir = join(ROOT, 'node_modules', '.cache', 'btkit-test-build.lock');
-  mkdirSync(dirname(lockDir), { recursive: true });
+  const cache = join(ROOT, 'node_modules', '.cache');
+  const stamp = join(cache, 'btkit-test-build.run');
+  const thisRun = `vitest parent ${process.ppid}`;
+  const checkedThisRun = () => {
+    const st = statSync(stamp, { throwIfNoEntry: false });
+    // The age bound guards against a parent pid reused by a later run.
+    return !!st && Date.now() - st.mtimeMs < 3_600_000 && readFileSync(stamp, 'utf8') === thisRun && existsSync(join(ROOT, 'dist', 'commands'));
+  };
+  if (checkedThisRun()) return;
+  const lockDir = join(cache, 'btkit-test-build.lock');
+  mkdirSync(cache, { recursive: true });
   const deadline = Date.now() + 120_000;
   for (;;) {
     try {
@@ -170,16 +181,22 @@ export function ensureBuilt(): void {
     }
   }
   try {
-    if (!distIsStale()) return;
-    try {
-      execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 });
-    } catch (e) {
-      const output = `${(e as { stdout?: Buffer }).stdout ?? ''}${(e as { stderr?: Buffer }).stderr ?? ''}`.trim();
-      if (!existsSync(join(ROOT, 'dist', 'commands'))) throw new Error(`npm run build failed:\n${output}`);
-      console.warn(`npm run build failed; testing what tsc emitted:\n${output.split('\n').slice(0, 10).join('\n')}`);
-      execFileSync(process.execPath, [join(ROOT, 'scripts', 'manifest.js')], { cwd: ROOT, stdio: 'pipe', timeout: 60_000 });
+    if (!checkedThisRun()) {
+      if (distIsStale()) build();
+      writeFileSync(stamp, thisRun);
     }
   } finally {
     rmdirSync(lockDir);
+  }
+}
+
+function build(): void {
+  try {
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 });
+  } catch (e) {
+    const output = `${(e as { stdout?: Buffer }).stdout ?? ''}${(e as { stderr?: Buffer }).stderr ?? ''}`.trim();
+    if (!existsSync(join(ROOT, 'dist', 'commands'))) throw new Error(`npm run build failed:\n${output}`);
+    console.warn(`npm run build failed; testing what tsc emitted:\n${output.split('\n').slice(0, 10).join('\n')}`);
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'manifest.js')], { cwd: ROOT, stdio: 'pipe', timeout: 60_000 });
   }
 }

@@ -47,11 +47,14 @@ const ltCreate = (path: string, out: string, pieceKiB: number, hybrid = false) =
   exec(SYSTEM_PYTHON, [join(LAB_DIR, 'lt_create.py'), path, out, '--piece-kib', String(pieceKiB), '--tracker', TRACKER, ...(hybrid ? ['--hybrid'] : [])]);
 const mktorrent = (path: string, out: string, log2: number) => exec('mktorrent', ['-l', String(log2), '-a', TRACKER, '-d', '-o', out, path]);
 
-/** Tiers as libtorrent lists them (one entry per URL with its tier number). */
+/** Each tier's URLs sorted: BEP 12 has clients shuffle a tier, and libtorrent does so on load. */
+const sortedTiers = (tiers: string[][]): string[][] => tiers.map((t) => [...t].sort());
+
+/** Tiers as libtorrent lists them (one entry per URL with its tier number), each tier sorted. */
 const ltTiers = (info: LtInfo): string[][] => {
   const tiers: string[][] = [];
   for (const t of info.trackers) (tiers[t.tier] ??= []).push(t.url);
-  return tiers;
+  return sortedTiers(tiers);
 };
 
 interface TransmissionView {
@@ -221,7 +224,7 @@ describe.skipIf(!available)('torrent files: btkit, mktorrent, libtorrent, transm
         expect(lt.total_size).toBe(ours.totalLength);
         expect(lt.num_pieces).toBe(ours.pieceCount);
         expect(lt.files.map((f) => [f.path, f.size])).toEqual(ours.files.map((f) => [f.path, f.length]));
-        expect(ltTiers(lt)).toEqual(m.trackers);
+        expect(ltTiers(lt)).toEqual(sortedTiers(m.trackers));
         expect(lt.private).toBe(m.private);
         expect(lt.web_seeds).toEqual(m.webSeeds);
 

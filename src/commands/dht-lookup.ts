@@ -26,6 +26,8 @@ The lookup walks towards the infohash, up to 8 queries in flight, and ends when 
 
 Bootstrap: the --bootstrap nodes (repeatable, host:port). Without --bootstrap the public routers are used (router.bittorrent.com:6881, router.utorrent.com:6881, dht.transmissionbt.com:6881, dht.libtorrent.org:25401), unless BTKIT_NO_PUBLIC_DHT is set, which makes that a usage error (for sandboxes and tests).
 
+Our node is read-only (BEP 43: its queries carry "ro": 1) so that other nodes do not keep a node that lives only for the lookup in their routing tables.
+
 State: our node id and routing table are saved (atomically) at the end of a run in which any node answered, and loaded at the start of the next, so a second lookup starts from nodes near the target instead of from the bootstrap nodes. Default file: $XDG_STATE_HOME/btkit/dht.json, or ~/.local/state/btkit/dht.json; --state to choose another.
 
 --json prints NDJSON: one object per event as it happens ({"type":"query"|"response"|"failure"|"peer"|"done"|"announce",…}; "peer" carries the node that gave it), then a last line with the {"ok":…} envelope holding the summary.
@@ -86,6 +88,8 @@ Exit status: 0 when peers were found; 6 (no peers) when the lookup finished but 
         host: flags.host,
         port: flags.port,
         host6: flags.ipv6 ? (flags.host6 ?? '::') : null,
+        // BEP 43: a lookup's node lives for seconds; it must not end up in others' tables.
+        readOnly: true,
         ...(loaded.state ? { nodeId: Buffer.from(loaded.state.nodeId, 'hex'), nodes: loaded.state.nodes } : {}),
       },
       { signal: this.signal },

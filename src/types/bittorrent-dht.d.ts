@@ -41,6 +41,8 @@ declare module 'bittorrent-dht' {
       cb: (err: (Error & { code?: unknown }) | null, res: Record<string, unknown> | null, peer: { address?: string; host?: string; port: number }) => void,
     ): number | undefined;
     cancel(tid: number, err?: Error): void;
+    /** Encodes and sends one message (queries, responses, errors all pass here). */
+    send(peer: { address?: string; host?: string; port: number }, message: Record<string, unknown>, cb?: () => void): void;
   }
 
   /** k-rpc: the routing table plus iterative helpers. */
@@ -57,6 +59,8 @@ declare module 'bittorrent-dht' {
       cb?: () => void,
     ): void;
     error(peer: { address?: string; host?: string; port: number }, query: Record<string, unknown>, error: [number, string]): void;
+    /** Adds a contact that talked to us (called for every query and response with a valid id). */
+    _addNode(node: DhtContact): void;
   }
 
   export interface DhtOptions {

@@ -19,7 +19,10 @@ import { type CompactNode, type PeerAddress, NODE_ID_BYTES, decodeCompactNodes, 
 /** The largest UDP payload; anything claiming more was not a single datagram. */
 export const MAX_DATAGRAM_BYTES = 65_507;
 
-export type DatagramVerdict = { ok: true; kind: 'q' | 'r' | 'e'; method?: string } | { ok: false; reason: string };
+export type DatagramVerdict =
+  /** `readOnly`: a query with BEP 43 `ro=1`, whose sender must not enter our routing table. */
+  | { ok: true; kind: 'q' | 'r' | 'e'; method?: string; readOnly?: boolean }
+  | { ok: false; reason: string };
 
 const text = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
@@ -98,7 +101,8 @@ export function checkDatagram(bytes: Uint8Array): DatagramVerdict {
     if (!isDict(a)) return { ok: false, reason: 'query without an argument dictionary' };
     const method = text(q);
     const problem = checkArgs(a, method);
-    return problem ? { ok: false, reason: problem } : { ok: true, kind, method };
+    if (problem) return { ok: false, reason: problem };
+    return value.get('ro') === 1 ? { ok: true, kind, method, readOnly: true } : { ok: true, kind, method };
   }
   if (kind === 'r') {
     const r = value.get('r');

@@ -1,6 +1,6 @@
 /**
  * A mainline DHT node (BEP 5) built on bittorrent-dht, with IPv6 (BEP 32) where a socket can be
- * bound and BEP 33 scrapes. One node per process, shared by every command that needs the DHT
+ * bound, BEP 33 scrapes and BEP 43 read-only mode. One node per process, shared by every command that needs the DHT
  * (dht-lookup now; seed, download and magnets later, announcing its port in the BEP 5 handshake).
  *
  * What the library does: the UDP transactions and timeouts (k-rpc-socket), the routing table
@@ -11,7 +11,9 @@
  * - `lookup()` as an AsyncIterable of typed events (lookup.ts), `announce()`, `bootstrap()`;
  * - a guard in front of the library's socket handler against hostile datagrams (krpc.ts);
  * - BEP 32 answers (`nodes6`, `want`) and IPv6 peer storage, which the library encodes as IPv4;
- * - replies capped at 8 nodes per family (the library sends its whole table);
+ * - replies capped at 8 nodes per family (the library sends its whole table), with nodes beside
+ *   values (as libtorrent does), and at most 50 values;
+ * - BEP 43 read-only mode (`ro=1`), both ways: we honour it, and can be read-only ourselves;
  * - state export/import for the state file (state.ts).
  */
 import dgram from 'node:dgram';
@@ -20,7 +22,7 @@ import DHT, { type DhtContact } from 'bittorrent-dht';
 import { BtError, abortError, networkError } from '../errors.js';
 import { type IpFamily, encodeCompactNodes, encodeCompactPeer, formatHostPort, formatIpv6, familyOf, parseIpv6 } from './compact.js';
 import { LOOKUP_DEFAULTS, traverse } from './lookup.js';
-import { type GuardStats, type KrpcTransport, type QueryTarget, QueryFailure, guardSocket, krpcTransport } from './transport.js';
+import { type DispatchContext, type GuardStats, type KrpcTransport, type QueryTarget, QueryFailure, guardSocket, krpcTransport } from './transport.js';
 import type { AnnounceResult, LookupEvent, NodeRef, SavedNode } from './types.js';
 import { type DhtState, MAX_SAVED_NODES, STATE_VERSION } from './state.js';
 
@@ -61,6 +63,12 @@ export interface DhtNodeOptions {
   concurrency?: number;
   /** Width of a lookup: the k closest nodes that must answer (default 8, BEP 5). */
   k?: number;
+  /**
+   * BEP 43 read-only node: our queries carry `ro=1`, so other nodes do not put us in their
+   * routing tables. Right for a short-lived lookup (a node that is gone in a second only costs the
+   * others timeouts); wrong for a long-running seed.
+   */
+  readOnly?: boolean;
   /** Which addresses (nodes and peers) to accept from the network, e.g. loopback only in tests. */
   addressFilter?: (host: string, port: number) => boolean;
   /** Name resolution for bootstrap host names (default: the system resolver). */
@@ -104,6 +112,7 @@ interface Stack {
   host: string;
   port: number;
   stats: GuardStats;
+  context: DispatchContext;
 }
 
 /** Write tokens are valid for 5–10 minutes (libtorrent, bittorrent-dht); use them for 4. */
@@ -368,6 +377,16 @@ export class DhtNode {
   private adapt(stack: Stack): void {
     const { dht } = stack;
     const rpc = dht._rpc;
+    // BEP 43: a read-only querier stays out of our routing table…
+    const addNode = rpc._addNode.bind(rpc);
+    rpc._addNode = (node) => {
+      if (!stack.context.readOnlySender) addNode(node);
+    };
+    // …and when we are read-only, our queries say so.
+    if (this.options.readOnly) {
+      const send = rpc.socket.send.bind(rpc.socket);
+      rpc.socket.send = (peer, message, cb) => send(peer, message.y === 'q' ? { ...message, ro: 1 } : message, cb);
+    }
     const original = rpc.response.bind(rpc);
     rpc.response = (peer, query, response, nodes, cb) => {
       const withValues = Array.isArray(response.values);
@@ -430,7 +449,8 @@ async function openStack(family: IpFamily, host: string, port: number, nodeId: B
   dht.on('error', () => undefined);
   dht.on('warning', () => undefined);
   const stats: GuardStats = { dropped: 0, handlerErrors: 0, lastDropReason: null };
-  guardSocket(socket, stats);
+  const context: DispatchContext = { readOnlySender: false };
+  guardSocket(socket, stats, context);
   try {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {
@@ -446,12 +466,12 @@ async function openStack(family: IpFamily, host: string, port: number, nodeId: B
       socket.bind(port, host);
     });
   } catch (err) {
-    await destroyStack({ family, dht, socket, host, port, stats });
+    await destroyStack({ family, dht, socket, host, port, stats, context });
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw networkError('DHT_BIND_FAILED', `cannot bind the DHT's UDP socket to ${formatHostPort(host, port)}: ${code}`, { cause: err, detail: { host, port, errno: code } });
   }
   const bound = socket.address();
-  return { family, dht, socket, host, port: bound.port, stats };
+  return { family, dht, socket, host, port: bound.port, stats, context };
 }
 
 function destroyStack(s: Stack): Promise<void> {

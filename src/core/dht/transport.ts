@@ -47,12 +47,18 @@ export interface GuardStats {
   lastDropReason: string | null;
 }
 
+/** What the guard knows about the datagram being handled, for the library hooks it calls into. */
+export interface DispatchContext {
+  /** The datagram is a query from a BEP 43 read-only node. */
+  readOnlySender: boolean;
+}
+
 /**
  * Put `checkDatagram` between the UDP socket and k-rpc-socket's 'message' listener, and catch
  * anything the library still throws while handling a datagram it accepted: an exception there
  * would otherwise escape an event handler and end the process.
  */
-export function guardSocket(socket: Socket, stats: GuardStats): void {
+export function guardSocket(socket: Socket, stats: GuardStats, context?: DispatchContext): void {
   const inner = socket.listeners('message') as ((msg: Buffer, rinfo: unknown) => void)[];
   for (const l of inner) socket.removeListener('message', l);
   socket.on('message', (msg: Buffer, rinfo) => {
@@ -62,6 +68,8 @@ export function guardSocket(socket: Socket, stats: GuardStats): void {
       stats.lastDropReason = verdict.reason;
       return;
     }
+    // The library handles a datagram synchronously, so the context holds for exactly this one.
+    if (context) context.readOnlySender = verdict.readOnly === true;
     for (const l of inner) {
       try {
         l(msg, rinfo);
@@ -70,6 +78,7 @@ export function guardSocket(socket: Socket, stats: GuardStats): void {
         stats.lastDropReason = `handler: ${err instanceof Error ? err.message : String(err)}`;
       }
     }
+    if (context) context.readOnlySender = false;
   });
 }
 

@@ -156,3 +156,27 @@ describe('DhtNode over IPv6 (BEP 32)', () => {
     expect(n.warnings.join('\n')).toMatch(/IPv6 DHT disabled/);
   });
 });
+
+describe('BEP 43 read-only nodes', () => {
+  it('a read-only node sends ro=1 and stays out of the routing tables of the nodes it asks', async () => {
+    const dht = await smallDht(5);
+    const before = dht.map((n) => n.tableSize().v4);
+    const ro = track(await startNode({ bootstrap: [{ host: '127.0.0.1', port: dht[0]!.port }], readOnly: true }));
+    const { done } = await collect(ro.lookup(HASH, { timeoutMs: 3_000 }));
+    expect(done.answered).toBeGreaterThanOrEqual(4);
+    expect(dht.map((n) => n.tableSize().v4)).toEqual(before);
+    // A normal node doing the same is added.
+    const rw = track(await startNode({ bootstrap: [{ host: '127.0.0.1', port: dht[0]!.port }] }));
+    await collect(rw.lookup(HASH, { timeoutMs: 3_000 }));
+    expect(dht.map((n) => n.tableSize().v4).reduce((a, b) => a + b)).toBeGreaterThan(before.reduce((a, b) => a + b));
+  });
+
+  it('a read-only node can still announce', async () => {
+    const dht = await smallDht(4);
+    const ro = track(await startNode({ bootstrap: [{ host: '127.0.0.1', port: dht[0]!.port }], readOnly: true }));
+    const res = await ro.announce(HASH, { port: 6999, timeoutMs: 3_000 });
+    expect(res.accepted).toBeGreaterThan(0);
+    const { events } = await collect(dht[2]!.lookup(HASH, { timeoutMs: 3_000 }));
+    expect(events.some((e) => e.type === 'peer' && e.peer.port === 6999)).toBe(true);
+  });
+});

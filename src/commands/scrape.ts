@@ -92,7 +92,7 @@ Exit status: 0 when at least one tracker answered; 4 (network) when all failed, 
       }
       throw new BtError('TRACKER_ALL_FAILED', 'network', `all ${outcomes.length} trackers failed`, { detail: { result } });
     }
-    for (const o of outcomes) if (!o.ok) this.warnLine(`${o.url}: ${o.error.message} [${o.error.code}]`);
+    for (const o of outcomes) if (!o.ok) this.warnLine(`${o.error.message.includes(o.url) ? '' : `${o.url}: `}${o.error.message} [${o.error.code}]`);
     return result;
   }
 }

@@ -107,7 +107,7 @@ Every request is logged: one line per announce or scrape on stdout, or with --js
         if (httpUrl) this.out(`http  ${httpUrl}  (scrape: ${httpUrl.replace(/\/announce$/, '/scrape')})`);
         if (udpUrl) this.out(`udp   ${udpUrl}`);
         this.note(
-          `${allow ? `serving ${allow.length} torrent(s)` : 'open: any infohash'}; interval ${formatDuration(intervalS * 1000)}, min ${formatDuration(minIntervalS * 1000)}, peers expire after ${formatDuration(ttlMs)}; Ctrl-C stops`,
+          `${allow ? `serving ${allow.length} torrent(s)` : 'open: any infohash'}; interval ${intervalS} s, min interval ${minIntervalS} s, peers expire after ${Math.round(ttlMs / 1000)} s; Ctrl-C stops`,
         );
       }
 

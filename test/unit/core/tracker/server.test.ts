@@ -88,7 +88,7 @@ describe('btkit tracker over UDP', () => {
     const s = await client.scrape(server.udp!.announceUrl, [IH, OTHER], opts);
     expect(s.files.get(IH.toString('hex'))).toEqual({ complete: 1, incomplete: 1, downloaded: 0 });
     expect(s.files.get(OTHER.toString('hex'))).toEqual({ complete: 0, incomplete: 0, downloaded: 0 });
-    expect(events.filter((e) => e.protocol === 'udp').map((e) => e.type)).toEqual(['announce', 'scrape']);
+    expect(events.filter((e) => 'protocol' in e && e.protocol === 'udp').map((e) => e.type)).toEqual(['announce', 'scrape']);
   });
   it('removes a peer on stopped', async () => {
     const { server, client } = await start();

@@ -226,7 +226,15 @@ export class UdpTrackerClient {
         const tid = this.freshTransactionId();
         phase = { connect: !valid, tid, packet: valid ? build(conn.id, tid) : encodeConnectRequest(tid) };
       }
-      const reply = await this.exchange(url, endpoint, phase.tid, phase.packet, retransmitDelayMs(this.base, n), signal, counter);
+      let reply: UdpResponse | null;
+      try {
+        reply = await this.exchange(url, endpoint, phase.tid, phase.packet, retransmitDelayMs(this.base, n), signal, counter);
+      } catch (err) {
+        // An error answer may mean the tracker restarted and forgot our connection id: the next
+        // request connects afresh instead of reusing it for the rest of its minute.
+        if (err instanceof BtError && err.code === 'TRACKER_FAILURE') this.connections.delete(endpoint.key);
+        throw err;
+      }
       if (reply === null) {
         n++;
         continue;
@@ -304,6 +312,8 @@ export class UdpTrackerClient {
     const existing = this.sockets.get(family);
     if (existing) return existing;
     const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+    // The socket alone never keeps the process alive: a request in flight does, through its timer.
+    socket.unref();
     this.sockets.set(family, socket);
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, family));
     socket.on('error', (err) => {

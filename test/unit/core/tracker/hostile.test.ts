@@ -364,3 +364,23 @@ describe('UDP: hostile answers', () => {
     await expect(client().announce('wss://127.0.0.1:1/announce', params)).rejects.toMatchObject({ code: 'TRACKER_UNSUPPORTED_SCHEME', category: 'input' });
   });
 });
+
+describe('UDP: connection ids after an error', () => {
+  it('connects afresh after an error answer instead of reusing the connection id', async () => {
+    let refuse = true;
+    const t = await udp_(
+      connecting((req, reply) => {
+        if (req.action !== 'announce') return;
+        if (refuse) {
+          refuse = false;
+          return reply(encodeErrorResponse(req.transactionId, 'unknown connection id'));
+        }
+        reply(encodeAnnounceResponse({ transactionId: req.transactionId, interval: 1, leechers: 0, seeders: 0, peers: [] }, 4));
+      }),
+    );
+    const c = client();
+    await expect(c.announce(t.url(), params, { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'TRACKER_FAILURE' });
+    await expect(c.announce(t.url(), params, { timeoutMs: 5000 })).resolves.toMatchObject({ interval: 1 });
+    expect(t.packets.map((p) => decodeRequest(p).action)).toEqual(['connect', 'announce', 'connect', 'announce']);
+  });
+});

@@ -15,7 +15,7 @@ export interface ScrapeCommandResult {
 
 export default class Scrape extends BaseCommand<ScrapeCommandResult> {
   static override summary = 'Ask trackers for seeders, leechers and completed downloads (scrape).';
-  static override description = `Scrapes each tracker once for all the infohashes it is asked about: HTTP trackers get one BEP 48 request with every info_hash (the scrape URL is the announce URL with "announce" in its last path component replaced by "scrape"); UDP trackers get BEP 15 scrapes of up to 74 infohashes per packet. Prints seeders, leechers and completed downloads per infohash per tracker.
+  static override description = `Scrapes each tracker once for all the infohashes it is asked about: HTTP trackers get BEP 48 requests carrying up to 64 info_hash parameters each (the scrape URL is the announce URL with "announce" in its last path component replaced by "scrape"); UDP trackers get BEP 15 scrapes of up to 74 infohashes per packet. Prints seeders, leechers and completed downloads per infohash per tracker.
 
 Targets are torrent files, magnet links or 40-hex infohashes, as many as wanted. Without --tracker, each target is scraped at its own trackers (all tiers, in parallel); with --tracker, every target at those trackers. A hash the tracker left out of its answer is listed as missing.
 

@@ -180,8 +180,8 @@ export async function httpAnnounce(url: string, params: AnnounceParams, options:
 }
 
 /**
- * Scrape over HTTP (BEP 48): every infohash in one request (trackers that accept only one answer
- * for the first; the result says which hashes were answered). The scrape URL is derived from the
+ * Scrape over HTTP (BEP 48): up to 64 infohashes per request (trackers that accept only one
+ * answer for the first; the result says which hashes were answered). The scrape URL is derived from the
  * announce URL; a tracker whose URL does not allow it is TRACKER_SCRAPE_UNSUPPORTED.
  */
 export async function httpScrape(announceUrl: string, infoHashes: readonly Uint8Array[], options: HttpGetOptions = {}): Promise<ScrapeResult> {
@@ -192,12 +192,21 @@ export async function httpScrape(announceUrl: string, infoHashes: readonly Uint8
     });
   }
   const started = performance.now();
-  const res = await httpGet(buildScrapeUrl(scrapeUrl, infoHashes), options);
-  const body = parseAnswer(announceUrl, res, parseScrapeBody);
-  const result: ScrapeResult = { url: announceUrl, protocol: 'http', rttMs: elapsed(started), files: body.files, redirects: res.redirects };
-  if (body.minRequestInterval !== undefined) result.minRequestInterval = body.minRequestInterval;
+  const result: ScrapeResult = { url: announceUrl, protocol: 'http', rttMs: 0, files: new Map(), redirects: 0 };
+  // Long lists go in several requests: a URL of thousands of escaped hashes meets HTTP 414.
+  for (let i = 0; i < Math.max(1, infoHashes.length); i += HTTP_SCRAPE_BATCH) {
+    const res = await httpGet(buildScrapeUrl(scrapeUrl, infoHashes.slice(i, i + HTTP_SCRAPE_BATCH)), options);
+    const body = parseAnswer(announceUrl, res, parseScrapeBody);
+    for (const [h, s] of body.files) result.files.set(h, s);
+    result.redirects! += res.redirects;
+    if (body.minRequestInterval !== undefined) result.minRequestInterval = body.minRequestInterval;
+  }
+  result.rttMs = elapsed(started);
   return result;
 }
+
+/** Infohashes per HTTP scrape request (each is ~60 characters of URL once escaped). */
+export const HTTP_SCRAPE_BATCH = 64;
 
 /**
  * A non-200 status is an error, but trackers often put a bencoded `failure reason` in a 4xx body:

@@ -384,3 +384,19 @@ describe('UDP: connection ids after an error', () => {
     expect(t.packets.map((p) => decodeRequest(p).action)).toEqual(['connect', 'announce', 'connect', 'announce']);
   });
 });
+
+describe('HTTP scrape of many infohashes', () => {
+  it('sends 64 per request and merges the answers', async () => {
+    const { encodeScrapeBody, parseScrapeQuery } = await import('../../../../src/core/tracker/http-codec.js');
+    const t = await http_((req, res) => {
+      const hashes = parseScrapeQuery(req.url!.slice(req.url!.indexOf('?') + 1));
+      res.writeHead(200);
+      res.end(encodeScrapeBody(hashes.map((h) => [h, { complete: h[0]!, incomplete: 0, downloaded: 0 }] as [Buffer, { complete: number; incomplete: number; downloaded: number }])));
+    });
+    const hashes = Array.from({ length: 100 }, (_, i) => Buffer.alloc(20, i));
+    const r = await client().scrape(t.url(), hashes, { timeoutMs: 5000 });
+    expect(t.requests.map((u) => u.split('info_hash=').length - 1)).toEqual([64, 36]);
+    expect(r.files.size).toBe(100);
+    expect(r.files.get(Buffer.alloc(20, 99).toString('hex'))).toMatchObject({ complete: 99 });
+  });
+});

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { open, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ensureBuilt, lines, runClean as run } from '../helpers/cli.js';
+import { cliBin, ensureBuilt, lines, runClean as run } from '../helpers/cli.js';
 import { tempDirs, writeTree } from '../helpers/tmp.js';
 
 const tmp = tempDirs();
@@ -168,7 +168,7 @@ describe('colour', () => {
     const { dir, torrent } = await fixture();
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     // --quiet: no progress bar (its cursor control is not colour), only the coloured file lines.
-    const cmd = [process.execPath, BIN, 'verify', torrent, dir, '--quiet'].map(quote).join(' ');
+    const cmd = [process.execPath, cliBin(), 'verify', torrent, dir, '--quiet'].map(quote).join(' ');
     const onTty = (env: Record<string, string | undefined>) => {
       const e: Record<string, string | undefined> = { ...process.env, ...env };
       for (const k of ['FORCE_COLOR', 'NODE_ENV']) delete e[k];

@@ -2,7 +2,7 @@
  * Run the built CLI (`node bin/run.js …`) as a child process, the way a user or a script does,
  * and capture what it printed and how it exited.
  *
- *   beforeAll(ensureBuilt);                      // builds dist/ once if src/ is newer
+ *   beforeAll(ensureBuilt);                      // builds dist/ if src/ is newer; snapshots it for the run
  *   const r = await runClean(['create', dir, '--json']);   // runCli + no timeout, no stack trace
  *   expect(r.code).toBe(0);
  *   expect(r.json()).toMatchObject({ ok: true });
@@ -11,13 +11,33 @@
  * NODE_ENV are removed unless the test sets them in `env`, and stdin is empty unless `input` is given.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { expect } from 'vitest';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** bin/run.js of the work tree; tests run a snapshot of it (see `cliBin`). */
 export const BIN = join(ROOT, 'bin', 'run.js');
+const CACHE = join(ROOT, 'node_modules', '.cache');
+/**
+ * This test run: the vitest process itself, parent of every test file's fork (the configured
+ * pool), or this very process when test files run in worker threads.
+ */
+const RUN_ID = `vitest-${isMainThread ? process.ppid : process.pid}`;
+const SNAPSHOT = join(CACHE, 'btkit-cli', RUN_ID);
+
+/**
+ * The entry point the tests run: a copy of the built CLI (bin/, dist/, manifest, package.json)
+ * taken by `ensureBuilt` for this test run, so a build started meanwhile by someone else in the
+ * same tree (which deletes and rewrites dist/ and the manifest) cannot break a running test.
+ * Modules still resolve from the work tree's node_modules (the copy lives inside it).
+ */
+export function cliBin(): string {
+  const bin = join(SNAPSHOT, 'bin', 'run.js');
+  return existsSync(bin) ? bin : BIN;
+}
 
 /** A stack-trace frame as Node prints it ("    at fn (file:line:col)"); btkit must never print one. */
 export const STACK_LINE = /^ {4}at /m;
@@ -54,7 +74,7 @@ export function runCli(args: readonly string[], options: RunOptions = {}): Promi
     else env[k] = v;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliBin(), ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -139,37 +159,28 @@ export function distIsStale(): boolean {
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
- * Build (`npm run build`) when dist/ is stale, at most once per test run; a no-op otherwise.
- * Safe to call from several test files running at once: a lock directory makes one build and
- * the others wait for it. Once a run has checked (or built), later files of the same run (same
- * vitest parent process) do not rebuild, even if sources changed meanwhile: rewriting dist/ under
- * a file whose commands are running would make its tests fail at random.
+ * Build (`npm run build`) when dist/ is stale, then snapshot the built CLI for this test run
+ * (see `cliBin`); once per run, later calls are no-ops. Safe to call from several test files at
+ * once: a lock directory makes one of them build and the others wait.
  *
  * Other work in the tree may not type-check at the moment the tests run; tsc still emits every
  * file, so on a failed build the manifest is written anyway (oclif finds commands through it) and
  * the tests run against what was emitted, with the compiler's complaint printed as a warning.
  */
 export function ensureBuilt(): void {
-  const cache = join(ROOT, 'node_modules', '.cache');
-  const stamp = join(cache, 'btkit-test-build.run');
-  const thisRun = `vitest parent ${process.ppid}`;
-  const checkedThisRun = () => {
-    const st = statSync(stamp, { throwIfNoEntry: false });
-    // The age bound guards against a parent pid reused by a later run.
-    return !!st && Date.now() - st.mtimeMs < 3_600_000 && readFileSync(stamp, 'utf8') === thisRun && existsSync(join(ROOT, 'dist', 'commands'));
-  };
-  if (checkedThisRun()) return;
-  const lockDir = join(cache, 'btkit-test-build.lock');
-  mkdirSync(cache, { recursive: true });
-  const deadline = Date.now() + 120_000;
+  const ready = () => existsSync(join(SNAPSHOT, 'bin', 'run.js'));
+  if (ready()) return;
+  const lockDir = join(CACHE, 'btkit-test-build.lock');
+  mkdirSync(CACHE, { recursive: true });
+  const deadline = Date.now() + 180_000;
   for (;;) {
     try {
       mkdirSync(lockDir);
       break;
     } catch {
-      // Someone else is building; a lock older than two minutes is left over from a killed run.
+      // Someone else is building; a lock older than three minutes is left over from a killed run.
       const age = Date.now() - (statSync(lockDir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (age > 120_000) {
+      if (age > 180_000) {
         try {
           rmdirSync(lockDir);
         } catch {
@@ -181,12 +192,37 @@ export function ensureBuilt(): void {
     }
   }
   try {
-    if (!checkedThisRun()) {
-      if (distIsStale()) build();
-      writeFileSync(stamp, thisRun);
-    }
+    if (ready()) return;
+    if (distIsStale()) build();
+    snapshot();
   } finally {
     rmdirSync(lockDir);
+  }
+}
+
+/** Copy the built CLI aside for this run, check that it starts, and drop stale copies of old runs. */
+function snapshot(): void {
+  const parent = join(CACHE, 'btkit-cli');
+  // Other test runs may be going on in the same tree right now: only copies over an hour old go.
+  for (const old of existsSync(parent) ? readdirSync(parent) : []) {
+    const st = statSync(join(parent, old), { throwIfNoEntry: false });
+    if (old !== RUN_ID && st && Date.now() - st.mtimeMs > 3_600_000) rmSync(join(parent, old), { recursive: true, force: true });
+  }
+  for (let attempt = 1; ; attempt++) {
+    const tmp = `${SNAPSHOT}.partial`;
+    rmSync(tmp, { recursive: true, force: true });
+    for (const entry of ['bin', 'dist', 'oclif.manifest.json', 'package.json']) {
+      if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(tmp, entry), { recursive: true });
+    }
+    try {
+      // A copy taken while another build rewrote dist/ would not start: check, and retry once.
+      execFileSync(process.execPath, [join(tmp, 'bin', 'run.js'), '--version'], { cwd: ROOT, stdio: 'pipe', timeout: 30_000 });
+      renameSync(tmp, SNAPSHOT);
+      return;
+    } catch (e) {
+      if (attempt >= 2) throw new Error(`the built CLI does not start: ${String((e as { stderr?: Buffer }).stderr ?? e)}`);
+      sleep(2000);
+    }
   }
 }
 

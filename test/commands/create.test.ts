@@ -3,6 +3,7 @@
  * reproducible with --no-date --no-created-by (to a file or to stdout), the --json envelope,
  * lints as warnings, BEP 12 tiers, and one-line errors with the documented exit codes.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +154,18 @@ describe('btkit create: contents', () => {
     expect(res).toMatchObject({ name: 'renamed', pieceLength: 65536, fileCount: 3, skipped: [{ path: 'z.log', reason: 'excluded' }] });
     const human = await run(['create', content, '-o', join(work, 'ex2.torrent'), '--exclude', '*.log']);
     expect(human.stderr).toContain('skipped: 1 excluded');
+  });
+
+  it('more than 8 MiB is hashed on worker threads (--threads 2) to the same pieces as a naive SHA-1 loop', async () => {
+    const dir = await tmp.make('big');
+    await writeTree(dir, { 'big.bin': 9 * 1024 * 1024 + 1234 });
+    const data = await readFile(join(dir, 'big.bin'));
+    const r = await run(['create', join(dir, 'big.bin'), '-o', join(dir, 'big.torrent'), '-p', '256KiB', '--threads', '2', '--quiet']);
+    expect(r.code).toBe(0);
+    const meta = parseTorrent(await readFile(join(dir, 'big.torrent')));
+    const expected: Buffer[] = [];
+    for (let s = 0; s < data.length; s += 262_144) expected.push(createHash('sha1').update(data.subarray(s, s + 262_144)).digest());
+    expect(meta.pieces).toEqual(Buffer.concat(expected));
   });
 
   it('a single file makes a single-file torrent', async () => {

@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../cli/oclif.js';
 import { randomBytes } from 'node:crypto';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteSizeFlag, durationFlag } from '../cli/flags.js';

@@ -1,4 +1,5 @@
 import { Args, Flags } from '../cli/oclif.js';
+import { access } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteSizeFlag } from '../cli/flags.js';
@@ -72,6 +73,11 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
     const trackers = (flags.tracker ?? []).map((t) => t.split(',').map((u) => u.trim()).filter(Boolean)).filter((t) => t.length > 0);
     for (const url of [...trackers.flat(), ...(flags['web-seed'] ?? [])]) {
       if (!/^(https?|udp|wss?):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s), udp or ws(s) URL`);
+    }
+    // Refuse an existing output before hashing, not after minutes of work.
+    const plannedOutput = flags.output ?? `${flags.name ?? basename(resolve(args.path))}.torrent`;
+    if (plannedOutput !== '-' && !flags.force && (await access(plannedOutput).then(() => true, () => false))) {
+      throw new BtError('OUTPUT_EXISTS', 'io', `\`${plannedOutput}\` already exists (use --force to overwrite)`);
     }
     const progress = await byteProgress('hashing', this.chatty);
     const { version } = this.config;

@@ -65,6 +65,10 @@ export class HashPool {
       const w = new Worker(WORKER_SOURCE, { eval: true });
       w.on('message', (msg: { id: number; buffer: ArrayBuffer; digests: Uint8Array }) => this.onDone(w, msg));
       w.on('error', (err) => this.onFail(w, err));
+      // A worker that dies without an 'error' event (killed, out of memory) must not leave its job waiting forever.
+      w.on('exit', (code) => {
+        if (!this.closed) this.onFail(w, new Error(`hash worker exited with code ${code}`));
+      });
       w.unref();
       this.workers.push(w);
       this.idle.push(w);

@@ -58,7 +58,7 @@ describe('btkit dht-lookup', () => {
     const r = await dht([WITH_PEERS.toString('hex')]);
     expect(r.code, r.stderr + r.stdout.slice(-500)).toBe(0);
     expect(lines(r.stdout).sort()).toEqual(PEER_PORTS.map((p) => `127.0.0.1:${p}`));
-    expect(r.stderr).toMatch(/5 peers; \d+ of \d+ nodes answered.*first peer after/);
+    expect(r.stderr).toMatch(/5 peers; \d+ of \d+ queries answered.*first peer after/);
   });
 
   it('streams NDJSON events under --json, closed by the envelope', async () => {

@@ -30,7 +30,7 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 export function renderLookupSummary(r: DhtLookupResult): string[] {
   const lines = [
-    `${plural(r.peers.length, 'peer')}; ${r.answered} of ${plural(r.queried, 'node')} answered` +
+    `${plural(r.peers.length, 'peer')}; ${r.answered} of ${plural(r.queried, 'query', 'queries')} answered` +
       `${r.failed ? ` (${r.failed} failed)` : ''}; ${formatDuration(r.elapsedMs)}` +
       `${r.firstPeerMs !== null ? `; first peer after ${formatDuration(r.firstPeerMs)}` : ''} (${REASONS[r.reason]})`,
   ];

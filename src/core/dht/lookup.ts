@@ -111,10 +111,13 @@ export async function* traverse(opts: TraversalOptions): AsyncGenerator<LookupEv
   const at = () => Math.round((clock() - start) * 10) / 10;
   const candidates = new Map<string, Candidate>();
   const peers = new Map<string, PeerRef>();
-  const inflight = new Map<Candidate, { controller: AbortController; slowTimer: ReturnType<typeof setTimeout> }>();
+  const inflight = new Map<Candidate, { controller: AbortController; slowTimer: ReturnType<typeof setTimeout> | undefined }>();
   const events: LookupEvent[] = [];
   let wake: (() => void) | null = null;
   let finished = false;
+  /** 'lookup' while walking; 'scrape' for the BEP 33 round after it (see finish). */
+  let phase: 'lookup' | 'scrape' = 'lookup';
+  let endReason: LookupEndReason = 'complete';
   let fallbackUsed = false;
   let queried = 0;
   let answered = 0;
@@ -182,24 +185,34 @@ export async function* traverse(opts: TraversalOptions): AsyncGenerator<LookupEv
     };
   };
 
-  const finish = (reason: LookupEndReason): void => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(deadline);
+  /** Stop every query in flight (their late answers are ignored). */
+  const cancelInflight = (): void => {
     for (const [, q] of inflight) {
       clearTimeout(q.slowTimer);
       q.controller.abort();
     }
     inflight.clear();
-    const answeredClosest = [...candidates.values()]
-      .filter((c) => c.state === 'answered' && c.dist)
-      .sort(byDistance);
+  };
+
+  /** The closest nodes that answered, nearest first, at most k per family. */
+  const closestAnswered = (): Candidate[] => {
     const perFamily = new Map<IpFamily, number>();
-    const closest = answeredClosest.filter((c) => {
-      const n = perFamily.get(c.family) ?? 0;
-      perFamily.set(c.family, n + 1);
-      return n < k;
-    });
+    return [...candidates.values()]
+      .filter((c) => c.state === 'answered' && c.dist)
+      .sort(byDistance)
+      .filter((c) => {
+        const n = perFamily.get(c.family) ?? 0;
+        perFamily.set(c.family, n + 1);
+        return n < k;
+      });
+  };
+
+  const finalize = (reason: LookupEndReason): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(deadline);
+    cancelInflight();
+    const closest = closestAnswered();
     opts.onClosest?.(
       closest.filter((c) => c.token).map((c) => ({ node: { host: c.host, port: c.port, family: c.family, id: c.id }, token: c.token! })),
     );
@@ -219,27 +232,72 @@ export async function* traverse(opts: TraversalOptions): AsyncGenerator<LookupEv
     emit(done);
   };
 
-  const onReply = (c: Candidate, r: unknown, sentAt: number): void => {
-    c.state = 'answered';
-    answered++;
-    const reply = readReply(r);
-    if (reply.id && !c.id) {
-      if (reply.id.equals(opts.selfId)) {
-        // A bootstrap address that turns out to be us: ignore what it says.
-        c.state = 'failed';
-        return;
-      }
-      c.id = reply.id;
-      c.dist = xor(reply.id, target);
+  /**
+   * The lookup itself is over. With a scrape, one more round: BEP 33 get_peers (`scrape=1`) to
+   * the closest nodes that answered. A separate round because libtorrent answers a scrape with
+   * the filters *instead of* its values, so scraping during the walk would hide the peers.
+   */
+  const finish = (reason: LookupEndReason): void => {
+    if (finished || phase !== 'lookup') return;
+    if (!opts.scrape || reason === 'timeout' || reason === 'no-nodes') return finalize(reason);
+    phase = 'scrape';
+    endReason = reason;
+    cancelInflight();
+    const targets = closestAnswered();
+    let pending = targets.length;
+    if (pending === 0) return finalize(reason);
+    for (const c of targets) {
+      queried++;
+      const controller = new AbortController();
+      inflight.set(c, { controller, slowTimer: undefined });
+      const sentAt = clock();
+      emit({ type: 'query', node: refOf(c), atMs: at() });
+      opts.transport.query(nodeOf(c), 'get_peers', { ...queryArgs(), scrape: 1 }, controller.signal).then(
+        (r) => {
+          if (finished) return;
+          inflight.delete(c);
+          answered++;
+          absorb(c, readReply(r), sentAt);
+          if (--pending === 0) finalize(reason);
+        },
+        (err: unknown) => {
+          if (finished) return;
+          inflight.delete(c);
+          failed++;
+          emitFailure(c, err);
+          if (--pending === 0) finalize(reason);
+        },
+      );
     }
-    c.token = reply.token;
-    c.bfsd = reply.bfsd;
-    c.bfpe = reply.bfpe;
+  };
+
+  const nodeOf = (c: Candidate): QueryTarget => ({ host: c.host, port: c.port, family: c.family, id: c.id });
+
+  const queryArgs = (): Record<string, unknown> => {
+    const args: Record<string, unknown> = opts.method === 'get_peers' ? { info_hash: target } : { target };
+    // BEP 32: a dual-stack node asks for both node lists.
+    if (families.size > 1) args.want = [Buffer.from('n4'), Buffer.from('n6')];
+    return args;
+  };
+
+  const emitFailure = (c: Candidate, err: unknown): QueryFailure => {
+    const f = err instanceof QueryFailure ? err : new QueryFailure('send-failed', String(err));
+    emit({ type: 'failure', node: refOf(c), atMs: at(), reason: f.reason === 'cancelled' ? 'send-failed' : f.reason, message: f.message });
+    return f;
+  };
+
+  /** Take in what a reply says: token, filters, closer nodes (while walking), peers. */
+  const absorb = (c: Candidate, reply: ReturnType<typeof readReply>, sentAt: number): void => {
+    if (reply.token) c.token = reply.token;
+    if (reply.bfsd) c.bfsd = reply.bfsd;
+    if (reply.bfpe) c.bfpe = reply.bfpe;
     let nodes = 0;
-    for (const n of reply.nodes as CompactNode[]) {
-      const before = candidates.size;
-      addCandidate({ host: n.host, port: n.port, family: n.family, id: n.id }, false);
-      if (candidates.size > before || candidates.has(formatHostPort(n.host, n.port))) nodes++;
+    if (phase === 'lookup') {
+      for (const n of reply.nodes as CompactNode[]) {
+        const before = candidates.size;
+        addCandidate({ host: n.host, port: n.port, family: n.family, id: n.id }, false);
+        if (candidates.size > before || candidates.has(formatHostPort(n.host, n.port))) nodes++;
+      }
     }
     const fresh = new Map<string, PeerRef>();
     for (const p of reply.peers) {
@@ -261,11 +319,28 @@ export async function* traverse(opts: TraversalOptions): AsyncGenerator<LookupEv
       ...(reply.problems.length ? { problems: reply.problems } : {}),
     });
     for (const [key, p] of fresh) {
+      if (peers.size >= maxPeers) return;
       peers.set(key, p);
       if (firstPeerMs === null) firstPeerMs = at();
       emit({ type: 'peer', peer: p, from: refOf(c), atMs: at() });
       if (peers.size >= maxPeers) return finish('max-peers');
     }
+  };
+
+  const onReply = (c: Candidate, r: unknown, sentAt: number): void => {
+    c.state = 'answered';
+    answered++;
+    const reply = readReply(r);
+    if (reply.id && !c.id) {
+      if (reply.id.equals(opts.selfId)) {
+        // A bootstrap address that turns out to be us: ignore what it says.
+        c.state = 'failed';
+        return;
+      }
+      c.id = reply.id;
+      c.dist = xor(reply.id, target);
+    }
+    absorb(c, reply, sentAt);
   };
 
   const send = (c: Candidate): void => {
@@ -278,36 +353,31 @@ export async function* traverse(opts: TraversalOptions): AsyncGenerator<LookupEv
     }, slowMs);
     inflight.set(c, { controller, slowTimer });
     const sentAt = clock();
-    const node: QueryTarget = { host: c.host, port: c.port, family: c.family, id: c.id };
-    const args: Record<string, unknown> =
-      opts.method === 'get_peers' ? { info_hash: target, ...(opts.scrape ? { scrape: 1 } : {}) } : { target };
-    // BEP 32: a dual-stack node asks for both node lists.
-    if (families.size > 1) args.want = [Buffer.from('n4'), Buffer.from('n6')];
+    const node = nodeOf(c);
     emit({ type: 'query', node: refOf(c), atMs: at() });
-    opts.transport.query(node, opts.method, args, controller.signal).then(
+    opts.transport.query(node, opts.method, queryArgs(), controller.signal).then(
       (r) => {
-        if (finished) return;
+        if (finished || phase !== 'lookup') return;
         clearTimeout(slowTimer);
         inflight.delete(c);
         onReply(c, r, sentAt);
         pump();
       },
       (err: unknown) => {
-        if (finished) return;
+        if (finished || phase !== 'lookup') return;
         clearTimeout(slowTimer);
         inflight.delete(c);
         c.state = 'failed';
         failed++;
-        const f = err instanceof QueryFailure ? err : new QueryFailure('send-failed', String(err));
+        const f = emitFailure(c, err);
         if (c.id && f.reason === 'timeout') opts.onNodeFailed?.(node);
-        emit({ type: 'failure', node: refOf(c), atMs: at(), reason: f.reason === 'cancelled' ? 'send-failed' : f.reason, message: f.message });
         pump();
       },
     );
   };
 
   const pump = (): void => {
-    if (finished) return;
+    if (finished || phase !== 'lookup') return;
     const top = closestAlive();
     const pendingSeeds = [...candidates.values()].filter((c) => c.seed && !c.dist && (c.state === 'new' || c.state === 'inflight'));
     const converged =
@@ -337,7 +407,9 @@ export async function* traverse(opts: TraversalOptions): AsyncGenerator<LookupEv
     finish(answered === 0 ? 'no-nodes' : unasked && queried >= maxQueried ? 'max-queried' : 'complete');
   };
 
-  const deadline = setTimeout(() => finish('timeout'), timeoutMs);
+  // Out of time: while walking, the lookup ends by timeout; during the scrape round it keeps the
+  // reason the walk ended with, and the estimate uses the filters that arrived.
+  const deadline = setTimeout(() => (phase === 'scrape' ? finalize(endReason) : finish('timeout')), timeoutMs);
   const onAbort = () => {
     const w = wake;
     wake = null;
@@ -366,11 +438,7 @@ export async function* traverse(opts: TraversalOptions): AsyncGenerator<LookupEv
       // The consumer stopped early (break, throw, abort): stop every query, emit nothing more.
       finished = true;
       clearTimeout(deadline);
-      for (const [, q] of inflight) {
-        clearTimeout(q.slowTimer);
-        q.controller.abort();
-      }
-      inflight.clear();
+      cancelInflight();
     }
   }
 }

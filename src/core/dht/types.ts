@@ -87,8 +87,11 @@ export interface DoneEvent {
   type: 'done';
   reason: LookupEndReason;
   infoHash: string;
+  /** Queries sent (the BEP 33 scrape round included). */
   queried: number;
+  /** Replies received. */
   answered: number;
+  /** Queries that timed out or were refused. */
   failed: number;
   peers: number;
   elapsedMs: number;

@@ -242,8 +242,14 @@ describe('BEP 33 scrape', () => {
       for (let j = i; j < 100; j += 4) bloomInsert(p, Buffer.from([10, 0, 2, j]));
       n.filters = { bfsd: Buffer.from(s), bfpe: Buffer.from(p) };
     });
-    const { done } = await collect({ transport: net.transport(), seeds: [net.target(net.nodes.get('127.0.0.1:10000')!)], scrape: true });
-    expect(net.queries.every((q) => q.args.scrape === 1)).toBe(true);
+    const { events, done } = await collect({ transport: net.transport(), seeds: [net.target(net.nodes.get('127.0.0.1:10000')!)], scrape: true });
+    // The walk asks without scrape (libtorrent answers a scrape with filters instead of values);
+    // then one scrape=1 round goes to the 8 closest nodes that answered.
+    const scrapes = net.queries.filter((q) => q.args.scrape === 1);
+    expect(scrapes.map((q) => q.to).sort()).toEqual(done.closest.map((c) => `127.0.0.1:${c.port}`).sort());
+    expect(net.queries.slice(0, -8).every((q) => q.args.scrape === undefined)).toBe(true);
+    expect(events.filter((e) => e.type === 'query').length).toBe(done.queried);
+    expect(events.filter((e) => e.type === 'response').length).toBe(done.answered);
     expect(done.scrape?.nodes).toBe(4);
     expect(Math.abs(done.scrape!.seeds - 30)).toBeLessThanOrEqual(2);
     expect(Math.abs(done.scrape!.peers - 100)).toBeLessThanOrEqual(5);
@@ -261,5 +267,37 @@ describe('BEP 33 scrape', () => {
     const { done } = await collect({ transport: net.transport(), seeds: [net.target(net.nodes.get('127.0.0.1:10000')!)] });
     expect(done.scrape).toBeUndefined();
     expect(net.queries.every((q) => q.args.scrape === undefined)).toBe(true);
+  });
+});
+
+describe('BEP 33 scrape round', () => {
+  it('keeps the peers of nodes that answer a scrape with filters only (as libtorrent does)', async () => {
+    const net = SimNetwork.honest(40);
+    net.store(HASH, PEER);
+    const bloom = emptyBloom();
+    bloomInsert(bloom, Buffer.from([127, 0, 0, 9]));
+    for (const n of net.nodes.values()) {
+      const honest = n;
+      n.respond = (method, args) => {
+        const r = (net as unknown as { answer(n: unknown, m: string, a: unknown): Record<string, unknown> }).answer(honest, method, args);
+        if (args.scrape) {
+          delete r.values; // libtorrent: filters instead of values
+          if (honest.peers.size) r.BFsd = Buffer.from(bloom);
+        }
+        return r;
+      };
+    }
+    const { events, done } = await collect({ transport: net.transport(), seeds: [net.target(net.nodes.get('127.0.0.1:10000')!)], scrape: true });
+    expect(events.some((e) => e.type === 'peer' && e.peer.port === 6881)).toBe(true);
+    expect(done.scrape).toMatchObject({ seeds: 1, peers: 0 });
+  });
+
+  it('skips the scrape round when the walk ran out of time', async () => {
+    const net = new SimNetwork(1, 60_000);
+    const silent = net.add({ id: idOf('s'), host: '127.0.0.1', port: 1000, respond: () => 'silent' as const });
+    const { done } = await collect({ transport: net.transport(), seeds: [net.target(silent)], scrape: true, timeoutMs: 100 });
+    expect(done.reason).toBe('timeout');
+    expect(net.queries.filter((q) => q.args.scrape === 1)).toHaveLength(0);
+    expect(done.scrape).toMatchObject({ seeds: 0, peers: 0, nodes: 0 });
   });
 });

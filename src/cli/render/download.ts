@@ -1,0 +1,110 @@
+/**
+ * `btkit download` output: the progress line for a terminal, the summary, and the JSON shapes of
+ * the result and of the NDJSON events. Pure: statistics in, text or plain objects out.
+ */
+import type { SessionEvent, SessionStats } from '../../core/session/index.js';
+import { formatBytes, formatDuration, formatRate, keyValues } from './format.js';
+
+export interface DownloadFileView {
+  index: number;
+  path: string;
+  length: number;
+  selected: boolean;
+}
+
+export interface DownloadResult {
+  infoHash: string;
+  name: string;
+  /** Where the content is: the file (single-file torrent) or the top directory. */
+  contentPath: string | null;
+  outDir: string | null;
+  reason: 'complete' | 'seed-ratio' | 'seed-time';
+  files: DownloadFileView[];
+  pieces: number;
+  havePieces: number;
+  /** Bytes of the selection, and of it on disk and verified. */
+  totalBytes: number;
+  doneBytes: number;
+  /** This run: payload bytes received, sent, and thrown away. */
+  downloaded: number;
+  uploaded: number;
+  wasted: number;
+  elapsedMs: number;
+  /** downloaded / elapsed, bytes per second. */
+  averageRate: number;
+  peersSeen: number;
+  banned: string[];
+  resume: { mode: string; checked: number; recovered: number };
+  streamed: number | null;
+}
+
+/** One terminal line: "42.0% 430.00 MiB/1.00 GiB ↓ 120.00 MiB/s ↑ 0 B/s 3 peers ETA 5 s". */
+export function progressLine(s: SessionStats, width = 100): string {
+  const pct = s.totalBytes > 0 ? (100 * s.doneBytes) / s.totalBytes : 100;
+  const parts = [
+    `${pct.toFixed(1).padStart(5)}%`,
+    `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`,
+    `down ${formatRate(s.downRate)}`,
+    `up ${formatRate(s.upRate)}`,
+    `${s.peers} peer${s.peers === 1 ? '' : 's'}${s.seeds > 0 ? ` (${s.seeds} seed${s.seeds === 1 ? '' : 's'})` : ''}`,
+    `ETA ${s.etaMs === null ? '--' : formatDuration(s.etaMs)}`,
+  ];
+  const barWidth = Math.max(0, width - parts.join('  ').length - 4);
+  const bar = barWidth >= 10 ? `[${'#'.repeat(Math.round((barWidth * pct) / 100)).padEnd(barWidth, '-')}]  ` : '';
+  return `${bar}${parts.join('  ')}`.slice(0, Math.max(20, width - 1));
+}
+
+export function renderSummary(r: DownloadResult): string[] {
+  const rows: [string, string][] = [
+    ['name', r.name],
+    ['infohash', r.infoHash],
+    ['saved to', r.contentPath ?? '(standard output)'],
+    ['size', `${formatBytes(r.doneBytes)} of ${formatBytes(r.totalBytes)} selected (${r.havePieces}/${r.pieces} pieces)`],
+    ['downloaded', `${formatBytes(r.downloaded)} in ${formatDuration(r.elapsedMs)} (${formatRate(r.averageRate)})`],
+    ['uploaded', formatBytes(r.uploaded)],
+  ];
+  if (r.wasted > 0) rows.push(['wasted', formatBytes(r.wasted)]);
+  if (r.resume.mode !== 'none' && r.resume.checked + r.resume.recovered > 0) rows.push(['resume', `${r.resume.mode}: ${r.resume.recovered} of ${r.resume.checked} pieces checked were good`]);
+  rows.push(['peers', `${r.peersSeen}`]);
+  if (r.banned.length > 0) rows.push(['banned', r.banned.join(', ')]);
+  return keyValues(rows);
+}
+
+/**
+ * The NDJSON form of a session event (stable field names; numbers rounded). Returns null for
+ * events not printed.
+ */
+export function eventJson(ev: SessionEvent): Record<string, unknown> | null {
+  switch (ev.type) {
+    case 'progress':
+    case 'complete':
+    case 'done':
+      return roundStats(ev);
+    default:
+      return { ...ev };
+  }
+}
+
+function roundStats<T extends SessionStats & { type: string }>(s: T): Record<string, unknown> {
+  return { ...s, downRate: Math.round(s.downRate), upRate: Math.round(s.upRate), elapsedMs: Math.round(s.elapsedMs) } as unknown as Record<string, unknown>;
+}
+
+/**
+ * Which piece-verified events to print: at most about 100 per download (each 1% of the pieces),
+ * plus the last, so a 100 000-piece torrent does not flood the stream.
+ */
+export function pieceSampler(pieceCount: number): (havePieces: number) => boolean {
+  const every = Math.max(1, Math.floor(pieceCount / 100));
+  return (have) => have % every === 0 || have === pieceCount;
+}
+
+/** `0`, `2-4`, `0,3` → indices; null when the text is not a list of indices. */
+export function parseIndexList(text: string): number[] | null {
+  if (!/^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$/.test(text)) return null;
+  const out: number[] = [];
+  for (const part of text.split(',')) {
+    const [a, b] = part.split('-').map((x) => Number(x.trim()));
+    for (let i = a!; i <= (b ?? a!); i++) out.push(i);
+  }
+  return out;
+}

@@ -1,0 +1,290 @@
+/**
+ * One peer connection speaking the peer wire protocol (BEP 3), with the fast extension (BEP 6)
+ * and the extension protocol (BEP 10): the glue between a transport `Connection` and the pure
+ * codecs (wire/), the per-connection state machine (wire/state.ts) and the BEP 10 plug-in
+ * registry (extension/). The session decides what to say; this module says it correctly.
+ *
+ * Why it works this way:
+ * - Small messages (requests, haves, cancels) sent while handling one received chunk are joined
+ *   into one write at the end of the current microtask run, so a burst of 50 requests costs one
+ *   system call, not 50. A `piece` goes out as its 13-byte header and the block itself (never
+ *   copied into a message buffer).
+ * - Reading is pulled (`for await` over the connection); `beforeRead` lets the session hold the
+ *   next read (a rate limit, a disk that is behind), which stops the socket and so the peer.
+ * - Handlers run synchronously per message: no message of a peer is handled before the previous
+ *   one, and the session's state changes in the same order the bytes arrived.
+ * - Time comes from `now()`; timers that end a silent peer live in the session's tick, so one
+ *   timer serves every peer.
+ */
+import { BtError } from '../errors.js';
+import { type ExtendedHandshake, type ExtendedHandshakeInit, type ExtensionFactory, ExtensionRegistry } from '../extension/index.js';
+import type { Connection } from '../transport/types.js';
+import {
+  ConnectionState,
+  type Handshake,
+  MessageDecoder,
+  type Message,
+  type ReceiveAction,
+  type SendAction,
+  encodeHandshake,
+  encodeMessage,
+  encodePieceHeader,
+  negotiated,
+  reservedWith,
+} from '../wire/index.js';
+
+export interface PeerWireOptions {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  pieceCount: number;
+  /** BEP 10 plug-ins (none yet; BEP 9 and BEP 11 later). */
+  extensions?: readonly ExtensionFactory[];
+  /** Fields of our BEP 10 handshake besides `m` (v, p, reqq, yourip). */
+  extendedHandshake?: Omit<ExtendedHandshakeInit, 'm'>;
+  now?: () => number;
+  /** Largest block a peer may request from us or send us. Default 16 KiB. */
+  maxBlockLength?: number;
+}
+
+export interface PeerWireHandler {
+  /** Every message after the handshake, with what the state machine says to do about it. */
+  onMessage(m: Message, action: ReceiveAction): void;
+  /** The peer's BEP 10 handshake (each time one arrives). */
+  onExtendedHandshake?(h: ExtendedHandshake): void;
+  /** All frames of one received chunk were handled (a good moment to send requests). */
+  onChunkEnd?(): void;
+  /** Awaited before each read: the session's backpressure (rate limit, disk). */
+  beforeRead?(bytes: number): Promise<void> | void;
+}
+
+/** Messages shorter than this are gathered into one write. */
+const SMALL = 1024;
+
+export class PeerWire {
+  readonly conn: Connection;
+  private readonly decoder: MessageDecoder;
+  private readonly iterator: AsyncIterator<Uint8Array>;
+  private readonly now: () => number;
+  private readonly ourReserved = reservedWith(['fast', 'extended']);
+  state: ConnectionState | undefined;
+  registry: ExtensionRegistry | undefined;
+  peerHandshake: Handshake | undefined;
+  /** Payload bytes (piece data) received and sent, and all bytes received. */
+  downloadedPayload = 0;
+  uploadedPayload = 0;
+  receivedBytes = 0;
+  private outbox: Uint8Array[] = [];
+  private outboxSmall = 0;
+  private flushScheduled = false;
+  private closedWith: BtError | undefined;
+  private isClosed = false;
+
+  constructor(
+    conn: Connection,
+    private readonly options: PeerWireOptions,
+  ) {
+    this.conn = conn;
+    this.now = options.now ?? (() => performance.now());
+    this.decoder = new MessageDecoder({ pieceCount: options.pieceCount, ...(options.maxBlockLength ? { maxBlockLength: options.maxBlockLength } : {}) });
+    this.iterator = conn[Symbol.asyncIterator]();
+    void conn.closed.then(() => {
+      this.isClosed = true;
+    });
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Why the connection ended, when it ended with an error. */
+  get error(): BtError | undefined {
+    return this.closedWith;
+  }
+
+  /**
+   * Exchange BEP 3 handshakes. We send ours first when we dialed; when the peer dialed, we wait
+   * for its handshake and `accept` it (right torrent?) before answering. Resolves with the
+   * peer's handshake; rejects with a BtError (WIRE_…, NET_…, PEER_HANDSHAKE_TIMEOUT,
+   * PEER_WRONG_TORRENT) after closing the connection.
+   */
+  async handshake(options: { timeoutMs: number; accept?: (h: Handshake) => void; signal?: AbortSignal }): Promise<Handshake> {
+    const ours = () => encodeHandshake({ reserved: this.ourReserved, infoHash: this.options.infoHash, peerId: this.options.peerId });
+    if (this.conn.direction === 'outgoing') this.conn.write(ours());
+    const timer = setTimeout(
+      () => this.close(new BtError('PEER_HANDSHAKE_TIMEOUT', 'network', `no handshake within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    const onAbort = () => this.close();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        for (const frame of this.decoder.messages()) {
+          if (frame.type !== 'handshake') throw new BtError('WIRE_BAD_HANDSHAKE', 'network', 'message before the handshake');
+          const h = frame.handshake;
+          if (Buffer.compare(h.infoHash, this.options.infoHash) !== 0) {
+            throw new BtError('PEER_WRONG_TORRENT', 'network', 'the peer asked for another torrent', { detail: { infoHash: Buffer.from(h.infoHash).toString('hex') } });
+          }
+          options.accept?.(h);
+          if (this.conn.direction === 'incoming') this.conn.write(ours());
+          this.peerHandshake = h;
+          const features = negotiated(this.ourReserved, h.reserved);
+          this.state = new ConnectionState(features, this.now());
+          this.registry = new ExtensionRegistry(this.options.extensions ?? [], {
+            send: (id, payload) => this.send({ type: 'extended', id, payload }),
+          });
+          this.registry.onHandshake(h);
+          if (features.extended) this.send({ type: 'extended', id: 0, payload: this.registry.ourHandshake(this.options.extendedHandshake ?? {}) });
+          return h;
+        }
+        if (this.decoder.handshakeDone) throw new BtError('WIRE_BAD_HANDSHAKE', 'network', 'handshake expected');
+        const r = await this.iterator.next();
+        if (r.done) throw this.closedWith ?? new BtError('PEER_CLOSED', 'network', 'the peer closed the connection during the handshake');
+        this.receivedBytes += r.value.length;
+        this.decoder.push(r.value);
+      }
+    } catch (err) {
+      const e = err instanceof BtError ? err : new BtError('PEER_FAILED', 'network', (err as Error).message, { cause: err });
+      this.close(this.closedWith ?? e);
+      throw this.closedWith ?? e;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Read and dispatch messages until the connection ends. Resolves when the peer closed or we
+   * did; rejects with the BtError that ended it (after closing the connection).
+   */
+  async run(handler: PeerWireHandler): Promise<void> {
+    const state = this.state;
+    if (!state) throw new BtError('PEER_NO_HANDSHAKE', 'internal', 'run() before handshake()');
+    try {
+      // Frames already buffered with the handshake (a bitfield often arrives in the same chunk).
+      this.dispatch(handler, state);
+      for (;;) {
+        if (handler.beforeRead) await handler.beforeRead(this.decoder.buffered);
+        if (this.isClosed && !this.closedWith) return;
+        const r = await this.iterator.next();
+        if (r.done) break;
+        const chunk = r.value;
+        this.receivedBytes += chunk.length;
+        state.touchReceived(this.now());
+        this.decoder.push(chunk);
+        this.dispatch(handler, state);
+      }
+      if (this.closedWith) throw this.closedWith;
+    } catch (err) {
+      const e = err instanceof BtError ? err : new BtError('PEER_FAILED', 'network', (err as Error).message, { cause: err });
+      this.close(this.closedWith ?? e);
+      throw this.closedWith ?? e;
+    }
+  }
+
+  private dispatch(handler: PeerWireHandler, state: ConnectionState): void {
+    const now = this.now();
+    for (const m of this.decoder.messages()) {
+      if (m.type === 'handshake') throw new BtError('WIRE_BAD_HANDSHAKE', 'network', 'a second handshake');
+      const action = state.receive(m, now);
+      if (m.type === 'piece') this.downloadedPayload += m.block.length;
+      if (m.type === 'extended') {
+        this.onExtended(handler, m.id, m.payload);
+        continue;
+      }
+      handler.onMessage(m, action);
+      if (this.isClosed) return;
+    }
+    handler.onChunkEnd?.();
+  }
+
+  private onExtended(handler: PeerWireHandler, id: number, payload: Uint8Array): void {
+    try {
+      const r = this.registry!.receive(id, payload);
+      if (r.kind === 'handshake') handler.onExtendedHandshake?.(r.handshake);
+    } catch (err) {
+      // A message for an extension we never announced is the peer's confusion, not an attack.
+      if (err instanceof BtError && err.code === 'EXT_UNKNOWN_MESSAGE') return;
+      throw err;
+    }
+  }
+
+  /** Queue a message; small ones are joined into one write. Returns what the state machine says to do. */
+  send(m: Message): SendAction {
+    if (this.isClosed || !this.state) return 'none';
+    const action = this.state.sent(m, this.now());
+    if (m.type === 'piece') {
+      this.sendPiece(m.index, m.begin, m.block);
+      return action;
+    }
+    const bytes = encodeMessage(m);
+    this.push(bytes);
+    return action;
+  }
+
+  /**
+   * Send a block as a `piece` message (header, then the block, not copied). Returns false when
+   * the transport is above its high-water mark: await `drained()` before sending more.
+   */
+  sendPiece(index: number, begin: number, block: Uint8Array): boolean {
+    if (this.isClosed || !this.state) return false;
+    this.state.lastSentAt = this.now();
+    this.push(encodePieceHeader(index, begin, block.length));
+    this.push(block);
+    this.uploadedPayload += block.length;
+    return this.flush();
+  }
+
+  private push(bytes: Uint8Array): void {
+    this.outbox.push(bytes);
+    if (bytes.length < SMALL) this.outboxSmall++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Write what is queued now. Returns the transport's "below high water". */
+  flush(): boolean {
+    this.flushScheduled = false;
+    const out = this.outbox;
+    if (out.length === 0) return true;
+    this.outbox = [];
+    const joinSmall = this.outboxSmall > 1;
+    this.outboxSmall = 0;
+    let ok = true;
+    if (!joinSmall) {
+      for (const b of out) ok = this.conn.write(b);
+      return ok;
+    }
+    // Join runs of small messages; large buffers (blocks) go as they are.
+    let run: Uint8Array[] = [];
+    const writeRun = () => {
+      if (run.length === 1) ok = this.conn.write(run[0]!);
+      else if (run.length > 1) ok = this.conn.write(Buffer.concat(run));
+      run = [];
+    };
+    for (const b of out) {
+      if (b.length < SMALL) run.push(b);
+      else {
+        writeRun();
+        ok = this.conn.write(b);
+      }
+    }
+    writeRun();
+    return ok;
+  }
+
+  drained(signal?: AbortSignal): Promise<void> {
+    this.flush();
+    return this.conn.drained(signal ? { signal } : {});
+  }
+
+  /** Close at once; `error` is kept as the reason. Idempotent. */
+  close(error?: BtError): void {
+    if (error && !this.closedWith) this.closedWith = error;
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.outbox = [];
+    this.conn.close();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The session's public shapes: options, events, statistics and the peer-source plug-in
+ * interface (trackers now; DHT, PEX and web seeds later all feed peers through `addPeers`).
+ */
+import type { Endpoint } from '../transport/types.js';
+
+/** Where a peer address came from: 'tracker', 'manual' (--peer), later 'dht', 'pex', 'incoming'. */
+export type PeerSourceName = string;
+
+export interface SessionStats {
+  /** Pieces in the torrent / pieces we have. */
+  pieces: number;
+  havePieces: number;
+  /** Bytes of the selected pieces / of those we have. */
+  totalBytes: number;
+  doneBytes: number;
+  /** Payload bytes received and accepted, sent, and received but thrown away (duplicates, failed pieces), in this run. */
+  downloaded: number;
+  uploaded: number;
+  wasted: number;
+  /** Bytes/s over the last seconds. */
+  downRate: number;
+  upRate: number;
+  /** Connected peers, of which seeds. */
+  peers: number;
+  seeds: number;
+  /** Peer addresses known (connected or not). */
+  known: number;
+  elapsedMs: number;
+  /** Estimated milliseconds to completion at the current rate; null when unknown or done. */
+  etaMs: number | null;
+}
+
+export type DoneReason = 'complete' | 'seed-ratio' | 'seed-time' | 'aborted';
+
+export type SessionEvent =
+  | {
+      type: 'started';
+      infoHash: string;
+      name: string;
+      pieces: number;
+      pieceLength: number;
+      totalBytes: number;
+      doneBytes: number;
+      resume: { mode: 'fast' | 'partial' | 'full' | 'none'; checked: number; recovered: number; note: string | null };
+      listen: Endpoint | null;
+    }
+  | { type: 'peer-connected'; peer: string; source: PeerSourceName; direction: 'outgoing' | 'incoming'; client: string | null }
+  | { type: 'peer-dropped'; peer: string; reason: string; code: string | null; downloaded: number; uploaded: number }
+  | { type: 'peer-banned'; peer: string; reason: string }
+  | { type: 'piece-verified'; index: number; havePieces: number; doneBytes: number; totalBytes: number }
+  | { type: 'piece-failed'; index: number; peers: string[] }
+  | { type: 'tracker'; url: string; event: string; peers: number; interval: number | null; error: { code: string; message: string } | null }
+  | ({ type: 'progress' } & SessionStats)
+  | ({ type: 'complete' } & SessionStats)
+  | { type: 'warning'; message: string; code: string | null }
+  | ({ type: 'done'; reason: DoneReason } & SessionStats);
+
+/** What a peer source may do: give peers, read our totals for announces, report what happened. */
+export interface PeerSourceContext {
+  addPeers(peers: readonly Endpoint[]): void;
+  /** For announces: bytes this run, and bytes of the selection still missing. */
+  totals(): { uploaded: number; downloaded: number; left: number };
+  /** Our listening port (0 when we do not listen). */
+  readonly port: number;
+  /** Connected peers now (a source may ask for more sooner when there are few). */
+  connectedPeers(): number;
+  emit(event: SessionEvent): void;
+  readonly signal: AbortSignal;
+}
+
+export interface PeerSource {
+  readonly name: PeerSourceName;
+  start(ctx: PeerSourceContext): void;
+  /** The selection became complete in this run (trackers send `completed`). */
+  completed?(): void;
+  /** Stop, telling the source's servers we leave (trackers send `stopped`); must settle within `deadlineMs`. */
+  stop(deadlineMs: number): Promise<void>;
+}

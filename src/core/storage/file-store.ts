@@ -1,0 +1,293 @@
+/**
+ * A `PieceStore` over the files of a torrent under an output directory (BEP 3 file layout: the
+ * files laid end to end, a piece may span several of them; BEP 47 padding files are zeros and
+ * never written).
+ *
+ * Path safety is checked here again, independently of the metainfo parser, because this is the
+ * code that opens files: every path must resolve inside the output directory, each component
+ * must pass the same rules as in parsing, the directories actually created must resolve (through
+ * any symbolic link) inside the output directory, and files are opened with O_NOFOLLOW so a
+ * symbolic link planted where a file should be is refused rather than written through. All
+ * lexical checks run in `FileStore.open`, before any byte is written.
+ *
+ * Files are created lazily, by the first piece written into them, so files the user did not
+ * select are created only as far as the pieces they share with selected ones. Handles are kept
+ * open (up to `maxOpenFiles`, least recently used closed first).
+ */
+import { constants } from 'node:fs';
+import { type FileHandle, mkdir, open, realpath, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { BtError, fromSystemError } from '../errors.js';
+import { assertSafePath } from '../metainfo/paths.js';
+import type { Metainfo } from '../metainfo/types.js';
+import { Bitfield } from '../pieces/bitfield.js';
+import { type LayoutFile, spansOf } from './layout.js';
+import type { FileStat, PieceStore } from './store.js';
+
+export interface FileStoreOptions {
+  /** The output directory (`-o`): a single-file torrent's file, or a multi-file torrent's top directory, goes inside it. */
+  outDir: string;
+  maxOpenFiles?: number;
+}
+
+/** The torrent's files with their absolute paths under `outDir` (null for padding). Throws an input error for an unsafe path. */
+export function storeLayout(meta: Pick<Metainfo, 'name' | 'files' | 'multiFile'>, outDir: string): LayoutFile[] {
+  const root = resolve(outDir);
+  assertSafePath([meta.name], 'info.name');
+  return meta.files.map((f, i) => {
+    if (f.padding) return { diskPath: null, length: f.length, offset: f.offset };
+    const components = meta.multiFile ? [meta.name, ...f.path] : [meta.name];
+    assertSafePath(components, `info.files[${i}]`);
+    const diskPath = resolve(root, ...components);
+    if (!isInside(root, diskPath)) {
+      throw new BtError('STORAGE_PATH_ESCAPES', 'input', `path \`${components.join('/')}\` resolves outside the output directory \`${root}\``, {
+        detail: { path: components, outDir: root },
+      });
+    }
+    return { diskPath, length: f.length, offset: f.offset };
+  });
+}
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('..');
+}
+
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+export class FileStore implements PieceStore {
+  readonly pieceCount: number;
+  private readonly handles = new Map<number, Promise<FileHandle>>();
+  /** Directories already created and checked. */
+  private readonly checkedDirs = new Set<string>();
+  private rootReal: string | undefined;
+  private readonly maxOpenFiles: number;
+
+  private constructor(
+    readonly files: readonly LayoutFile[],
+    readonly root: string,
+    readonly pieceLength: number,
+    readonly totalLength: number,
+    maxOpenFiles: number,
+  ) {
+    this.pieceCount = Math.ceil(totalLength / pieceLength);
+    this.maxOpenFiles = Math.max(1, maxOpenFiles);
+  }
+
+  /** Check every path (lexically) and return a store; nothing is created yet. */
+  static open(meta: Pick<Metainfo, 'name' | 'files' | 'multiFile' | 'pieceLength' | 'totalLength'>, options: FileStoreOptions): FileStore {
+    const layout = storeLayout(meta, options.outDir);
+    return new FileStore(layout, resolve(options.outDir), meta.pieceLength, meta.totalLength, options.maxOpenFiles ?? 128);
+  }
+
+  private pieceSize(index: number): number {
+    return index === this.pieceCount - 1 ? this.totalLength - index * this.pieceLength : this.pieceLength;
+  }
+
+  private checkPiece(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) throw new RangeError(`piece ${index} outside 0..${this.pieceCount - 1}`);
+  }
+
+  /** The output directory itself is created if missing; its real path anchors the symlink check. */
+  private async realRoot(): Promise<string> {
+    if (this.rootReal) return this.rootReal;
+    try {
+      await mkdir(this.root, { recursive: true });
+      this.rootReal = await realpath(this.root);
+    } catch (err) {
+      throw fromSystemError(err, this.root);
+    }
+    return this.rootReal;
+  }
+
+  /** Create `dir` (inside the root) and check it did not lead outside through a symbolic link. */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.checkedDirs.has(dir)) return;
+    const rootReal = await this.realRoot();
+    try {
+      await mkdir(dir, { recursive: true });
+      const real = await realpath(dir);
+      if (real !== rootReal && !isInside(rootReal, real)) {
+        throw new BtError('STORAGE_PATH_ESCAPES', 'input', `\`${dir}\` leads outside the output directory through a symbolic link`, { detail: { dir, real } });
+      }
+    } catch (err) {
+      throw fromSystemError(err, dir);
+    }
+    this.checkedDirs.add(dir);
+  }
+
+  /**
+   * A read-write handle on file `fileIndex`, created (with its directories) when `create`. A
+   * file that exists but may not be written (a seed's read-only data) is opened read-only for
+   * reading; writing to it fails with the system's error.
+   */
+  private handle(fileIndex: number, create: boolean): Promise<FileHandle> {
+    const cached = this.handles.get(fileIndex);
+    if (cached) {
+      // Move to the most recently used end.
+      this.handles.delete(fileIndex);
+      this.handles.set(fileIndex, cached);
+      return cached;
+    }
+    const path = this.files[fileIndex]!.diskPath!;
+    const opening = (async () => {
+      if (create) await this.ensureDir(dirname(path));
+      try {
+        return await open(path, constants.O_RDWR | (create ? constants.O_CREAT : 0) | O_NOFOLLOW, 0o644);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP') {
+          throw new BtError('STORAGE_SYMLINK', 'input', `\`${path}\` is a symbolic link; btkit does not write through links`, { detail: { path } });
+        }
+        if (!create && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
+          try {
+            return await open(path, constants.O_RDONLY | O_NOFOLLOW);
+          } catch (err2) {
+            throw fromSystemError(err2, path);
+          }
+        }
+        throw fromSystemError(err, path);
+      }
+    })();
+    this.handles.set(fileIndex, opening);
+    opening.catch(() => {
+      if (this.handles.get(fileIndex) === opening) this.handles.delete(fileIndex);
+    });
+    void this.evict();
+    return opening;
+  }
+
+  private async evict(): Promise<void> {
+    while (this.handles.size > this.maxOpenFiles) {
+      const [index, oldest] = this.handles.entries().next().value as [number, Promise<FileHandle>];
+      this.handles.delete(index);
+      // FileHandle.close waits for the handle's pending reads and writes.
+      await oldest.then((h) => h.close()).catch(() => undefined);
+    }
+  }
+
+  async writePiece(index: number, data: Uint8Array): Promise<void> {
+    this.checkPiece(index);
+    const size = this.pieceSize(index);
+    if (data.length !== size) throw new RangeError(`piece ${index} is ${size} bytes, got ${data.length}`);
+    const start = index * this.pieceLength;
+    await Promise.all(
+      spansOf(this.files, start, size).map(async (span) => {
+        const file = this.files[span.fileIndex]!;
+        if (file.diskPath === null) return;
+        const h = await this.handle(span.fileIndex, true);
+        let done = 0;
+        try {
+          while (done < span.length) {
+            const { bytesWritten } = await h.write(data, span.rangeOffset + done, span.length - done, span.fileOffset + done);
+            done += bytesWritten;
+          }
+        } catch (err) {
+          throw fromSystemError(err, file.diskPath);
+        }
+      }),
+    );
+  }
+
+  /** Read stream bytes [start, start + into.length) into `into`; throws on a missing or short file. */
+  private async readInto(into: Uint8Array, start: number): Promise<void> {
+    await Promise.all(
+      spansOf(this.files, start, into.length).map(async (span) => {
+        const file = this.files[span.fileIndex]!;
+        const target = into.subarray(span.rangeOffset, span.rangeOffset + span.length);
+        if (file.diskPath === null) {
+          target.fill(0);
+          return;
+        }
+        const h = await this.handle(span.fileIndex, false);
+        let done = 0;
+        try {
+          while (done < span.length) {
+            const { bytesRead } = await h.read(target, done, span.length - done, span.fileOffset + done);
+            if (bytesRead === 0) throw Object.assign(new Error('file is shorter than the torrent says'), { code: 'ESHORT' });
+            done += bytesRead;
+          }
+        } catch (err) {
+          throw fromSystemError(err, file.diskPath);
+        }
+      }),
+    );
+  }
+
+  async readPiece(index: number): Promise<Uint8Array> {
+    this.checkPiece(index);
+    const out = new Uint8Array(this.pieceSize(index));
+    await this.readInto(out, index * this.pieceLength);
+    return out;
+  }
+
+  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
+    this.checkPiece(index);
+    if (!(Number.isInteger(begin) && Number.isInteger(length) && begin >= 0 && length > 0 && begin + length <= this.pieceSize(index))) {
+      throw new RangeError(`block ${begin}+${length} outside piece ${index}`);
+    }
+    const out = Buffer.allocUnsafe(length);
+    await this.readInto(out, index * this.pieceLength + begin);
+    return out;
+  }
+
+  filesOfPiece(index: number): number[] {
+    this.checkPiece(index);
+    return spansOf(this.files, index * this.pieceLength, this.pieceSize(index)).map((s) => s.fileIndex);
+  }
+
+  async stat(): Promise<FileStat[]> {
+    return Promise.all(
+      this.files.map(async (f) => {
+        if (f.diskPath === null) return { size: null, mtimeMs: null };
+        try {
+          const s = await stat(f.diskPath);
+          return s.isFile() ? { size: s.size, mtimeMs: s.mtimeMs } : { size: null, mtimeMs: null };
+        } catch {
+          return { size: null, mtimeMs: null };
+        }
+      }),
+    );
+  }
+
+  async present(): Promise<Bitfield> {
+    const stats = await this.stat();
+    const out = new Bitfield(this.pieceCount);
+    for (let i = 0; i < this.pieceCount; i++) {
+      const spans = spansOf(this.files, i * this.pieceLength, this.pieceSize(i));
+      const ok = spans.every((s) => {
+        const f = this.files[s.fileIndex]!;
+        if (f.diskPath === null) return true;
+        const size = stats[s.fileIndex]!.size;
+        return size !== null && size >= s.fileOffset + s.length;
+      });
+      if (ok) out.set(i);
+    }
+    return out;
+  }
+
+  async prepare(selectedFiles: readonly boolean[]): Promise<void> {
+    await this.realRoot();
+    for (let i = 0; i < this.files.length; i++) {
+      const f = this.files[i]!;
+      if (f.diskPath === null || f.length !== 0 || !selectedFiles[i]) continue;
+      await this.handle(i, true);
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(all.map((p) => p.then((h) => h.close()).catch(() => undefined)));
+  }
+
+  /** The disk path of file `index` (null for padding). */
+  pathOf(index: number): string | null {
+    return this.files[index]?.diskPath ?? null;
+  }
+
+  /** Where the torrent's content lives: the single file, or the top directory. */
+  static contentPath(meta: Pick<Metainfo, 'name'>, outDir: string): string {
+    return join(resolve(outDir), meta.name);
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * TCP, the transport BEP 3 defines the peer wire protocol over, behind the `Transport` /
+ * `Connection` interfaces (transport/types.ts) that uTP (BEP 29) will implement too.
+ *
+ * Why it is built this way:
+ * - Reading: the socket flows into a small queue and is paused when the queue holds more than
+ *   `readHighWater` bytes, so a consumer that stops pulling (a session waiting for the disk, a
+ *   download rate limit) stops the socket, the kernel window fills and the peer slows down.
+ *   Chunks are handed over as Node gave them (no copy).
+ * - Writing: straight to the socket (which copies nothing either); `write()` returns false above
+ *   `writeHighWater` queued bytes and `drained()` waits for the queue to fall below
+ *   `writeLowWater`, so a seeder never queues more than about one high-water mark per peer.
+ * - Nagle stays on (`noDelay: false`): the session batches each burst of small messages into one
+ *   write itself, and a bulk transfer gains nothing from pushing out partial segments.
+ * - Every failure becomes a BtError (category network, NET_ECONNRESET…); an abort signal given to
+ *   `dial` ends the connect and, once connected, closes the connection.
+ */
+import net from 'node:net';
+import { BtError, abortError, fromSystemError, throwIfAborted } from '../errors.js';
+import type { Connection, DialOptions, Endpoint, Listener, ListenOptions, RemoteEndpoint, Transport } from './types.js';
+
+export interface TcpOptions {
+  /** Pause reading when this many received bytes wait to be pulled. Default 4 MiB. */
+  readHighWater?: number;
+  /** `write()` returns false above this many queued bytes. Default 1 MiB. */
+  writeHighWater?: number;
+  /** `drained()` resolves at or below this many queued bytes. Default 256 KiB. */
+  writeLowWater?: number;
+  /** Disable Nagle's algorithm. Default false (see the top comment). */
+  noDelay?: boolean;
+}
+
+const DEFAULTS = { readHighWater: 4 * 1024 * 1024, writeHighWater: 1024 * 1024, writeLowWater: 256 * 1024 };
+
+/** Node reports IPv4-mapped IPv6 addresses for dual-stack sockets; show them as plain IPv4. */
+function plainHost(host: string | undefined): string {
+  if (!host) return '';
+  return host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host;
+}
+
+export class TcpConnection implements Connection {
+  readonly remote: RemoteEndpoint;
+  readonly local: Endpoint;
+  readonly closed: Promise<void>;
+  private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private ended = false;
+  private error: BtError | undefined;
+  private isClosed = false;
+  private wake: (() => void) | undefined;
+  private drainWaiters = new Set<() => void>();
+  private iterated = false;
+  private readonly readHighWater: number;
+  private readonly writeHighWater: number;
+  private readonly writeLowWater: number;
+
+  constructor(
+    private readonly socket: net.Socket,
+    readonly direction: 'outgoing' | 'incoming',
+    options: TcpOptions = {},
+  ) {
+    this.readHighWater = options.readHighWater ?? DEFAULTS.readHighWater;
+    this.writeHighWater = options.writeHighWater ?? DEFAULTS.writeHighWater;
+    this.writeLowWater = options.writeLowWater ?? DEFAULTS.writeLowWater;
+    socket.setNoDelay(options.noDelay ?? false);
+    this.remote = { host: plainHost(socket.remoteAddress), port: socket.remotePort ?? 0, transport: 'tcp' };
+    this.local = { host: plainHost(socket.localAddress), port: socket.localPort ?? 0 };
+    const what = `${this.remote.host}:${this.remote.port}`;
+    socket.on('data', (chunk: Buffer) => {
+      this.queue.push(chunk);
+      this.queuedBytes += chunk.length;
+      if (this.queuedBytes >= this.readHighWater) socket.pause();
+      this.notify();
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+    socket.on('error', (err) => {
+      this.error ??= fromSystemError(err, what);
+      this.notify();
+    });
+    socket.on('drain', () => this.notifyDrain());
+    this.closed = new Promise<void>((resolve) => {
+      socket.once('close', () => {
+        this.isClosed = true;
+        this.ended = true;
+        this.notify();
+        this.notifyDrain();
+        resolve();
+      });
+    });
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private notifyDrain(): void {
+    for (const w of [...this.drainWaiters]) w();
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.iterated) throw new BtError('TRANSPORT_ITERATED', 'internal', 'a connection can be iterated once');
+    this.iterated = true;
+    for (;;) {
+      const chunk = this.queue.shift();
+      if (chunk !== undefined) {
+        this.queuedBytes -= chunk.length;
+        if (this.queuedBytes < this.readHighWater && this.socket.isPaused() && !this.isClosed) this.socket.resume();
+        yield chunk;
+        continue;
+      }
+      if (this.error) throw this.error;
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.isClosed || this.socket.destroyed || !this.socket.writable) return false;
+    this.socket.write(data);
+    return this.socket.writableLength < this.writeHighWater;
+  }
+
+  drained(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (this.socket.writableLength <= this.writeLowWater && !this.isClosed) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.isClosed || this.socket.destroyed) {
+          done();
+          reject(this.error ?? new BtError('NET_CLOSED', 'network', `connection to ${this.remote.host}:${this.remote.port} closed`));
+        } else if (this.socket.writableLength <= this.writeLowWater) {
+          done();
+          resolve();
+        }
+      };
+      const onAbort = () => {
+        done();
+        reject(abortError(signal));
+      };
+      const done = () => {
+        this.drainWaiters.delete(check);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.drainWaiters.add(check);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      check();
+    });
+  }
+
+  end(): Promise<void> {
+    if (this.isClosed || this.socket.destroyed) return Promise.resolve();
+    return new Promise<void>((resolve) => this.socket.end(() => resolve()));
+  }
+
+  close(error?: Error): void {
+    if (error && !this.error) this.error = error instanceof BtError ? error : fromSystemError(error, `${this.remote.host}:${this.remote.port}`);
+    if (!error) this.queue.length = 0;
+    this.socket.destroy();
+    this.ended = true;
+    this.notify();
+  }
+}
+
+export class TcpListener implements Listener {
+  readonly transport = 'tcp' as const;
+  readonly local: Endpoint;
+  private readonly pending: TcpConnection[] = [];
+  private wake: (() => void) | undefined;
+  private isClosed = false;
+  private iterated = false;
+
+  constructor(
+    private readonly server: net.Server,
+    options: TcpOptions,
+    signal?: AbortSignal,
+  ) {
+    const a = server.address() as net.AddressInfo;
+    this.local = { host: plainHost(a.address), port: a.port };
+    server.on('connection', (socket) => {
+      socket.on('error', () => undefined); // reported through the connection
+      if (this.isClosed) {
+        socket.destroy();
+        return;
+      }
+      this.pending.push(new TcpConnection(socket, 'incoming', options));
+      this.notify();
+    });
+    signal?.addEventListener('abort', () => void this.close(), { once: true });
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TcpConnection> {
+    if (this.iterated) throw new BtError('TRANSPORT_ITERATED', 'internal', 'a listener can be iterated once');
+    this.iterated = true;
+    for (;;) {
+      const c = this.pending.shift();
+      if (c) {
+        yield c;
+        continue;
+      }
+      if (this.isClosed) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    this.isClosed = true;
+    for (const c of this.pending.splice(0)) c.close();
+    this.notify();
+    return new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export class TcpTransport implements Transport {
+  readonly kind = 'tcp' as const;
+
+  constructor(private readonly options: TcpOptions = {}) {}
+
+  dial(remote: Endpoint, options: DialOptions = {}): Promise<TcpConnection> {
+    const { signal } = options;
+    throwIfAborted(signal);
+    return new Promise<TcpConnection>((resolve, reject) => {
+      const socket = net.connect({ host: remote.host, port: remote.port, noDelay: this.options.noDelay ?? false });
+      const what = `${remote.host.includes(':') ? `[${remote.host}]` : remote.host}:${remote.port}`;
+      const onAbort = () => {
+        socket.destroy();
+        cleanup();
+        reject(abortError(signal));
+      };
+      const onError = (err: Error) => {
+        cleanup();
+        socket.destroy();
+        reject(fromSystemError(err, what));
+      };
+      const onConnect = () => {
+        cleanup();
+        const conn = new TcpConnection(socket, 'outgoing', this.options);
+        // Once connected, the signal closes the connection (dial's contract).
+        if (signal) {
+          const close = () => conn.close();
+          signal.addEventListener('abort', close, { once: true });
+          void conn.closed.then(() => signal.removeEventListener('abort', close));
+        }
+        resolve(conn);
+      };
+      const cleanup = () => {
+        socket.off('error', onError);
+        socket.off('connect', onConnect);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      socket.once('error', onError);
+      socket.once('connect', onConnect);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  listen(options: ListenOptions): Promise<TcpListener> {
+    throwIfAborted(options.signal);
+    return new Promise<TcpListener>((resolve, reject) => {
+      const server = net.createServer({ noDelay: this.options.noDelay ?? false, pauseOnConnect: false });
+      const onError = (err: Error) => reject(fromSystemError(err, `listen on ${options.host}:${options.port}`));
+      server.once('error', onError);
+      server.listen({ host: options.host, port: options.port }, () => {
+        server.off('error', onError);
+        server.on('error', () => undefined);
+        resolve(new TcpListener(server, this.options, options.signal));
+      });
+    });
+  }
+}

@@ -459,7 +459,7 @@ export class Session {
     this.abort.abort(new BtError('SESSION_STOPPED', 'interrupted', 'session stopped'));
     const sourcesStopped = Promise.allSettled(this.sources.map((s) => s.stop(800)));
     await Promise.allSettled(this.listeners.map((l) => l.close()));
-    for (const p of [...this.peers]) this.dropPeer(p, null);
+    for (const p of [...this.peers]) this.dropPeer(p, null, 'session stopped');
     await Promise.allSettled([...this.inflight]);
     for (const [, list] of this.pieceWaiters) for (const w of list) w();
     this.pieceWaiters.clear();
@@ -731,7 +731,7 @@ export class Session {
       candidate.failures = 0;
     }
     this.peers.add(peer);
-    this.emit({ type: 'peer-connected', peer: peer.key, source, direction: conn.direction, client: peer.client });
+    this.emit({ type: 'peer-connected', peer: peer.key, peerId: peer.peerIdHex, source, direction: conn.direction, client: peer.client });
     this.sendPieceSet(peer);
     try {
       await wire.run({
@@ -783,16 +783,15 @@ export class Session {
       c.retryAt = this.now() + BACKOFF_MS[Math.min(c.failures - 1, BACKOFF_MS.length - 1)]!;
       if (!c.sticky && c.failures > BACKOFF_MS.length) this.candidates.delete(c.key);
     }
-    if (!this.stopping || error) {
-      this.emit({
-        type: 'peer-dropped',
-        peer: p.key,
-        reason: error?.message ?? reason ?? 'closed',
-        code: error?.code ?? null,
-        downloaded: p.wire.downloadedPayload,
-        uploaded: p.wire.uploadedPayload,
-      });
-    }
+    this.emit({
+      type: 'peer-dropped',
+      peer: p.key,
+      peerId: p.peerIdHex,
+      reason: error?.message ?? reason ?? 'closed',
+      code: error?.code ?? null,
+      downloaded: p.wire.downloadedPayload,
+      uploaded: p.wire.uploadedPayload,
+    });
     if (!this.stopping) {
       this.connectMore();
       // Blocks it held go to others now, not at their next chunk.

@@ -45,8 +45,9 @@ export type SessionEvent =
       resume: { mode: 'fast' | 'partial' | 'full' | 'none'; checked: number; recovered: number; note: string | null };
       listen: Endpoint | null;
     }
-  | { type: 'peer-connected'; peer: string; source: PeerSourceName; direction: 'outgoing' | 'incoming'; client: string | null }
-  | { type: 'peer-dropped'; peer: string; reason: string; code: string | null; downloaded: number; uploaded: number }
+  /** `peerId`: the 20-byte peer id in hex; `client`: its BEP 20 client tag when it has one. */
+  | { type: 'peer-connected'; peer: string; peerId: string; source: PeerSourceName; direction: 'outgoing' | 'incoming'; client: string | null }
+  | { type: 'peer-dropped'; peer: string; peerId: string; reason: string; code: string | null; downloaded: number; uploaded: number }
   | { type: 'peer-banned'; peer: string; reason: string }
   | { type: 'piece-verified'; index: number; havePieces: number; doneBytes: number; totalBytes: number }
   | { type: 'piece-failed'; index: number; peers: string[] }

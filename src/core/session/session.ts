@@ -30,7 +30,7 @@ import { PeerWire } from '../peer/wire.js';
 import { Bitfield } from '../pieces/bitfield.js';
 import { BLOCK_LENGTH, BlockScheduler, DEFAULT_REQQ, PieceGeometry, TrustLedger, pipelineDepth } from '../pieces/blocks.js';
 import { type PeerPieces, PiecePicker } from '../pieces/picker.js';
-import { loadResume, restore, saveResume, type RestoreResult, type TorrentIdentity } from '../storage/resume.js';
+import { loadResume, restore, saveResume, type TorrentIdentity } from '../storage/resume.js';
 import type { PieceStore } from '../storage/store.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { Connection, Endpoint, Listener, Transport } from '../transport/types.js';
@@ -359,21 +359,19 @@ export class Session {
       totalLength: this.meta.totalLength,
       pieceCount: this.meta.pieceCount,
     };
-    let restored: RestoreResult | null = null;
+    // Always look at the disk: a seeder (or a re-run without a state file) has its data there.
     let note: string | null = null;
-    if (this.opts.resumePath) {
-      const loaded = await loadResume(this.opts.resumePath, id);
-      if (loaded && 'reason' in loaded) note = `${loaded.reason}; checking the data on disk`;
-      restored = await restore({
-        store: this.store,
-        id,
-        state: loaded && 'state' in loaded ? loaded.state : null,
-        recheck: this.opts.recheck ?? false,
-        check: async (index, data) => (await this.hasher.check(index, data)).ok,
-        ...(signal ? { signal } : {}),
-      });
-      for (const i of restored.have.setIndices()) this.markHave(i);
-    }
+    const loaded = this.opts.resumePath ? await loadResume(this.opts.resumePath, id) : null;
+    if (loaded && 'reason' in loaded) note = `${loaded.reason}; checking the data on disk`;
+    const restored = await restore({
+      store: this.store,
+      id,
+      state: loaded && 'state' in loaded ? loaded.state : null,
+      recheck: this.opts.recheck ?? false,
+      check: async (index, data) => (await this.hasher.check(index, data)).ok,
+      ...(signal ? { signal } : {}),
+    });
+    for (const i of restored.have.setIndices()) this.markHave(i);
     if (this.stopping) return;
     this.restored = true;
     this.startedComplete = this.picker.wantedMissing === 0;
@@ -389,10 +387,10 @@ export class Session {
       pieceLength: this.meta.pieceLength,
       totalBytes: this.wantedBytes,
       doneBytes: this.haveWantedBytes,
-      resume: restored ? { mode: restored.mode, checked: restored.checked, recovered: restored.recovered, note } : { mode: 'none', checked: 0, recovered: 0, note },
+      resume: { mode: restored.mode, checked: restored.checked, recovered: restored.recovered, note },
       listen: this.listening,
     });
-    if (restored && restored.mode !== 'fast') this.dirty = true;
+    if (restored.mode !== 'fast') this.dirty = true;
     this.lastSave = this.now();
     if (this.startedComplete) {
       this.completedAt = this.now();

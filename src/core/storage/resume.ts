@@ -16,7 +16,8 @@
  *   was verified and written, so the state never claims data the disk does not have (short of
  *   the machine itself losing its page cache: `--recheck` covers that).
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { Bitfield } from '../pieces/bitfield.js';
@@ -98,6 +99,7 @@ export async function loadResume(path: string, id: TorrentIdentity): Promise<{ s
 }
 
 export async function saveResume(path: string, state: ResumeState): Promise<void> {
+  await mkdir(dirname(path), { recursive: true }).catch(() => undefined);
   await writeFileAtomic(path, encodeResume(state), { overwrite: true });
 }
 

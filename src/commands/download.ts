@@ -169,7 +169,7 @@ Exit status: 0 when complete; 3 for a torrent that cannot be used (its paths lea
         if (ev.type === 'started') {
           started = ev;
           if (!json) {
-            const resume = ev.resume.mode === 'none' ? '' : ev.resume.mode === 'fast' ? ', resumed' : `, resumed (${ev.resume.recovered} pieces recovered by hashing)`;
+            const resume = ev.resume.mode === 'fast' ? ', resumed' : ev.resume.checked > 0 ? `, ${ev.resume.recovered} of ${ev.resume.checked} pieces on disk verified` : '';
             this.note(`downloading ${meta.name} (${formatBytes(ev.totalBytes)}, ${formatBytes(ev.doneBytes)} already on disk${resume}) into ${outDir}${ev.listen ? `; listening on port ${ev.listen.port}` : ''}`);
             if (ev.resume.note) this.note(ev.resume.note);
           }

@@ -1,0 +1,290 @@
+/**
+ * `btkit download` as a user runs it (the built CLI in a child process), against peers written in
+ * the test (test/helpers/fake-peer.ts) on loopback: exit codes, NDJSON events, resume after
+ * SIGINT and after `kill -9`, --select, --stdout (into `tar t`), --seed, refused paths.
+ */
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTorrent } from '../../src/core/metainfo/create.js';
+import type { Metainfo } from '../../src/core/metainfo/types.js';
+import { BIN, ROOT, ensureBuilt, runClean, runCli } from '../helpers/cli.js';
+import { type FakePeer, startFakePeer } from '../helpers/fake-peer.js';
+import { patternBytes, tempDirs } from '../helpers/tmp.js';
+import { ndjson } from '../lab/download-lab.js';
+
+const tmp = tempDirs();
+const NET = ['--port', '0', '--bind', '127.0.0.1'];
+
+interface Made {
+  torrent: string;
+  meta: Metainfo;
+  /** The piece stream. */
+  data: Buffer;
+  files: Map<string, Buffer>;
+}
+
+/** Files under `dir/name` (or the single file `dir/name`), a torrent of them with `pieceLength`. */
+async function make(dir: string, name: string, files: Record<string, Buffer> | Buffer, pieceLength: number): Promise<Made> {
+  const content = join(dir, name);
+  const map = new Map<string, Buffer>();
+  if (Buffer.isBuffer(files)) {
+    await writeFile(content, files);
+    map.set(name, files);
+  } else {
+    for (const [rel, bytes] of Object.entries(files)) {
+      const p = join(content, ...rel.split('/'));
+      await mkdir(join(p, '..'), { recursive: true });
+      await writeFile(p, bytes);
+      map.set(`${name}/${rel}`, bytes);
+    }
+  }
+  const created = await createTorrent({ path: content, pieceLength, threads: 1 });
+  const torrent = join(dir, `${name}.torrent`);
+  await writeFile(torrent, created.torrent);
+  const data = Buffer.concat(created.metainfo.files.map((f) => map.get(created.metainfo.multiFile ? `${name}/${f.path.join('/')}` : name)!));
+  return { torrent, meta: created.metainfo, data, files: map };
+}
+
+/** Spawn btkit with --json and hand each NDJSON event to `onEvent` until it exits. */
+function spawnBtkit(args: string[], onEvent: (ev: any, kill: (sig: NodeJS.Signals) => void) => void, timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; events: any[]; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const events: any[] = [];
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      let ev: any;
+      try {
+        ev = JSON.parse(line);
+      } catch {
+        return;
+      }
+      events.push(ev);
+      onEvent(ev, (sig) => child.kill(sig));
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, events, stderr });
+    });
+  });
+}
+
+describe('btkit download', () => {
+  let dir: string;
+  let single: Made;
+  let multi: Made;
+  let seeders: FakePeer[] = [];
+  const seed = async (m: Made, blockDelayMs = 0) => {
+    const p = await startFakePeer({ meta: m.meta, data: m.data, blockDelayMs });
+    seeders.push(p);
+    return p;
+  };
+
+  beforeAll(async () => {
+    ensureBuilt();
+    dir = await tmp.make('download-cmd');
+    single = await make(dir, 'single.bin', patternBytes(2 * 1024 * 1024 + 333, 'single'), 32 * 1024);
+    // A real tar archive, for --stdout | tar t.
+    const tarSrc = join(dir, 'tar-src');
+    await mkdir(join(tarSrc, 'docs'), { recursive: true });
+    await writeFile(join(tarSrc, 'docs', 'readme.txt'), 'hello from inside a torrent\n');
+    await writeFile(join(tarSrc, 'payload.bin'), patternBytes(300_000, 'payload'));
+    execFileSync('tar', ['cf', join(dir, 'archive.tar'), '-C', tarSrc, 'docs/readme.txt', 'payload.bin']);
+    multi = await make(
+      dir,
+      'multi',
+      {
+        'a.bin': patternBytes(64 * 1024, 'a'),
+        'b.bin': patternBytes(100_000, 'b'),
+        'empty.txt': Buffer.alloc(0),
+        'files/archive.tar': await readFile(join(dir, 'archive.tar')),
+        'files/z.bin': patternBytes(200_001, 'z'),
+      },
+      32 * 1024,
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all(seeders.map((s) => s.close()));
+    seeders = [];
+  });
+
+  it('downloads from --peer, prints NDJSON events and a summary envelope, exit 0', async () => {
+    const p = await seed(single);
+    const out = join(dir, 'out-basic');
+    const r = await runClean(['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--json', ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await readFile(join(out, 'single.bin'))).equals(single.data)).toBe(true);
+    const events = ndjson(r.stdout);
+    expect(events[0]).toMatchObject({ type: 'started', name: 'single.bin', totalBytes: single.data.length, doneBytes: 0 });
+    expect(events.some((e) => e.type === 'peer-connected')).toBe(true);
+    expect(events.some((e) => e.type === 'piece-verified')).toBe(true);
+    expect(events.at(-2)).toMatchObject({ type: 'done', reason: 'complete', doneBytes: single.data.length });
+    expect(events.at(-1)).toMatchObject({ ok: true, command: 'download', result: { reason: 'complete', downloaded: single.data.length, doneBytes: single.data.length } });
+  });
+
+  it('human output: a summary on stderr, nothing on stdout', async () => {
+    const p = await seed(single);
+    const out = join(dir, 'out-human');
+    const r = await runClean(['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/saved to\s+.*single\.bin/);
+  });
+
+  it('a second run on a complete download fetches nothing (resume, fast path)', async () => {
+    const p = await seed(single);
+    const out = join(dir, 'out-twice');
+    const args = ['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--json', ...NET];
+    expect((await runClean(args, { timeoutMs: 30_000 })).code).toBe(0);
+    const again = await runClean(args, { timeoutMs: 30_000 });
+    expect(again.code).toBe(0);
+    const last = ndjson(again.stdout).at(-1);
+    expect(last).toMatchObject({ ok: true, result: { downloaded: 0, doneBytes: single.data.length, resume: { mode: 'fast', checked: 0 } } });
+  });
+
+  it('SIGINT: exit 130, the state saved cleanly, and a second run fetches only the rest', async () => {
+    const p = await seed(single, 8);
+    const out = join(dir, 'out-sigint');
+    const args = ['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--json', ...NET];
+    let doneAtStop = 0;
+    const first = await spawnBtkit(args, (ev, kill) => {
+      if (ev.type === 'piece-verified' && doneAtStop === 0 && ev.doneBytes >= single.data.length / 3) {
+        doneAtStop = ev.doneBytes;
+        kill('SIGINT');
+      }
+    });
+    expect(doneAtStop).toBeGreaterThan(0);
+    expect(first.code, first.stderr).toBe(130);
+    expect(first.events.at(-1)).toMatchObject({ ok: false, error: { category: 'interrupted', exitCode: 130 } });
+    const state = JSON.parse(await readFile(join(out, '.btkit', `${single.meta.infoHash.v1!.toString('hex')}.resume`), 'utf8'));
+    expect(state.clean).toBe(true);
+    const second = await runClean(args, { timeoutMs: 30_000 });
+    expect(second.code, second.stderr).toBe(0);
+    const result = ndjson(second.stdout).at(-1).result;
+    expect(result.resume.mode).toBe('fast');
+    expect(result.downloaded).toBeLessThanOrEqual(single.data.length - doneAtStop);
+    expect((await readFile(join(out, 'single.bin'))).equals(single.data)).toBe(true);
+  });
+
+  it('kill -9 at about 50%: a re-run completes, correct, without fetching again what was verified', async () => {
+    const p = await seed(single, 8);
+    const out = join(dir, 'out-kill9');
+    const args = ['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--json', ...NET];
+    let doneAtKill = 0;
+    const first = await spawnBtkit(args, (ev, kill) => {
+      if (ev.type === 'piece-verified' && doneAtKill === 0 && ev.doneBytes >= single.data.length / 2) {
+        doneAtKill = ev.doneBytes;
+        kill('SIGKILL');
+      }
+    });
+    expect(first.signal).toBe('SIGKILL');
+    expect(doneAtKill).toBeGreaterThan(0);
+    const second = await runClean(args, { timeoutMs: 30_000 });
+    expect(second.code, second.stderr).toBe(0);
+    const result = ndjson(second.stdout).at(-1).result;
+    // Everything verified before the kill was found on disk: by the state file, or by hashing what the state did not record.
+    expect(['partial', 'full']).toContain(result.resume.mode);
+    expect(result.downloaded).toBeLessThanOrEqual(single.data.length - doneAtKill);
+    expect((await readFile(join(out, 'single.bin'))).equals(single.data)).toBe(true);
+  });
+
+  it('--select by glob and by index: only those files are fetched; a file sharing no piece is not created', async () => {
+    const p = await seed(multi);
+    const out = join(dir, 'out-select');
+    // files: 0 a.bin (pieces 0-1), 1 b.bin (bytes 65 536..165 535: pieces 2-5), 2 empty.txt,
+    // 3 files/archive.tar (from byte 165 536: piece 5 on), 4 files/z.bin
+    const r = await runClean(['download', multi.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--select', '*.tar', '--select', '2', '--json', ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await readFile(join(out, 'multi', 'files', 'archive.tar'))).equals(multi.files.get('multi/files/archive.tar')!)).toBe(true);
+    expect((await readFile(join(out, 'multi', 'empty.txt'))).length).toBe(0);
+    // a.bin shares no piece with a selected file: never created.
+    expect(existsSync(join(out, 'multi', 'a.bin'))).toBe(false);
+    // b.bin shares piece 5 with archive.tar: only that piece's part of it was written, the rest is a hole.
+    const b = await readFile(join(out, 'multi', 'b.bin'));
+    const sharedFrom = 5 * 32 * 1024 - 64 * 1024;
+    expect(b.length).toBe(100_000);
+    expect(b.subarray(0, sharedFrom).every((x) => x === 0)).toBe(true);
+    expect(b.subarray(sharedFrom).equals(multi.files.get('multi/b.bin')!.subarray(sharedFrom))).toBe(true);
+    const result = ndjson(r.stdout).at(-1).result;
+    expect(result.files.filter((f: any) => f.selected).map((f: any) => f.index)).toEqual([2, 3]);
+    expect(result.downloaded).toBeLessThan(multi.meta.totalLength);
+    // z.bin follows archive.tar: at most the piece they share was written.
+    const z = await readFile(join(out, 'multi', 'files', 'z.bin')).catch(() => Buffer.alloc(0));
+    expect(z.length).toBeLessThanOrEqual(32 * 1024);
+  });
+
+  it('--stdout streams the selected file in order: btkit download … --stdout | tar t', async () => {
+    const p = await seed(multi, 1);
+    const cmd = `node ${JSON.stringify(BIN)} download ${JSON.stringify(multi.torrent)} --select archive.tar --stdout --peer 127.0.0.1:${p.port} --port 0 --bind 127.0.0.1 | tar t`;
+    // Asynchronously: the seeder lives in this process and must keep serving meanwhile.
+    const cwd = await tmp.make('stdout-cwd');
+    const { stdout: listing } = await promisify(execFile)('bash', ['-o', 'pipefail', '-c', cmd], { cwd, timeout: 30_000, encoding: 'utf8' });
+    expect(listing.split('\n').filter(Boolean)).toEqual(['docs/readme.txt', 'payload.bin']);
+    // Without -o nothing is left behind in the current directory.
+    expect(await readdir(cwd)).toEqual([]);
+  });
+
+  it('--stdout gives the exact bytes of the file', async () => {
+    const p = await seed(multi);
+    const r = await runClean(['download', multi.torrent, '--select', '4', '--stdout', '--peer', `127.0.0.1:${p.port}`, ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdoutBytes.equals(multi.files.get('multi/files/z.bin')!)).toBe(true);
+  });
+
+  it('--seed --seed-time: keeps seeding, then exits 0 with reason seed-time', async () => {
+    const p = await seed(single);
+    const out = join(dir, 'out-seed');
+    const r = await runClean(['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--seed', '--seed-time', '1s', '--json', ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ndjson(r.stdout).at(-1)).toMatchObject({ ok: true, result: { reason: 'seed-time' } });
+  });
+
+  it('--download-limit and --upload-limit are accepted and the download completes', async () => {
+    const p = await seed(single);
+    const out = join(dir, 'out-limit');
+    const r = await runClean(['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--download-limit', '16MiB', '--upload-limit', '1MiB', ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await readFile(join(out, 'single.bin'))).equals(single.data)).toBe(true);
+  });
+
+  it('no peer answers before --timeout: exit 6 (no peers), NO_PEERS', async () => {
+    const out = join(dir, 'out-nopeers');
+    // A port nobody listens on.
+    const r = await runClean(['download', single.torrent, '-o', out, '--peer', '127.0.0.1:9', '--timeout', '1s', '--json', ...NET], { timeoutMs: 30_000 });
+    expect(r.code).toBe(6);
+    expect(ndjson(r.stdout).at(-1)).toMatchObject({ ok: false, error: { code: 'NO_PEERS', category: 'no-peers', exitCode: 6 } });
+  });
+
+  it('a torrent whose paths leave the output directory is refused (exit 3) before anything is written', async () => {
+    const out = join(dir, 'out-escape');
+    for (const bad of ['path-dotdot.torrent', 'path-absolute-slash.torrent', 'name-dotdot.torrent']) {
+      const r = await runClean(['download', join(ROOT, 'test', 'fixtures', 'invalid', bad), '-o', out, '--peer', '127.0.0.1:9', ...NET]);
+      expect(r.code, `${bad}: ${r.stderr}`).toBe(3);
+      expect(r.stderr).toMatch(/METAINFO_PATH_|METAINFO_BAD_NAME|METAINFO_/);
+      expect(existsSync(out), bad).toBe(false);
+    }
+  });
+
+  it('usage errors: --stdout with --json, --stdout with several files, --seed-ratio without --seed, a bad --select', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--stdout', '--json'], /--stdout and --json/],
+      [['--stdout'], /--stdout streams one file; 5 are selected/],
+      [['--seed-ratio', '2'], /need --seed/],
+      [['--select', 'nothing-matches-*.xyz'], /no file of the torrent matches/],
+      [['--select', '9'], /indices 0\.\.4/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = await runClean(['download', multi.torrent, '--peer', '127.0.0.1:9', ...extra, ...NET]);
+      expect(r.code, extra.join(' ')).toBe(2);
+      expect(r.stdout + r.stderr).toMatch(message);
+    }
+  });
+});

@@ -90,10 +90,13 @@ export interface SessionOptions {
 
 /** What the session advertises as `reqq` and accepts in one peer's upload queue (BEP 10). */
 export const OUR_REQQ = 500;
-/** Verified-but-unwritten piece bytes above which reading from peers pauses. */
-const MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
-/** Piece buffers kept for reuse. */
-const MAX_FREE_BUFFERS_BYTES = 32 * 1024 * 1024;
+/**
+ * Complete pieces being hashed or written above which reading from peers pauses: enough to keep
+ * the hasher and the disk busy, small enough for memory to stay flat whatever the torrent's size.
+ */
+const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
+/** Piece buffers kept for reuse (fresh memory costs page faults; too many cost RSS). */
+const MAX_FREE_BUFFERS_BYTES = 16 * 1024 * 1024;
 const CHOKE_ROUND_MS = 10_000;
 const BACKOFF_MS = [2_000, 5_000, 15_000, 30_000, 60_000];
 
@@ -922,8 +925,9 @@ export class Session {
     const depth = p.snubbed ? 1 : pipelineDepth(p.down.rate(now), { max: p.reqq, min: 16 });
     const outstanding = this.scheduler.outstandingCount(p);
     const room = depth - outstanding;
-    // Top up in batches: one pass over the picker per several blocks, not per block.
-    if (room <= 0 || (outstanding > 0 && room < Math.min(8, depth >> 2))) return;
+    // Top up in batches (an eighth of the pipeline at a time): one pass over the picker and one
+    // write per batch, not per block.
+    if (room <= 0 || (outstanding > 0 && room < Math.max(2, depth >> 3))) return;
     const requests = this.scheduler.request(p, p.pieces, room, {
       now,
       canRequest: (i) => st.canRequest(i) && !p.rejected.has(i) && this.paroleAllows(i, p),

@@ -20,7 +20,7 @@ import { BtError, abortError, fromSystemError, throwIfAborted } from '../errors.
 import type { Connection, DialOptions, Endpoint, Listener, ListenOptions, RemoteEndpoint, Transport } from './types.js';
 
 export interface TcpOptions {
-  /** Pause reading when this many received bytes wait to be pulled. Default 4 MiB. */
+  /** Pause reading when this many received bytes wait to be pulled. Default 1 MiB. */
   readHighWater?: number;
   /** `write()` returns false above this many queued bytes. Default 1 MiB. */
   writeHighWater?: number;
@@ -30,7 +30,7 @@ export interface TcpOptions {
   noDelay?: boolean;
 }
 
-const DEFAULTS = { readHighWater: 4 * 1024 * 1024, writeHighWater: 1024 * 1024, writeLowWater: 256 * 1024 };
+const DEFAULTS = { readHighWater: 1024 * 1024, writeHighWater: 1024 * 1024, writeLowWater: 256 * 1024 };
 
 /** Node reports IPv4-mapped IPv6 addresses for dual-stack sockets; show them as plain IPv4. */
 function plainHost(host: string | undefined): string {

@@ -16,7 +16,7 @@
  *   `dial` ends the connect and, once connected, closes the connection.
  */
 import net from 'node:net';
-import { BtError, abortError, fromSystemError, throwIfAborted } from '../errors.js';
+import { BtError, abortError, fromSystemError } from '../errors.js';
 import type { Connection, DialOptions, Endpoint, Listener, ListenOptions, RemoteEndpoint, Transport } from './types.js';
 
 export interface TcpOptions {
@@ -234,9 +234,10 @@ export class TcpTransport implements Transport {
 
   dial(remote: Endpoint, options: DialOptions = {}): Promise<TcpConnection> {
     const { signal } = options;
-    throwIfAborted(signal);
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise<TcpConnection>((resolve, reject) => {
-      const socket = net.connect({ host: remote.host, port: remote.port, noDelay: this.options.noDelay ?? false });
+      // Half-open allowed, as the Connection interface says: our `end()` does not stop our reading, theirs does not stop our writing.
+      const socket = net.connect({ host: remote.host, port: remote.port, noDelay: this.options.noDelay ?? false, allowHalfOpen: true });
       const what = `${remote.host.includes(':') ? `[${remote.host}]` : remote.host}:${remote.port}`;
       const onAbort = () => {
         socket.destroy();
@@ -271,9 +272,9 @@ export class TcpTransport implements Transport {
   }
 
   listen(options: ListenOptions): Promise<TcpListener> {
-    throwIfAborted(options.signal);
+    if (options.signal?.aborted) return Promise.reject(abortError(options.signal));
     return new Promise<TcpListener>((resolve, reject) => {
-      const server = net.createServer({ noDelay: this.options.noDelay ?? false, pauseOnConnect: false });
+      const server = net.createServer({ noDelay: this.options.noDelay ?? false, pauseOnConnect: false, allowHalfOpen: true });
       const onError = (err: Error) => reject(fromSystemError(err, `listen on ${options.host}:${options.port}`));
       server.once('error', onError);
       server.listen({ host: options.host, port: options.port }, () => {

@@ -1,0 +1,155 @@
+/**
+ * One peer connection (peer/wire.ts) over real TCP on 127.0.0.1: BEP 3 handshakes in both
+ * directions, BEP 6 and BEP 10 negotiated, the BEP 10 handshake's fields, refusal of another
+ * torrent, a handshake timeout, small messages joined into one write, blocks sent as header +
+ * block, and a malformed frame ending the connection with its WIRE_ code.
+ */
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import type { ExtendedHandshake } from '../../../../src/core/extension/index.js';
+import { PeerWire } from '../../../../src/core/peer/wire.js';
+import { TcpTransport } from '../../../../src/core/transport/tcp.js';
+import type { Connection } from '../../../../src/core/transport/types.js';
+import type { Message } from '../../../../src/core/wire/index.js';
+
+const infoHash = Buffer.alloc(20, 7);
+const idA = Buffer.from('-BK0100-aaaaaaaaaaaa');
+const idB = Buffer.from('-BK0100-bbbbbbbbbbbb');
+
+async function connected(): Promise<{ out: Connection; inc: Connection; close(): Promise<void> }> {
+  const t = new TcpTransport();
+  const l = await t.listen({ host: '127.0.0.1', port: 0 });
+  const it = l[Symbol.asyncIterator]();
+  const [out, inc] = await Promise.all([t.dial({ host: '127.0.0.1', port: l.local.port }), it.next().then((r) => r.value as Connection)]);
+  return {
+    out,
+    inc,
+    close: async () => {
+      out.close();
+      inc.close();
+      await l.close();
+    },
+  };
+}
+
+/** A Connection that counts write() calls. */
+function counting(c: Connection): Connection & { writes: number } {
+  const wrapped = Object.create(c) as Connection & { writes: number };
+  wrapped.writes = 0;
+  wrapped.write = (d: Uint8Array) => {
+    wrapped.writes++;
+    return c.write(d);
+  };
+  wrapped[Symbol.asyncIterator] = () => c[Symbol.asyncIterator]();
+  return wrapped;
+}
+
+describe('PeerWire', () => {
+  it('handshakes both ways, negotiates BEP 6 and BEP 10, exchanges the extended handshake', async () => {
+    const { out, inc, close } = await connected();
+    try {
+      const a = new PeerWire(out, { infoHash, peerId: idA, pieceCount: 10, extendedHandshake: { v: 'btkit test', reqq: 321, p: 6881 } });
+      const b = new PeerWire(inc, { infoHash, peerId: idB, pieceCount: 10, extendedHandshake: { v: 'other', reqq: 77 } });
+      const seenByB: string[] = [];
+      const [ha, hb] = await Promise.all([a.handshake({ timeoutMs: 5000 }), b.handshake({ timeoutMs: 5000, accept: (h) => seenByB.push(Buffer.from(h.peerId).toString()) })]);
+      expect(Buffer.from(ha.peerId).equals(idB)).toBe(true);
+      expect(Buffer.from(hb.peerId).equals(idA)).toBe(true);
+      expect(seenByB).toEqual([idA.toString()]);
+      expect(a.state!.features).toMatchObject({ fast: true, extended: true });
+      const ext = new Promise<ExtendedHandshake>((resolve) => {
+        void b.run({ onMessage: () => undefined, onExtendedHandshake: resolve }).catch(() => undefined);
+      });
+      void a.run({ onMessage: () => undefined }).catch(() => undefined);
+      const h = await ext;
+      expect(h).toMatchObject({ v: 'btkit test', reqq: 321, p: 6881 });
+    } finally {
+      await close();
+    }
+  });
+
+  it('refuses a peer asking for another torrent (PEER_WRONG_TORRENT) and closes', async () => {
+    const { out, inc, close } = await connected();
+    try {
+      const a = new PeerWire(out, { infoHash: Buffer.alloc(20, 1), peerId: idA, pieceCount: 10 });
+      const b = new PeerWire(inc, { infoHash, peerId: idB, pieceCount: 10 });
+      const [ra, rb] = await Promise.allSettled([a.handshake({ timeoutMs: 2000 }), b.handshake({ timeoutMs: 2000 })]);
+      expect(rb).toMatchObject({ status: 'rejected', reason: { code: 'PEER_WRONG_TORRENT' } });
+      // b never answered: a sees the connection end.
+      expect(ra.status).toBe('rejected');
+      await inc.closed;
+    } finally {
+      await close();
+    }
+  });
+
+  it('gives up on a peer that never handshakes (PEER_HANDSHAKE_TIMEOUT)', async () => {
+    const { out, close } = await connected();
+    try {
+      const a = new PeerWire(out, { infoHash, peerId: idA, pieceCount: 10 });
+      await expect(a.handshake({ timeoutMs: 100 })).rejects.toMatchObject({ code: 'PEER_HANDSHAKE_TIMEOUT' });
+      await out.closed;
+    } finally {
+      await close();
+    }
+  });
+
+  it('joins a burst of small messages into one write; sends a block as header + block', async () => {
+    const { out, inc, close } = await connected();
+    try {
+      const counted = counting(out);
+      const a = new PeerWire(counted, { infoHash, peerId: idA, pieceCount: 10 });
+      const b = new PeerWire(inc, { infoHash, peerId: idB, pieceCount: 10 });
+      await Promise.all([a.handshake({ timeoutMs: 2000 }), b.handshake({ timeoutMs: 2000 })]);
+      await new Promise((r) => setTimeout(r, 10));
+      const before = counted.writes;
+      const received: Message[] = [];
+      const done = new Promise<void>((resolve) => {
+        void b
+          .run({
+            onMessage: (m) => {
+              received.push(m);
+              if (m.type === 'piece') resolve();
+            },
+          })
+          .catch(() => undefined);
+      });
+      a.send({ type: 'interested' });
+      for (let i = 0; i < 50; i++) a.send({ type: 'request', index: i % 10, begin: 0, length: 16384 });
+      await Promise.resolve();
+      await new Promise((r) => setImmediate(r));
+      expect(counted.writes - before).toBe(1);
+      const block = Buffer.alloc(16384, 0xab);
+      a.sendPiece(3, 16384, block);
+      await done;
+      expect(received.filter((m) => m.type === 'request')).toHaveLength(50);
+      const piece = received.find((m) => m.type === 'piece') as Extract<Message, { type: 'piece' }>;
+      expect(piece).toMatchObject({ index: 3, begin: 16384 });
+      expect(Buffer.from(piece.block).equals(block)).toBe(true);
+      expect(a.uploadedPayload).toBe(16384);
+      expect(b.downloadedPayload).toBe(16384);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a malformed frame ends run() with its WIRE_ code and closes the connection', async () => {
+    const t = new TcpTransport();
+    const l = await t.listen({ host: '127.0.0.1', port: 0 });
+    const raw = net.connect(l.local.port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    try {
+      const inc = (await l[Symbol.asyncIterator]().next()).value as Connection;
+      const w = new PeerWire(inc, { infoHash, peerId: idB, pieceCount: 10 });
+      const hs = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol'), Buffer.alloc(8), infoHash, idA]);
+      raw.write(hs);
+      await w.handshake({ timeoutMs: 2000 });
+      raw.write(Buffer.from([0, 0, 0, 5, 4, 0, 0, 0, 99])); // have 99 of 10 pieces
+      await expect(w.run({ onMessage: () => undefined })).rejects.toMatchObject({ code: 'WIRE_BAD_INDEX' });
+      expect(w.closed).toBe(true);
+      expect(w.error?.code).toBe('WIRE_BAD_INDEX');
+    } finally {
+      raw.destroy();
+      await l.close();
+    }
+  });
+});

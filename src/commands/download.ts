@@ -139,7 +139,7 @@ Exit status: 0 when complete; 3 for a torrent that cannot be used (its paths lea
       const now = performance.now();
       if (!force && now - lastLine < 100) return;
       lastLine = now;
-      process.stderr.write(`\r\x1b[2K${progressLine(s, process.stderr.columns ?? 100)}`);
+      process.stderr.write(`\r\x1b[2K${progressLine(s, process.stderr.columns || 100)}`);
     };
     const clearLine = () => {
       if (tty && lastLine > 0) process.stderr.write('\r\x1b[2K');

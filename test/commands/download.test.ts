@@ -139,6 +139,19 @@ describe('btkit download', () => {
     expect(r.stderr).toMatch(/saved to\s+.*single\.bin/);
   });
 
+  it.skipIf(!existsSync('/usr/bin/script'))('on a terminal: a progress line (percent, sizes, rates, peers, ETA) on stderr, then the summary', async () => {
+    const p = await seed(single, 4);
+    const out = join(dir, 'out-tty');
+    const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+    const cmd = [process.execPath, BIN, 'download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, ...NET].map(quote).join(' ');
+    const env: Record<string, string | undefined> = { ...process.env, TERM: 'xterm', COLUMNS: '120' };
+    for (const k of ['NODE_ENV', 'NO_COLOR', 'FORCE_COLOR']) delete env[k];
+    const { stdout: screen } = await promisify(execFile)('/usr/bin/script', ['-qec', cmd, '/dev/null'], { env: env as NodeJS.ProcessEnv, timeout: 30_000, encoding: 'utf8' });
+    expect(screen, JSON.stringify(screen)).toMatch(/\d+\.\d%\s+[\d.]+ (B|KiB|MiB)\/2\.00 MiB\s+down [\d.]+ \S+\/s\s+up [\d.]+ \S+\/s\s+1 peer( \(1 seed\))?\s+ETA/);
+    expect(screen).toMatch(/saved to\s+.*single\.bin/);
+    expect((await readFile(join(out, 'single.bin'))).equals(single.data)).toBe(true);
+  });
+
   it('a second run on a complete download fetches nothing (resume, fast path)', async () => {
     const p = await seed(single);
     const out = join(dir, 'out-twice');

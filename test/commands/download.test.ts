@@ -276,6 +276,15 @@ describe('btkit download', () => {
     expect(ndjson(r.stdout).at(-1)).toMatchObject({ ok: false, error: { code: 'NO_PEERS', category: 'no-peers', exitCode: 6 } });
   });
 
+  it('a disk error is exit 7 (io): a directory where the file should go', async () => {
+    const p = await seed(single);
+    const out = join(dir, 'out-eisdir');
+    await mkdir(join(out, 'single.bin'), { recursive: true });
+    const r = await runClean(['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--json', ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(7);
+    expect(ndjson(r.stdout).at(-1)).toMatchObject({ ok: false, error: { category: 'io', exitCode: 7 } });
+  });
+
   it('a torrent whose paths leave the output directory is refused (exit 3) before anything is written', async () => {
     const out = join(dir, 'out-escape');
     for (const bad of ['path-dotdot.torrent', 'path-absolute-slash.torrent', 'name-dotdot.torrent']) {

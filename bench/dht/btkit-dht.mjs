@@ -4,7 +4,12 @@
 // peer announced. Prints "NODES 127.0.0.1:P1,…" when ready; runs until SIGINT/SIGTERM or
 // --seconds. Never touches the public DHT: every node's bootstrap list is explicit loopback.
 //
-//   node bench/dht/btkit-dht.mjs [--nodes 30] [--announce HEX40:PORT] [--seconds 600]
+//   node bench/dht/btkit-dht.mjs [--nodes 30] [--announce HEX40:PORT] [--seconds 600] [--delay MS]
+//
+// --delay holds every datagram these nodes send for MS milliseconds (a stand-in for network
+// latency, which loopback lacks: lookups that differ by a round trip differ by ~1 ms here, by
+// 50–300 ms on the Internet). It wraps dgram's send in this process only.
+import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -16,8 +21,22 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '30' },
     announce: { type: 'string' },
     seconds: { type: 'string', default: '600' },
+    delay: { type: 'string', default: '0' },
   },
 });
+const delayMs = Number(values.delay);
+if (delayMs > 0) {
+  const send = dgram.Socket.prototype.send;
+  dgram.Socket.prototype.send = function delayedSend(...args) {
+    setTimeout(() => {
+      try {
+        send.apply(this, args);
+      } catch {
+        // the socket closed meanwhile
+      }
+    }, delayMs);
+  };
+}
 const count = Number(values.nodes);
 const loopbackOnly = (host) => /^127\./.test(host);
 const start = (bootstrap) => DhtNode.start({ bootstrap, host: '127.0.0.1', port: 0, addressFilter: loopbackOnly, queryTimeoutMs: 1000 });

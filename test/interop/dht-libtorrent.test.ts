@@ -2,14 +2,16 @@
  * Acceptance 1 (required in CI): btkit's DHT against libtorrent's, on 127.0.0.1 only.
  *
  * A private DHT of 8 libtorrent nodes (test/lab/lt_dht.py serve) and a libtorrent seeder
- * announcing into it (lt_seed.py --dht). Then:
+ * announcing into it (lt_seed.py --dht, through lt_seed_dht.py). Then:
  * - `btkit dht-lookup` finds the seeder (and, with --scrape, libtorrent's BEP 33 filters count it
  *   as a seed);
  * - `btkit dht-lookup --announce` makes btkit findable by libtorrent's dht_get_peers
  *   (lt_dht.py get), with an explicit port and with implied_port.
  *
- * The lab nodes get `dht_block_ratelimit` raised: every node here is 127.0.0.1, and libtorrent's
- * per-IP DoS blocker would otherwise ban the address for minutes after a burst of lookups.
+ * The lab nodes and the seeder get libtorrent's DHT rate limits lifted (lt_dht.py --set,
+ * lt_seed_dht.py): every node here is 127.0.0.1, and libtorrent's per-IP DoS blocker would
+ * otherwise ban that one address for five minutes after a burst of lookups (measured: the seeder's
+ * DHT node went silent after about a dozen lookups).
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -130,7 +132,7 @@ describe.skipIf(!available)('btkit DHT ⇄ libtorrent DHT (8 libtorrent nodes + 
     await chmod(dir, 0o755);
     base = await freePortRange(12);
     seederPort = base + 10;
-    const nodes = lab('lt_dht.py', ['serve', '--nodes', '8', '--base-port', String(base), '--seconds', '85', '--set', 'dht_block_ratelimit=100000']);
+    const nodes = lab('lt_dht.py', ['serve', '--nodes', '8', '--base-port', String(base), '--seconds', '85', '--set', 'dht_block_ratelimit=100000', '--set', 'dht_upload_rate_limit=100000000']);
     const line = await nodes.waitFor(/^NODES /, 45_000, 'NODES line');
     const list = line.slice('NODES '.length).split(',');
     expect(list).toHaveLength(8);
@@ -141,7 +143,7 @@ describe.skipIf(!available)('btkit DHT ⇄ libtorrent DHT (8 libtorrent nodes + 
     torrent = join(dir, 'file.torrent');
     const create = lab('lt_create.py', [join(dir, 'data', 'file.bin'), torrent, '--piece-kib', '16', '--tracker', '']);
     infoHash = (await create.waitFor(/infohash=/, 20_000, 'created torrent')).match(/infohash=([0-9a-f]{40})/)![1]!;
-    const seeder = lab('lt_seed.py', [torrent, join(dir, 'data'), '--port', String(seederPort), '--no-tracker', '--dht', list.slice(0, 2).join(','), '--seconds', '85']);
+    const seeder = lab('lt_seed_dht.py', [torrent, join(dir, 'data'), '--port', String(seederPort), '--no-tracker', '--dht', list.slice(0, 2).join(','), '--seconds', '85']);
     await seeder.waitFor(/^READY /, 20_000, 'seeder READY');
   }, 90_000);
 

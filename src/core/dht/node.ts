@@ -133,6 +133,8 @@ export class DhtNode {
   private readonly tokens = new Map<string, { at: number; list: { node: QueryTarget; token: Buffer }[] }>();
   private readonly options: DhtNodeOptions;
   private readonly clock: () => number;
+  /** Saved nodes of a family we run no socket for (--no-ipv6): kept for the next state file. */
+  private readonly carried: SavedNode[] = [];
   private closed = false;
 
   private constructor(options: DhtNodeOptions, nodeId: Buffer, stacks: Stack[], bootstrapNodes: QueryTarget[], warnings: string[]) {
@@ -144,7 +146,10 @@ export class DhtNode {
     this.clock = options.clock ?? (() => performance.now());
     this.transport = krpcTransport(Object.fromEntries(stacks.map((s) => [s.family, s.dht._rpc.socket])), nodeId);
     for (const s of stacks) this.adapt(s);
-    for (const n of options.nodes ?? []) this.addNode(n);
+    for (const n of options.nodes ?? []) {
+      if (stacks.some((s) => s.family === familyOf(n.host))) this.addNode(n);
+      else this.carried.push(n);
+    }
   }
 
   /** Bind the socket(s) and start answering queries. Throws DHT_BIND_FAILED (network). */
@@ -214,13 +219,40 @@ export class DhtNode {
     stack.dht.addNode({ id, host: n.host, port: n.port });
   }
 
-  /** The routing table as the state file stores it, most recently seen first. */
+  /**
+   * The routing table as the state file stores it, most recently seen first, then the saved
+   * nodes of a family this run had no socket for (so an IPv4-only run keeps the IPv6 ones).
+   */
   savedNodes(): SavedNode[] {
     const all: DhtContact[] = this.stacks.flatMap((s) => s.dht._rpc.nodes.toArray());
-    return all
-      .sort((a, b) => (b.seen ?? 0) - (a.seen ?? 0))
-      .slice(0, MAX_SAVED_NODES)
-      .map((c) => ({ id: Buffer.from(c.id).toString('hex'), host: c.host, port: c.port }));
+    return [
+      ...all.sort((a, b) => (b.seen ?? 0) - (a.seen ?? 0)).map((c) => ({ id: Buffer.from(c.id).toString('hex'), host: c.host, port: c.port })),
+      ...this.carried,
+    ].slice(0, MAX_SAVED_NODES);
+  }
+
+  /**
+   * Ping a node (BEP 5 `ping`); one that answers enters the routing table. This is what to do
+   * with the DHT port a peer sends in a BEP 5 PORT message. Resolves its node id, or null.
+   */
+  async ping(host: string, port: number, { signal }: { signal?: AbortSignal } = {}): Promise<string | null> {
+    this.assertOpen();
+    const family = familyOf(host);
+    if (!family || !this.stacks.some((s) => s.family === family)) return null;
+    if (this.options.addressFilter && !this.options.addressFilter(host, port)) return null;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const r = await this.transport.query({ host, port, family, id: null }, 'ping', {}, controller.signal);
+      const id = r && typeof r === 'object' ? (r as Record<string, unknown>).id : undefined;
+      return id instanceof Uint8Array && id.length === 20 ? Buffer.from(id).toString('hex') : null;
+    } catch {
+      if (signal?.aborted) throw abortError(signal);
+      return null;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   exportState(now = new Date()): DhtState {

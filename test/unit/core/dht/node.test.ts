@@ -180,3 +180,31 @@ describe('BEP 43 read-only nodes', () => {
     expect(events.some((e) => e.type === 'peer' && e.peer.port === 6999)).toBe(true);
   });
 });
+
+describe('DhtNode routing-table helpers', () => {
+  it('ping() adds a node that answers (for BEP 5 PORT messages) and returns its id', async () => {
+    const a = track(await startNode());
+    const b = track(await startNode());
+    expect(a.tableSize().v4).toBe(0);
+    expect(await a.ping('127.0.0.1', b.port)).toBe(b.nodeId.toString('hex'));
+    expect(a.tableSize().v4).toBe(1);
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    try {
+      expect(await a.ping('127.0.0.1', silent.address().port)).toBeNull();
+    } finally {
+      silent.close();
+    }
+    expect(a.tableSize().v4).toBe(1);
+  });
+
+  it('keeps saved IPv6 nodes in its state when it runs IPv4 only', async () => {
+    const saved = [
+      { id: '11'.repeat(20), host: '::1', port: 7000 },
+      { id: '22'.repeat(20), host: '127.0.0.1', port: 7001 },
+    ];
+    const n = track(await startNode({ nodes: saved }));
+    expect(n.tableSize()).toEqual({ v4: 1, v6: 0 });
+    expect(n.exportState().nodes).toEqual([saved[1], saved[0]]);
+  });
+});

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// One btkit lookup measured inside a warmed-up process: two throwaway btkit nodes first run a
-// lookup between themselves (so V8 has compiled the code paths), then a *fresh* node, knowing
+// One btkit lookup measured inside a warmed-up process: two throwaway btkit nodes first run 100
+// lookups between themselves (so V8 has compiled and optimised the code paths), then a *fresh* node, knowing
 // only --bootstrap, looks --hash up. Separates the lookup itself from process start and JIT
 // warm-up, which the CLI figures include. Prints one JSON line {firstPeerMs, doneMs, queried}.
 //
@@ -17,9 +17,10 @@ const opts = { host: '127.0.0.1', readOnly: true, addressFilter: loopbackOnly };
 
 const a = await DhtNode.start({ ...opts, bootstrap: [] });
 const b = await DhtNode.start({ ...opts, bootstrap: [{ host: '127.0.0.1', port: a.port }] });
-for (let i = 0; i < 3; i++) {
-  await b.announce(Buffer.alloc(20, i), { port: 1000 + i, timeoutMs: 2000 });
-  for await (const _ of b.lookup(Buffer.alloc(20, i), { timeoutMs: 2000 })) {
+for (let i = 0; i < 100; i++) {
+  const key = Buffer.alloc(20, i);
+  if (i % 10 === 0) await b.announce(key, { port: 1000 + i, timeoutMs: 2000 });
+  for await (const _ of b.lookup(key, { timeoutMs: 2000 })) {
     // warm-up only
   }
 }

@@ -49,7 +49,7 @@ Exit status: 0 when peers were found; 6 (no peers) when the lookup finished but 
     'max-queried': Flags.integer({ min: 1, default: 256, description: 'Stop after this many queries.' }),
     bootstrap: hostPortFlag({ char: 'b', multiple: true, description: 'A DHT node to start from, host:port ([::1]:6881 for IPv6). Default: the public routers.' }),
     host: Flags.string({ default: '0.0.0.0', description: 'IPv4 address our node binds to.' }),
-    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 0, description: 'UDP port of our node (0: any free port; the IPv6 socket uses the same one).' }),
+    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 0, description: 'UDP port of our node (0: any free port; a port given here is used for IPv6 too).' }),
     host6: Flags.string({ description: 'IPv6 address our node binds to (default ::).' }),
     ipv6: Flags.boolean({ default: true, allowNo: true, description: 'Also run an IPv6 node (BEP 32) when an IPv6 socket can be bound; --no-ipv6: IPv4 only.' }),
     announce: Flags.boolean({ description: 'After the lookup, announce us to the closest nodes (announce_peer).' }),

@@ -15,9 +15,14 @@
  *   one, and the session's state changes in the same order the bytes arrived.
  * - Time comes from `now()`; timers that end a silent peer live in the session's tick, so one
  *   timer serves every peer.
+ * - Received chunks go back to a transport that can reuse them (transport/tcp.ts
+ *   `RecyclingConnection`) as soon as the decoder holds no byte of them: every view a handler
+ *   gets (a block, a bitfield, an extended payload) is copied or done with before its handler
+ *   returns, so after a dispatch only the decoder's unread tail still points into a chunk.
  */
 import { BtError } from '../errors.js';
 import { type ExtendedHandshake, type ExtendedHandshakeInit, type ExtensionFactory, ExtensionRegistry } from '../extension/index.js';
+import { canRecycle } from '../transport/tcp.js';
 import type { Connection } from '../transport/types.js';
 import {
   ConnectionState,
@@ -78,6 +83,10 @@ export class PeerWire {
   private flushScheduled = false;
   private closedWith: BtError | undefined;
   private isClosed = false;
+  /** Chunks pushed into the decoder and not yet given back to the transport. */
+  private held: Uint8Array[] = [];
+  private heldBytes = 0;
+  private readonly recycle: ((chunk: Uint8Array) => void) | undefined;
 
   constructor(
     conn: Connection,
@@ -87,6 +96,7 @@ export class PeerWire {
     this.now = options.now ?? (() => performance.now());
     this.decoder = new MessageDecoder({ pieceCount: options.pieceCount, ...(options.maxBlockLength ? { maxBlockLength: options.maxBlockLength } : {}) });
     this.iterator = conn[Symbol.asyncIterator]();
+    if (canRecycle(conn)) this.recycle = (chunk) => conn.recycle(chunk);
     void conn.closed.then(() => {
       this.isClosed = true;
     });
@@ -140,7 +150,7 @@ export class PeerWire {
         const r = await this.iterator.next();
         if (r.done) throw this.closedWith ?? new BtError('PEER_CLOSED', 'network', 'the peer closed the connection during the handshake');
         this.receivedBytes += r.value.length;
-        this.decoder.push(r.value);
+        this.take(r.value);
       }
     } catch (err) {
       const e = err instanceof BtError ? err : new BtError('PEER_FAILED', 'network', (err as Error).message, { cause: err });
@@ -162,6 +172,7 @@ export class PeerWire {
     try {
       // Frames already buffered with the handshake (a bitfield often arrives in the same chunk).
       this.dispatch(handler, state);
+      this.release();
       for (;;) {
         if (handler.beforeRead) await handler.beforeRead(this.decoder.buffered);
         if (this.isClosed && !this.closedWith) return;
@@ -170,14 +181,34 @@ export class PeerWire {
         const chunk = r.value;
         this.receivedBytes += chunk.length;
         state.touchReceived(this.now());
-        this.decoder.push(chunk);
+        this.take(chunk);
         this.dispatch(handler, state);
+        this.release();
       }
       if (this.closedWith) throw this.closedWith;
     } catch (err) {
       const e = err instanceof BtError ? err : new BtError('PEER_FAILED', 'network', (err as Error).message, { cause: err });
       this.close(this.closedWith ?? e);
       throw this.closedWith ?? e;
+    }
+  }
+
+  private take(chunk: Uint8Array): void {
+    this.decoder.push(chunk);
+    if (this.recycle) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+    }
+  }
+
+  /** Give back the chunks the decoder has read past (it keeps only the last `buffered` bytes). */
+  private release(): void {
+    if (!this.recycle) return;
+    const keep = this.decoder.buffered;
+    while (this.held.length > 0 && this.heldBytes - this.held[0]!.length >= keep) {
+      const c = this.held.shift()!;
+      this.heldBytes -= c.length;
+      this.recycle(c);
     }
   }
 
@@ -199,7 +230,8 @@ export class PeerWire {
 
   private onExtended(handler: PeerWireHandler, id: number, payload: Uint8Array): void {
     try {
-      const r = this.registry!.receive(id, payload);
+      // A copy: the decoded handshake (and plug-ins) may keep views of it past this call.
+      const r = this.registry!.receive(id, Uint8Array.from(payload));
       if (r.kind === 'handshake') handler.onExtendedHandshake?.(r.handshake);
     } catch (err) {
       // A message for an extension we never announced is the peer's confusion, not an attack.

@@ -419,6 +419,10 @@ export class Session {
         this.emit({ type: 'warning', message: `port ${listen.port} is in use; listening on another`, code: 'NET_EADDRINUSE' });
         l = await t.listen({ host: listen.host, port: 0, signal: this.abort.signal });
       }
+      if (this.stopping) {
+        await l.close();
+        return;
+      }
       this.listeners.push(l);
       if (this.listenPort === 0) this.listenPort = l.local.port;
       void this.acceptLoop(l);

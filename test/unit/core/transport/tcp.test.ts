@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { BtError } from '../../../../src/core/errors.js';
-import { type TcpConnection, TcpTransport } from '../../../../src/core/transport/tcp.js';
+import { type RecyclingConnection, type TcpConnection, TcpTransport, canRecycle } from '../../../../src/core/transport/tcp.js';
 import type { Connection } from '../../../../src/core/transport/types.js';
 
 async function pair(options = {}): Promise<{ a: Connection; b: Connection; close(): Promise<void> }> {
@@ -106,6 +106,36 @@ describe('TCP transport', () => {
       expect(await failing).toMatchObject({ code: 'TEST' });
     } finally {
       await second.close();
+    }
+  });
+
+  it('a dialed connection reads into pooled buffers: recycled chunks are reused, the bytes stay right', async () => {
+    const { a, b, close } = await pair();
+    try {
+      expect(canRecycle(a)).toBe(true);
+      const payload = Buffer.alloc(8 * 1024 * 1024);
+      for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE(i, i);
+      b.write(payload);
+      void b.end();
+      const copy = Buffer.alloc(payload.length);
+      let off = 0;
+      const memories = new Set<ArrayBufferLike>();
+      let chunks = 0;
+      for await (const chunk of a) {
+        copy.set(chunk, off);
+        off += chunk.length;
+        memories.add(chunk.buffer);
+        chunks++;
+        (a as RecyclingConnection).recycle(chunk);
+        // Recycling twice, or recycling memory that is not the pool's, is ignored.
+        (a as RecyclingConnection).recycle(chunk);
+        (a as RecyclingConnection).recycle(Buffer.alloc(16));
+      }
+      expect(off).toBe(payload.length);
+      expect(copy.equals(payload)).toBe(true);
+      expect(memories.size).toBeLessThan(chunks);
+    } finally {
+      await close();
     }
   });
 

@@ -7,6 +7,8 @@
  * Addresses travel as text ("1.2.3.4", "2001:db8::1"), the form node:dgram sends to.
  */
 
+import { formatIPv6, ipBytes, parseIPv4 as parseIpv4, parseIPv6 as parseIpv6 } from '../net/address.js';
+
 export type IpFamily = 4 | 6;
 
 export interface PeerAddress {
@@ -23,82 +25,16 @@ export const NODE_ID_BYTES = 20;
 export const COMPACT_PEER_BYTES: Record<IpFamily, number> = { 4: 6, 6: 18 };
 export const COMPACT_NODE_BYTES: Record<IpFamily, number> = { 4: 26, 6: 38 };
 
-/** IPv4 text → 4 bytes, or null when it is not dotted-quad IPv4. */
-export function parseIpv4(text: string): Buffer | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return null;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return null;
-  return Buffer.from(parts);
-}
+// Address text ↔ bytes lives in one place for every protocol module.
+export { parseIPv4 as parseIpv4, parseIPv6 as parseIpv6, ipBytes, formatHostPort } from '../net/address.js';
 
-/** IPv6 text (with `::` and an optional trailing dotted quad, no zone) → 16 bytes, or null. */
-export function parseIpv6(text: string): Buffer | null {
-  let s = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  if (s.includes('%') || !s.includes(':')) return null;
-  let tail: Buffer | null = null;
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    tail = parseIpv4(s.slice(lastColon + 1));
-    if (!tail) return null;
-    s = `${s.slice(0, lastColon + 1)}${tail.readUInt16BE(0).toString(16)}:${tail.readUInt16BE(2).toString(16)}`;
-  }
-  const halves = s.split('::');
-  if (halves.length > 2) return null;
-  const groups = (part: string): string[] | null => (part === '' ? [] : part.split(':'));
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
-  if (!head || !rest) return null;
-  const missing = 8 - head.length - rest.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
-  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...rest];
-  const out = Buffer.alloc(16);
-  for (let i = 0; i < 8; i++) {
-    const g = all[i]!;
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-    out.writeUInt16BE(parseInt(g, 16), i * 2);
-  }
-  return out;
-}
-
-/** 16 bytes → RFC 5952 text (lower case, longest run of zero groups as `::`). */
-export function formatIpv6(bytes: Uint8Array): string {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
-  let bestStart = -1;
-  let bestLen = 1; // RFC 5952: a single zero group is not shortened
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-/** The raw address bytes of an IP literal (4 or 16), or null for anything else. */
-export function ipBytes(host: string): Buffer | null {
-  return parseIpv4(host) ?? parseIpv6(host);
-}
+/** 16 bytes → RFC 5952 text (lower case, longest run of two or more zero groups as `::`). */
+export const formatIpv6 = (bytes: Uint8Array): string => formatIPv6(bytes, 0);
 
 export function familyOf(host: string): IpFamily | null {
   if (parseIpv4(host)) return 4;
   if (parseIpv6(host)) return 6;
   return null;
-}
-
-/** `1.2.3.4:6881` or `[2001:db8::1]:6881`. */
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**

@@ -3,24 +3,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readTorrentArg, resolveTarget } from '../../../src/cli/target.js';
-import { BtError } from '../../../src/core/errors.js';
 import { base32Encode } from '../../../src/core/metainfo/magnet.js';
 import { buildTorrent } from '../../../src/core/metainfo/build.js';
 import { parseTorrent } from '../../../src/core/metainfo/parse.js';
 import { tempDirs } from '../../helpers/tmp.js';
+import { thrown } from '../../helpers/errors.js';
 
 const tmp = tempDirs();
 const HEX = '0123456789abcdef0123456789abcdef01234567';
-
-async function thrown(p: Promise<unknown>): Promise<BtError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BtError) return e;
-    throw e;
-  }
-  throw new Error('expected a BtError');
-}
 
 describe('resolveTarget', () => {
   it('a magnet link: its infohash, name, and each tracker as a tier of its own', async () => {

@@ -2,21 +2,11 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BtError } from '../../../../src/core/errors.js';
 import { writeFileAtomic } from '../../../../src/core/fs/atomic.js';
 import { tempDirs } from '../../../helpers/tmp.js';
+import { thrown } from '../../../helpers/errors.js';
 
 const tmp = tempDirs();
-
-async function thrown(p: Promise<unknown>): Promise<BtError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BtError) return e;
-    throw e;
-  }
-  throw new Error('expected a BtError');
-}
 
 describe('writeFileAtomic', () => {
   it('writes the bytes and leaves only the target in the directory', async () => {

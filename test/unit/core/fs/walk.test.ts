@@ -7,22 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BtError } from '../../../../src/core/errors.js';
 import { walk } from '../../../../src/core/fs/walk.js';
 import { tempDirs, writeTree } from '../../../helpers/tmp.js';
+import { thrown } from '../../../helpers/errors.js';
 
 const tmp = tempDirs();
 const rel = (r: Awaited<ReturnType<typeof walk>>) => r.files.map((f) => f.path.join('/'));
-
-async function thrown(p: Promise<unknown>): Promise<BtError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BtError) return e;
-    throw e;
-  }
-  throw new Error('expected a BtError');
-}
 
 describe('walk: order', () => {
   it('sorts by the bytes of the relative path, not by locale or creation order', async () => {

@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import bencode from 'bencode';
 import { describe, expect, it } from 'vitest';
-import { BtError } from '../../../../src/core/errors.js';
 import { createTorrent } from '../../../../src/core/metainfo/create.js';
 import { tempDirs, writeTree } from '../../../helpers/tmp.js';
+import { thrown } from '../../../helpers/errors.js';
 
 const tmp = tempDirs();
 
@@ -18,16 +18,6 @@ function naivePieces(data: Buffer, pieceLength: number): Buffer {
   const out: Buffer[] = [];
   for (let s = 0; s < data.length; s += pieceLength) out.push(createHash('sha1').update(data.subarray(s, s + pieceLength)).digest());
   return Buffer.concat(out);
-}
-
-async function thrown(p: Promise<unknown>): Promise<BtError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BtError) return e;
-    throw e;
-  }
-  throw new Error('expected a BtError');
 }
 
 describe('createTorrent', () => {

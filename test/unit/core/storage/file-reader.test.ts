@@ -5,10 +5,10 @@
 import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BtError } from '../../../../src/core/errors.js';
 import { FileStreamReader } from '../../../../src/core/storage/file-reader.js';
 import type { LayoutFile } from '../../../../src/core/storage/layout.js';
 import { patternBytes, tempDirs } from '../../../helpers/tmp.js';
+import { thrown } from '../../../helpers/errors.js';
 
 const tmp = tempDirs();
 
@@ -26,16 +26,6 @@ async function setup(): Promise<{ dir: string; files: LayoutFile[]; stream: Buff
     { diskPath: join(dir, 'c'), length: 50, offset: 128 },
   ];
   return { dir, files, stream: Buffer.concat([a, Buffer.alloc(28), c]) };
-}
-
-async function thrown(p: Promise<unknown>): Promise<BtError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BtError) return e;
-    throw e;
-  }
-  throw new Error('expected a BtError');
 }
 
 describe('FileStreamReader', () => {

@@ -1,0 +1,12 @@
+import { BtError } from '../../src/core/errors.js';
+
+/** The BtError a promise rejects with; fails the test if it resolves or rejects with anything else. */
+export async function thrown(p: Promise<unknown>): Promise<BtError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof BtError) return e;
+    throw e;
+  }
+  throw new Error('expected a BtError');
+}

@@ -7,6 +7,9 @@
 // btkit and libtorrent are given the seeder with --peer; aria2c cannot be told a peer, so the
 // seeder also announces to a loopback opentracker, where aria2c finds it.
 //
+// Before each run the previous output is deleted, `sync`ed, and 3 s pass, so that freeing it is
+// not timed as part of the next tool's run.
+//
 // Usage: node bench/download/run.mjs [RUNS] [SIZE_MIB]          (after `npm run build`)
 // Env:   BTKIT_BENCH_DIR (default /tmp/btkit-bench-download: the data is kept between runs),
 //        BTKIT_ARGS (extra btkit flags), CPU_PROF=1 (btkit writes a V8 CPU profile there).
@@ -152,6 +155,10 @@ try {
     for (const name of order) {
       rmSync(outDir, { recursive: true, force: true });
       mkdirSync(outDir, { recursive: true });
+      // Let the system finish freeing the previous 1 GiB output before the next tool is timed
+      // (on this sandbox a delete's cost otherwise lands, at random, in the next run's sys time).
+      execFileSync('sync');
+      await new Promise((r) => setTimeout(r, 3000));
       const r = await tools[name]();
       let identical = false;
       if (r.ok) {

@@ -95,8 +95,17 @@ export const OUR_REQQ = 500;
  * the hasher and the disk busy, small enough for memory to stay flat whatever the torrent's size.
  */
 const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
-/** Piece buffers kept for reuse (fresh memory costs page faults; too many cost RSS). */
-const MAX_FREE_BUFFERS_BYTES = 16 * 1024 * 1024;
+/**
+ * Piece buffers kept for reuse. Fresh memory costs a page fault per page, which at hundreds of
+ * MB/s costs more than the protocol (most of all in a sandbox such as gVisor); a buffer kept
+ * costs nothing more than it did while in use, so the cap only bounds memory after a burst.
+ */
+const MAX_FREE_BUFFERS_BYTES = 48 * 1024 * 1024;
+/**
+ * Most requests outstanding at one peer, whatever its `reqq`: 8 MiB in flight covers 300 MB/s at
+ * 25 ms of round trip, and every outstanding block holds a piece buffer open.
+ */
+const MAX_PIPELINE = 500;
 const CHOKE_ROUND_MS = 10_000;
 const BACKOFF_MS = [2_000, 5_000, 15_000, 30_000, 60_000];
 
@@ -926,7 +935,7 @@ export class Session {
     if (!st.amInterested) return;
     if (st.peerChoking && st.allowedFastIn.size === 0) return;
     const now = this.now();
-    const depth = p.snubbed ? 1 : pipelineDepth(p.down.rate(now), { max: p.reqq, min: 16 });
+    const depth = p.snubbed ? 1 : pipelineDepth(p.down.rate(now), { max: Math.min(p.reqq, MAX_PIPELINE), min: 16 });
     const outstanding = this.scheduler.outstandingCount(p);
     const room = depth - outstanding;
     // Top up in batches (an eighth of the pipeline at a time): one pass over the picker and one

@@ -28,7 +28,17 @@ export interface FileStoreOptions {
   /** The output directory (`-o`): a single-file torrent's file, or a multi-file torrent's top directory, goes inside it. */
   outDir: string;
   maxOpenFiles?: number;
+  /** Largest single write system call, in bytes. Default `WRITE_SLICE`. */
+  writeSlice?: number;
 }
+
+/**
+ * A piece is written in slices of at most this many bytes. Measured on gVisor (the sandbox CI and
+ * the benchmarks run in): a pwrite above about 32 KiB costs two to three times more system time
+ * per byte than smaller ones (3 s instead of 1 s of CPU per GiB downloaded); on a plain Linux
+ * kernel the extra calls cost a few hundredths of a second per GiB.
+ */
+export const WRITE_SLICE = 32 * 1024;
 
 /** The torrent's files with their absolute paths under `outDir` (null for padding). Throws an input error for an unsafe path. */
 export function storeLayout(meta: Pick<Metainfo, 'name' | 'files' | 'multiFile'>, outDir: string): LayoutFile[] {
@@ -69,6 +79,7 @@ export class FileStore implements PieceStore {
     readonly pieceLength: number,
     readonly totalLength: number,
     maxOpenFiles: number,
+    private readonly writeSlice: number,
   ) {
     this.pieceCount = Math.ceil(totalLength / pieceLength);
     this.maxOpenFiles = Math.max(1, maxOpenFiles);
@@ -77,7 +88,7 @@ export class FileStore implements PieceStore {
   /** Check every path (lexically) and return a store; nothing is created yet. */
   static open(meta: Pick<Metainfo, 'name' | 'files' | 'multiFile' | 'pieceLength' | 'totalLength'>, options: FileStoreOptions): FileStore {
     const layout = storeLayout(meta, options.outDir);
-    return new FileStore(layout, resolve(options.outDir), meta.pieceLength, meta.totalLength, options.maxOpenFiles ?? 128);
+    return new FileStore(layout, resolve(options.outDir), meta.pieceLength, meta.totalLength, options.maxOpenFiles ?? 128, Math.max(4096, options.writeSlice ?? WRITE_SLICE));
   }
 
   private pieceSize(index: number): number {
@@ -179,7 +190,7 @@ export class FileStore implements PieceStore {
         let done = 0;
         try {
           while (done < span.length) {
-            const { bytesWritten } = await h.write(data, span.rangeOffset + done, span.length - done, span.fileOffset + done);
+            const { bytesWritten } = await h.write(data, span.rangeOffset + done, Math.min(this.writeSlice, span.length - done), span.fileOffset + done);
             done += bytesWritten;
           }
         } catch (err) {

@@ -13,7 +13,7 @@
 // Usage: node bench/download/run.mjs [RUNS] [SIZE_MIB]          (after `npm run build`)
 // Env:   BTKIT_BENCH_DIR (default /tmp/btkit-bench-download: the data is kept between runs),
 //        BTKIT_ARGS (extra btkit flags), CPU_PROF=1 (btkit writes a V8 CPU profile there).
-// Needs: python3-libtorrent, aria2, opentracker. Results also go to bench/results/download-<time>.json.
+// Needs: python3-libtorrent, aria2, opentracker. Results also go to bench/download/results/download-<time>.json.
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
@@ -201,7 +201,7 @@ for (const n of names) {
   const s = summary[n];
   console.log(`${n.padEnd(11)}${s.wallS.toFixed(2).padStart(8)}${s.MBps.toFixed(0).padStart(8)}${s.peakRssMiB.toFixed(0).padStart(9)}${s.cpuS.toFixed(2).padStart(8)}${(b.MBps / s.MBps).toFixed(2).padStart(14)}   (${s.ok}/${s.runs} ok)`);
 }
-const resultsDir = join(root, 'bench', 'results');
+const resultsDir = join(root, 'bench', 'download', 'results');
 mkdirSync(resultsDir, { recursive: true });
 const file = join(resultsDir, `download-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify({ sizeMiB, runs, summary, results, node: process.version, btkitArgs: process.env.BTKIT_ARGS ?? '' }, null, 2)}\n`);

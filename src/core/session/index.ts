@@ -15,3 +15,5 @@ export * from './stream.js';
 export * from './choker.js';
 export * from './rate.js';
 export * from './hasher.js';
+export * from './seed-choker.js';
+export * from './stop-conditions.js';

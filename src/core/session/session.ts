@@ -36,7 +36,7 @@ import { TcpTransport } from '../transport/tcp.js';
 import type { Connection, Endpoint, Listener, Transport } from '../transport/types.js';
 import { normalizeAddress, parseIPv4, parseIPv6 } from '../tracker/peers.js';
 import type { BlockRef, Message } from '../wire/messages.js';
-import { Choker } from './choker.js';
+import { type ChokeCandidate, Choker } from './choker.js';
 import { PieceHasher } from './hasher.js';
 import { AsyncQueue } from './queue.js';
 import { RateMeter, TokenBucket } from './rate.js';
@@ -69,6 +69,8 @@ export interface SessionOptions {
   /** Give up (NO_PEERS / DOWNLOAD_STALLED) when no piece data arrived for this long while incomplete. Default 60 s; 0 never. */
   stallTimeoutMs?: number;
   uploadSlots?: number;
+  /** Who is unchoked once we are a seed (seed-choker.ts); default the download choker ranking by upload rate. */
+  seedChoker?: { round(candidates: readonly ChokeCandidate<unknown>[]): Set<unknown> };
   /** Hashes large pieces off the main thread; the caller owns (and closes) it. */
   hashPool?: HashPool | null;
   /** BEP 10 `v`. */
@@ -575,7 +577,8 @@ export class Session {
 
   private chokeRound(now: number): void {
     const seeding = this.completedAt !== null;
-    const unchoke = this.choker.round(
+    const choker = seeding && this.opts.seedChoker ? (this.opts.seedChoker as unknown as Choker<Peer>) : this.choker;
+    const unchoke = choker.round(
       [...this.peers].map((p) => ({
         peer: p,
         interested: p.wire.state!.peerInterested,
@@ -827,11 +830,13 @@ export class Session {
       case 'bitfield':
         p.pieces = Bitfield.fromWire(m.bits, this.meta.pieceCount);
         this.picker.addPeer(p.pieces);
+        if (p.pieces.hasAll()) this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex });
         this.updateInterest(p);
         return;
       case 'have-all':
         p.pieces = 'all';
         this.picker.addPeer('all');
+        this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex });
         this.updateInterest(p);
         return;
       case 'have-none':
@@ -844,6 +849,7 @@ export class Session {
             this.picker.removePeer(p.pieces);
             p.pieces = 'all';
             this.picker.addPeer('all');
+            this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex });
           }
           if (!p.wire.state!.amInterested && this.picker.isWanted(m.index)) p.wire.send({ type: 'interested' });
         }

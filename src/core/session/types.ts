@@ -49,6 +49,8 @@ export type SessionEvent =
   | { type: 'peer-connected'; peer: string; peerId: string; source: PeerSourceName; direction: 'outgoing' | 'incoming'; client: string | null }
   | { type: 'peer-dropped'; peer: string; peerId: string; reason: string; code: string | null; downloaded: number; uploaded: number }
   | { type: 'peer-banned'; peer: string; reason: string }
+  /** The peer holds every piece: its bitfield or have-all said so, or its `have`s completed the set. */
+  | { type: 'peer-complete'; peer: string; peerId: string }
   | { type: 'piece-verified'; index: number; havePieces: number; doneBytes: number; totalBytes: number }
   | { type: 'piece-failed'; index: number; peers: string[] }
   | { type: 'tracker'; url: string; event: string; peers: number; interval: number | null; error: { code: string; message: string } | null }

@@ -1,0 +1,72 @@
+/**
+ * When a seed's work is done: the `--until` conditions of `btkit seed` (any one met stops it).
+ *
+ * - `ratio`: uploaded / the torrent's size reached N;
+ * - `time`: seeded this long (from the moment the session started serving);
+ * - `uploaded`: this many payload bytes sent;
+ * - `peers-complete`: N distinct peers (by peer id) told us they hold every piece, by a
+ *   bitfield / have-all at connect (BEP 3, BEP 6) or by `have` messages filling their set.
+ *
+ * Pure: the caller feeds observations; `met` answers which condition is met, if any.
+ */
+
+export type StopCondition =
+  | { kind: 'ratio'; ratio: number }
+  | { kind: 'time'; ms: number }
+  | { kind: 'uploaded'; bytes: number }
+  | { kind: 'peers-complete'; count: number };
+
+export interface SeedProgress {
+  uploaded: number;
+  /** Milliseconds since seeding started. */
+  elapsedMs: number;
+  peersComplete: number;
+}
+
+export function describeCondition(c: StopCondition): string {
+  switch (c.kind) {
+    case 'ratio':
+      return `ratio=${c.ratio}`;
+    case 'time':
+      return `time=${c.ms}ms`;
+    case 'uploaded':
+      return `uploaded=${c.bytes}`;
+    case 'peers-complete':
+      return `peers-complete=${c.count}`;
+  }
+}
+
+export class StopConditions {
+  constructor(
+    readonly conditions: readonly StopCondition[],
+    /** The torrent's size: the denominator of the ratio. */
+    private readonly totalBytes: number,
+  ) {}
+
+  /** The first condition met by `p`, or null. */
+  met(p: SeedProgress): StopCondition | null {
+    for (const c of this.conditions) {
+      switch (c.kind) {
+        case 'ratio':
+          if (this.totalBytes > 0 && p.uploaded / this.totalBytes >= c.ratio) return c;
+          break;
+        case 'time':
+          if (p.elapsedMs >= c.ms) return c;
+          break;
+        case 'uploaded':
+          if (p.uploaded >= c.bytes) return c;
+          break;
+        case 'peers-complete':
+          if (p.peersComplete >= c.count) return c;
+          break;
+      }
+    }
+    return null;
+  }
+
+  /** Milliseconds until a `time` condition is met (for a timer), or null when there is none. */
+  timeLeft(elapsedMs: number): number | null {
+    const times = this.conditions.filter((c): c is Extract<StopCondition, { kind: 'time' }> => c.kind === 'time').map((c) => c.ms - elapsedMs);
+    return times.length === 0 ? null : Math.max(0, Math.min(...times));
+  }
+}

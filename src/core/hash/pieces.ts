@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { throwIfAborted } from '../errors.js';
-import { HashPool, type PieceHashAlgorithm } from './pool.js';
+import { defaultThreads, HashPool, type PieceHashAlgorithm } from './pool.js';
 
 /** A byte range `[start, end)` relative to the start of a read. */
 export type Hole = readonly [number, number];
@@ -55,7 +55,12 @@ export async function* hashPieces(reader: PieceReader, options: HashPiecesOption
     yield* hashInline(reader, options, algorithm, chunkLength);
     return;
   }
-  const pool = options.pool ?? new HashPool(options.threads);
+  // The main thread mostly waits on reads, so it hashes too: with N cores, N-1 workers plus the
+  // main thread taking a chunk whenever every worker is busy (one worker start-up less, and no
+  // core left idle while the main thread waits).
+  const threads = options.threads ?? defaultThreads();
+  const mainHashes = !options.pool && threads > 1;
+  const pool = options.pool ?? new HashPool(mainHashes ? threads - 1 : threads);
   const maxBuffered = options.maxBufferedBytes ?? 64 * 1024 * 1024;
   // Enough buffers for every hasher to have one while the next is being read; never past the cap.
   const bufferCount = Math.max(2, Math.min(pool.threads * 2 + 1, Math.floor(maxBuffered / chunkLength)));
@@ -71,6 +76,14 @@ export async function* hashPieces(reader: PieceReader, options: HashPiecesOption
         const holes = await reader.read(new Uint8Array(ab, 0, length), offset);
         throwIfAborted(signal);
         const firstPiece = offset / pieceLength;
+        if (mainHashes && pool.idleCount <= 0) {
+          const digests = hashSync(new Uint8Array(ab, 0, length), pieceLength, algorithm);
+          free.push(ab);
+          inflight.push(Promise.resolve(toChunk(firstPiece, length, pieceLength, digests, holes, algorithm)));
+          offset += length;
+          // Hand results (and the chance to abort) to the consumer before reading on.
+          break;
+        }
         const result = pool.hash(ab, length, pieceLength, algorithm).then(({ buffer, digests }) => {
           free.push(buffer);
           return toChunk(firstPiece, length, pieceLength, digests, holes, algorithm);
@@ -105,6 +118,17 @@ async function* hashInline(reader: PieceReader, options: HashPiecesOptions, algo
     yield toChunk(offset / pieceLength, length, pieceLength, digests, holes, algorithm);
     offset += length;
   }
+}
+
+function hashSync(view: Uint8Array, pieceLength: number, algorithm: PieceHashAlgorithm): Buffer {
+  const size = algorithm === 'sha1' ? 20 : 32;
+  const count = Math.ceil(view.length / pieceLength);
+  const digests = Buffer.allocUnsafe(count * size);
+  for (let i = 0; i < count; i++) {
+    const s = i * pieceLength;
+    createHash(algorithm).update(view.subarray(s, Math.min(s + pieceLength, view.length))).digest().copy(digests, i * size);
+  }
+  return digests;
 }
 
 function toChunk(firstPiece: number, length: number, pieceLength: number, digests: Buffer, holes: Hole[], algorithm: PieceHashAlgorithm): ChunkDigests {

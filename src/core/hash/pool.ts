@@ -75,6 +75,11 @@ export class HashPool {
     }
   }
 
+  /** Workers with nothing to do right now. */
+  get idleCount(): number {
+    return this.idle.length - this.queue.length;
+  }
+
   /** Hash `length` bytes of `buffer` as consecutive pieces of `pieceLength` (the last may be short). */
   hash(buffer: ArrayBuffer, length: number, pieceLength: number, algorithm: PieceHashAlgorithm = 'sha1'): Promise<HashResult> {
     if (this.closed) return Promise.reject(new BtError('HASH_POOL_CLOSED', 'internal', 'hash pool is closed'));

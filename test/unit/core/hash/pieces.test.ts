@@ -125,13 +125,14 @@ describe('hashPieces, worker pool (more than 8 MiB)', () => {
   const data = patternBytes(9 * 1024 * 1024 + 12_345, 'pool');
   const reference = naive(data, 65536);
 
-  it('threads: 2 gives the naive digests, in order, every chunk hashed in a worker', async () => {
+  it('threads: 2 gives the naive digests, in order, hashed by the worker and the main thread', async () => {
     const reader = new MemoryReader(data);
     const chunks = await collect(reader, { totalLength: data.length, pieceLength: 65536, threads: 2, chunkBytes: 512 * 1024 });
     expect(flat(chunks)).toEqual(reference);
-    // Every buffer went to a worker (the pool path was taken).
+    // The pool path was taken: chunks went to the worker, and the main thread took the rest.
     expect(reader.reads).toBe(19);
-    expect(reader.transferred).toBe(19);
+    expect(reader.transferred).toBeGreaterThan(0);
+    expect(reader.transferred).toBeLessThan(19);
     expect(chunks.map((c) => c.firstPiece)).toEqual(chunks.map((_, i) => i * 8));
     expect(chunks.reduce((n, c) => n + c.bytes, 0)).toBe(data.length);
     expect(readable(chunks).every(Boolean)).toBe(true);

@@ -76,7 +76,8 @@ export async function* hashPieces(reader: PieceReader, options: HashPiecesOption
         const holes = await reader.read(new Uint8Array(ab, 0, length), offset);
         throwIfAborted(signal);
         const firstPiece = offset / pieceLength;
-        if (mainHashes && pool.idleCount <= 0) {
+        // Each worker keeps one job queued so it never waits on the main thread; past that, hash here.
+        if (mainHashes && pool.idleCount <= -pool.threads) {
           const digests = hashSync(new Uint8Array(ab, 0, length), pieceLength, algorithm);
           free.push(ab);
           inflight.push(Promise.resolve(toChunk(firstPiece, length, pieceLength, digests, holes, algorithm)));

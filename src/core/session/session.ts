@@ -1064,7 +1064,8 @@ export class Session {
     void from;
     this.dirty = true;
     for (const p of this.peers) {
-      if (p.pieces === 'all' || p.pieces.get(index)) continue;
+      // Seeds are told too: a seed counts the peers that completed (`btkit seed --until peers-complete`).
+      if (p.pieces !== 'all' && p.pieces.get(index)) continue;
       p.wire.send({ type: 'have', index });
     }
     this.emit({ type: 'piece-verified', index, havePieces: this.picker.completed, doneBytes: this.haveWantedBytes, totalBytes: this.wantedBytes });

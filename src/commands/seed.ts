@@ -1,0 +1,389 @@
+import { Args, Flags } from '../cli/oclif.js';
+import { access, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { BaseCommand } from '../cli/base-command.js';
+import { byteSizeFlag, parseByteSize, parseDuration } from '../cli/flags.js';
+import { byteProgress } from '../cli/progress.js';
+import { eventJson } from '../cli/render/download.js';
+import { formatBytes, formatDuration, formatRanges } from '../cli/render/format.js';
+import { type SeedResult, type SeedStopReason, renderSeedSummary, seedStatusLine } from '../cli/render/seed.js';
+import { magnetOf } from '../cli/render/torrent.js';
+import { readTorrentArg } from '../cli/target.js';
+import { BtError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs/atomic.js';
+import { createTorrent } from '../core/metainfo/create.js';
+import { formatMagnet } from '../core/metainfo/magnet.js';
+import type { Metainfo } from '../core/metainfo/types.js';
+import { diskLayout, verifyData } from '../core/metainfo/verify.js';
+import { Bitfield } from '../core/pieces/bitfield.js';
+import { SeedChoker, Session, type SessionStats, type StopCondition, StopConditions, TrackerSource, describeCondition } from '../core/session/index.js';
+import { ContentStore } from '../core/storage/content-store.js';
+import { ReadCache } from '../core/storage/read-cache.js';
+import { saveResume } from '../core/storage/resume.js';
+import { TrackerClient, TrackerTiers, azureusPrefix, makePeerId } from '../core/tracker/index.js';
+
+export type { SeedResult };
+
+export default class Seed extends BaseCommand<SeedResult> {
+  static override summary = 'Serve a torrent\'s data to its swarm; stop when the work is done.';
+  static override description = `\`btkit seed TORRENT PATH\` serves the data at PATH (the file of a single-file torrent, the top directory of a multi-file one; a directory holding either works too). It first hashes the data on every core (a progress bar on a terminal) and refuses data that does not match (exit 5); --skip-verify trusts it (only the file sizes are checked). Then it accepts peers on TCP (--host, --port; a busy port falls back to any), announces to every tracker of the torrent, one tier after another being tried per BEP 12 but every tier announced to, and to each extra --tracker URL (started, again at each tracker's interval and never sooner than its min interval, stopped on exit), and uploads.
+
+\`btkit seed PATH\` (one argument) is "share this": it creates the torrent first with \`btkit create\`'s flags (-t, --piece-length, --name, --private, --comment, --source, --exclude, …), writes it (-o, default NAME.torrent; --force to overwrite), prints the infohash and the magnet link on stdout, then seeds.
+
+Uploading: a seeding choker with --upload-slots slots (default 4): the fastest interested peers, each for at most three 10-second rounds in a row while others wait, plus one optimistic slot; requests are queued up to 500 per peer (advertised as \`reqq\`, BEP 10) and those it will not serve are rejected (BEP 6); blocks are read from disk in 1 MiB chunks kept in a small cache (--cache), so peers asking for the same piece do not read it again. --upload-limit caps the rate, --max-peers the connections.
+
+Stop conditions (--until, repeatable; the first one met stops the seed, exit 0): ratio=N (uploaded N times the size), time=DURATION (e.g. 90s, 10m; counted from when seeding starts), uploaded=BYTES (e.g. 4GiB), peers-complete=N (N distinct peers held every piece: they finished, or came complete). Without --until it runs until SIGINT/SIGTERM, which then exits 0; with --until, an interruption before the condition exits 130. Either way the trackers are told \`stopped\`.
+
+On a terminal a status line shows peers, upload rate, uploaded and ratio. --json prints NDJSON events: created (share), verified ({"skipped":bool}), started (with the listening port), tracker, peer-connected, peer-complete, peer-dropped, progress (every second), until (the condition met), done; then the summary envelope.`;
+  static override examples = [
+    { command: '<%= config.bin %> <%= command.id %> dist.torrent ./dist --until peers-complete=20 --until time=30m', description: 'CI: serve a build until 20 runners have it, at most half an hour.' },
+    { command: '<%= config.bin %> <%= command.id %> ./dist -t http://tracker.ci:6969/announce -o dist.torrent', description: 'Share a directory: create dist.torrent, print its magnet, seed until Ctrl-C.' },
+    { command: '<%= config.bin %> <%= command.id %> big.torrent big.iso --skip-verify --upload-limit 20MiB --until ratio=3', description: 'Trust the data, cap the upload, stop after three copies.' },
+    { command: "<%= config.bin %> <%= command.id %> x.torrent x --json | jq -c 'select(.type==\"progress\") | .uploaded'", description: 'Progress as NDJSON.' },
+  ];
+  static override args = {
+    target: Args.string({ required: true, description: 'The .torrent file; or, alone, the file or directory to create a torrent of and share.' }),
+    path: Args.string({ required: false, description: 'The data: the torrent\'s file or top directory (or a directory holding it).' }),
+  };
+  static override flags = {
+    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'TCP port to accept peers on (0: any free port; a busy port falls back to any).' }),
+    host: Flags.string({ default: '0.0.0.0', description: 'Address to accept peers on.' }),
+    tracker: Flags.string({ char: 't', multiple: true, description: 'With a torrent: another tracker URL to announce to. Alone (share): the torrent\'s trackers, as in `create` (one tier per flag, commas inside one tier).' }),
+    until: Flags.string({ multiple: true, description: 'Stop (exit 0) when this is met: ratio=N, time=DURATION, uploaded=BYTES, peers-complete=N. Repeatable: the first met wins.' }),
+    'skip-verify': Flags.boolean({ description: 'Trust the data on disk instead of hashing it first (file sizes are still checked).' }),
+    'upload-limit': byteSizeFlag({ description: 'Most bytes per second to upload (e.g. 10MiB); default unlimited.' }),
+    'max-peers': Flags.integer({ min: 1, max: 1000, default: 100, description: 'Most peers connected at once.' }),
+    'upload-slots': Flags.integer({ min: 1, max: 100, default: 4, description: 'Peers uploaded to at once (the optimistic slot included).' }),
+    cache: byteSizeFlag({ description: 'Read cache size (default 32MiB; 0 reads every block from disk).' }),
+    threads: Flags.integer({ min: 1, max: 256, description: 'Hashing threads for the check and for share (default: one per core).' }),
+    // share (create) flags
+    output: Flags.string({ char: 'o', description: 'Share: where to write the new torrent (default NAME.torrent in the current directory).' }),
+    force: Flags.boolean({ char: 'f', description: 'Share: overwrite the torrent file if it exists.' }),
+    name: Flags.string({ char: 'n', description: 'Share: the torrent name (default the base name of the path).' }),
+    'piece-length': byteSizeFlag({ description: 'Share: piece length (default automatic, as in create).' }),
+    private: Flags.boolean({ description: 'Share: mark the torrent private (BEP 27).' }),
+    comment: Flags.string({ char: 'c', description: 'Share: a comment.' }),
+    source: Flags.string({ description: 'Share: the `source` field.' }),
+    'web-seed': Flags.string({ char: 'w', multiple: true, description: 'Share: web seed URL (BEP 19); repeatable.' }),
+    'include-hidden': Flags.boolean({ description: "Share: include files whose names start with '.'." }),
+    'follow-symlinks': Flags.boolean({ description: 'Share: follow symbolic links.' }),
+    include: Flags.string({ multiple: true, description: 'Share: only files matching this glob; repeatable.' }),
+    exclude: Flags.string({ multiple: true, description: 'Share: leave out files matching this glob; repeatable.' }),
+  };
+
+  async run(): Promise<SeedResult> {
+    const { args, flags } = await this.parse(Seed);
+    const share = args.path === undefined;
+    const conditions = (flags.until ?? []).map(parseUntil);
+    const json = this.jsonEnabled();
+    if (!share) {
+      const shareOnly = (['output', 'force', 'name', 'piece-length', 'private', 'comment', 'source', 'web-seed', 'include-hidden', 'follow-symlinks', 'include', 'exclude'] as const).filter(
+        (f) => flags[f] !== undefined && flags[f] !== false,
+      );
+      if (shareOnly.length > 0) throw new BtError('USAGE', 'usage', `--${shareOnly[0]} is for sharing a path (\`btkit seed PATH\`); with a torrent it has no effect`);
+    } else if (/\.torrent$/i.test(args.target) && (await stat(args.target).then((s) => s.isFile(), () => false))) {
+      throw new BtError('USAGE', 'usage', `\`${args.target}\` is a torrent: give the data too (\`btkit seed ${args.target} PATH\`), or a file or directory alone to share it`);
+    }
+
+    // --- the torrent and its data -----------------------------------------------------------------
+    let meta: Metainfo;
+    let torrentPath: string | null;
+    let contentPath: string;
+    let verified: SeedResult['verified'];
+    let extraTrackers: string[] = [];
+    if (share) {
+      const created = await this.share(args.target, flags);
+      meta = created.meta;
+      torrentPath = created.torrentPath;
+      contentPath = resolve(args.target);
+      verified = 'created';
+    } else {
+      meta = await readTorrentArg(args.target);
+      torrentPath = args.target === '-' ? null : resolve(args.target);
+      contentPath = await locateContent(meta, resolve(args.path!));
+      extraTrackers = flags.tracker ?? [];
+      for (const url of extraTrackers) if (!/^(https?|udp):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s) or udp tracker URL`);
+      verified = flags['skip-verify'] ? 'skipped' : 'checked';
+    }
+    if (!meta.infoHash.v1) throw new BtError('SEED_V2_ONLY', 'input', 'this is a v2-only torrent; btkit seeds v1 and hybrid torrents');
+    const infoHash = meta.infoHash.v1.toString('hex');
+    const magnet = formatMagnet(magnetOf(meta));
+    const content = new ContentStore(diskLayout(meta, contentPath), meta.pieceLength, meta.totalLength);
+
+    if (verified === 'checked') {
+      const progress = await byteProgress('verifying', this.chatty);
+      const t0 = performance.now();
+      let report;
+      try {
+        report = await verifyData(meta, { contentPath, signal: this.signal, ...(flags.threads ? { threads: flags.threads } : {}), onProgress: (d, t) => progress.update(d, t) });
+      } finally {
+        progress.stop();
+      }
+      const ms = Math.round(performance.now() - t0);
+      if (json) this.emitEvent({ type: 'verified', skipped: false, ok: report.ok, pieces: report.pieceCount, badPieces: report.badPieces.length, ms });
+      if (!report.ok) {
+        const files = report.files.filter((f) => f.status === 'missing' || f.status === 'wrong-size' || f.status === 'bad-pieces');
+        throw new BtError(
+          'SEED_DATA_BAD',
+          'verification',
+          `the data at \`${contentPath}\` does not match the torrent: ${report.badPieces.length} of ${report.pieceCount} pieces fail (${formatRanges(report.badPieces.slice(0, 20))}${report.badPieces.length > 20 ? ', …' : ''}); ${files
+            .slice(0, 3)
+            .map((f) => `${f.path}: ${f.status}`)
+            .join(', ')}`,
+          { detail: { badPieces: report.badPieces, files: files.map((f) => ({ path: f.path, status: f.status })) } },
+        );
+      }
+      this.note(`verified ${formatBytes(meta.totalLength)} in ${formatDuration(ms)}`);
+    } else {
+      const present = await content.present();
+      if (json) this.emitEvent({ type: 'verified', skipped: true, ok: present.hasAll(), pieces: meta.pieceCount, reason: verified === 'created' ? 'created from this data' : '--skip-verify' });
+      if (!present.hasAll()) {
+        throw new BtError('SEED_DATA_MISSING', 'verification', `files at \`${contentPath}\` are missing or shorter than the torrent says (${meta.pieceCount - present.count} of ${meta.pieceCount} pieces cannot be read)`);
+      }
+    }
+
+    // The check is done: tell the session so through a resume state it loads in "fast" mode, in a
+    // directory of our own (the seeded data may be read-only and is never written to).
+    const stateDir = await mkdtemp(join(tmpdir(), 'btkit-seed-'));
+    const resumePath = join(stateDir, `${infoHash}.resume`);
+    await saveResume(resumePath, { infoHash, pieceLength: meta.pieceLength, totalLength: meta.totalLength, have: Bitfield.full(meta.pieceCount), clean: true, files: await content.stat() });
+
+    const cache = new ReadCache(content, meta, { maxBytes: flags.cache ?? 32 * 1024 * 1024 });
+    const peerId = makePeerId(azureusPrefix('BK', this.config.version));
+    const session = new Session({
+      metainfo: meta,
+      store: cache,
+      peerId,
+      resumePath,
+      listen: { host: flags.host, port: flags.port, fallbackToAnyPort: true },
+      maxPeers: flags['max-peers'],
+      uploadLimit: flags['upload-limit'] ?? 0,
+      uploadSlots: flags['upload-slots'],
+      seedChoker: new SeedChoker({ slots: flags['upload-slots'], rng: Math.random }),
+      seed: {},
+      stallTimeoutMs: 0,
+      hashPool: null,
+      clientName: `btkit ${this.config.version}`,
+    });
+    // Every tier of the torrent, and each extra URL, is its own source: a seed announces to all of them.
+    const tiers = [...meta.trackers.map((t) => [...t]), ...extraTrackers.map((u) => [u])];
+    const seenUrls = new Set<string>();
+    const uniqueTiers = tiers.map((t) => t.filter((u) => !seenUrls.has(u) && seenUrls.add(u))).filter((t) => t.length > 0);
+    const client = uniqueTiers.length > 0 ? new TrackerClient() : null;
+    const key = (Math.random() * 0x1_0000_0000) >>> 0;
+    for (const tier of uniqueTiers) session.addSource(new TrackerSource({ client: client!, tiers: new TrackerTiers([tier]), infoHash: meta.infoHash.v1, peerId, key }));
+
+    // --- run until a condition is met or we are interrupted ---------------------------------------
+    const stopper = new StopConditions(conditions, meta.totalLength);
+    const until = new AbortController();
+    const runSignal = AbortSignal.any([this.signal, until.signal]);
+    const seen = new Set<string>();
+    const complete = new Set<string>();
+    let met: StopCondition | null = null;
+    let seedingSince: number | null = null;
+    let listen: SeedResult['listen'] = null;
+    let final: SessionStats = session.stats();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tty = this.chatty && process.stderr.isTTY === true && process.env.TERM !== 'dumb';
+    let drawn = false;
+    const check = () => {
+      if (met || seedingSince === null) return;
+      const s = session.stats();
+      met = stopper.met({ uploaded: s.uploaded, elapsedMs: performance.now() - seedingSince, peersComplete: complete.size });
+      if (met) {
+        if (json) this.emitEvent({ type: 'until', condition: describeCondition(met), uploaded: s.uploaded, peersComplete: complete.size });
+        until.abort();
+      }
+    };
+    const warned = new Set<string>();
+    try {
+      try {
+        for await (const ev of session.run(runSignal)) {
+          if (ev.type === 'started') {
+            seedingSince = performance.now();
+            listen = ev.listen ? { host: ev.listen.host, port: ev.listen.port } : null;
+            const left = stopper.timeLeft(0);
+            if (left !== null) timer = setTimeout(check, left + 1);
+            this.note(
+              `seeding ${meta.name} (${formatBytes(meta.totalLength)}, ${meta.pieceCount} pieces) on ${listen ? `${listen.host}:${listen.port}` : '(not listening)'}; ${uniqueTiers.length} tracker tier(s); ${conditions.length ? `until ${conditions.map(describeCondition).join(' or ')}` : 'until interrupted (Ctrl-C)'}`,
+            );
+          } else if (ev.type === 'peer-connected') {
+            seen.add(ev.peerId);
+          } else if (ev.type === 'peer-complete') {
+            complete.add(ev.peerId);
+          } else if (ev.type === 'tracker' && ev.error && !json) {
+            if (!warned.has(ev.url)) this.warnLine(`tracker ${ev.url}: ${ev.error.message}`);
+            warned.add(ev.url);
+          } else if (ev.type === 'warning' && !json) {
+            this.warnLine(ev.message);
+          } else if (ev.type === 'done') {
+            final = ev;
+          }
+          if (ev.type === 'progress' && tty) {
+            process.stderr.write(`\r\x1b[2K${seedStatusLine(ev, complete.size, process.stderr.columns || 100)}`);
+            drawn = true;
+          }
+          if (json && ev.type !== 'piece-verified') {
+            const out = eventJson(ev);
+            if (out) this.emitEvent(out);
+          }
+          if (ev.type === 'progress' || ev.type === 'peer-complete' || ev.type === 'peer-dropped') check();
+        }
+      } catch (err) {
+        // Our own stop (a condition met) or SIGINT ends the run by its signal.
+        if (!runSignal.aborted) throw err;
+        final = session.stats();
+      }
+    } finally {
+      clearTimeout(timer);
+      if (drawn) process.stderr.write('\r\x1b[2K');
+      if (client) await client.close().catch(() => undefined);
+      await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+    if (!met && this.signal.aborted && conditions.length > 0) {
+      throw new BtError('INTERRUPTED', 'interrupted', `interrupted before ${conditions.map(describeCondition).join(' or ')} (uploaded ${formatBytes(final.uploaded)})`);
+    }
+    const elapsedMs = seedingSince === null ? 0 : Math.round(performance.now() - seedingSince);
+    const reason: SeedStopReason = met ? (met as StopCondition).kind : 'interrupted';
+    const result: SeedResult = {
+      infoHash,
+      name: meta.name,
+      torrent: torrentPath,
+      magnet,
+      contentPath,
+      verified,
+      listen,
+      trackers: uniqueTiers.flat(),
+      reason,
+      condition: met ? describeCondition(met) : null,
+      totalBytes: meta.totalLength,
+      uploaded: final.uploaded,
+      ratio: meta.totalLength > 0 ? Number((final.uploaded / meta.totalLength).toFixed(4)) : 0,
+      elapsedMs,
+      averageUploadRate: elapsedMs > 0 ? Math.round((final.uploaded * 1000) / elapsedMs) : 0,
+      peersSeen: seen.size,
+      peersComplete: complete.size,
+      cache: { ...cache.stats },
+    };
+    if (!json && this.chatty) for (const line of renderSeedSummary(result)) process.stderr.write(`${line}\n`);
+    return result;
+  }
+
+  /** `btkit seed PATH`: create the torrent (as `btkit create` would), write it, print infohash and magnet. */
+  private async share(path: string, flags: Awaited<ReturnType<Seed['parse']>>['flags'] & Record<string, unknown>): Promise<{ meta: Metainfo; torrentPath: string }> {
+    const f = flags as unknown as {
+      tracker?: string[];
+      output?: string;
+      force: boolean;
+      name?: string;
+      'piece-length'?: number;
+      private: boolean;
+      comment?: string;
+      source?: string;
+      'web-seed'?: string[];
+      'include-hidden': boolean;
+      'follow-symlinks': boolean;
+      include?: string[];
+      exclude?: string[];
+      threads?: number;
+    };
+    const trackers = (f.tracker ?? []).map((t) => t.split(',').map((u) => u.trim()).filter(Boolean)).filter((t) => t.length > 0);
+    for (const url of [...trackers.flat(), ...(f['web-seed'] ?? [])]) {
+      if (!/^(https?|udp|wss?):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s), udp or ws(s) URL`);
+    }
+    const output = resolve(f.output ?? `${f.name ?? basename(resolve(path))}.torrent`);
+    if (!f.force && (await access(output).then(() => true, () => false))) throw new BtError('OUTPUT_EXISTS', 'io', `\`${output}\` already exists (use --force to overwrite)`);
+    const progress = await byteProgress('hashing', this.chatty);
+    let created;
+    try {
+      created = await createTorrent({
+        path,
+        ...(f.name !== undefined ? { name: f.name } : {}),
+        ...(f['piece-length'] !== undefined ? { pieceLength: f['piece-length'] } : {}),
+        trackers,
+        webSeeds: f['web-seed'] ?? [],
+        private: f.private,
+        ...(f.source !== undefined ? { source: f.source } : {}),
+        ...(f.comment !== undefined ? { comment: f.comment } : {}),
+        createdBy: `btkit/${this.config.version}`,
+        creationDate: Math.floor(Date.now() / 1000),
+        includeHidden: f['include-hidden'],
+        followSymlinks: f['follow-symlinks'],
+        include: f.include ?? [],
+        exclude: f.exclude ?? [],
+        ...(f.threads !== undefined ? { threads: f.threads } : {}),
+        signal: this.signal,
+        onProgress: (done, total) => progress.update(done, total),
+      });
+    } finally {
+      progress.stop();
+    }
+    for (const w of created.warnings) this.warnLine(w);
+    await writeFileAtomic(output, created.torrent, { overwrite: f.force });
+    const meta = created.metainfo;
+    const magnet = formatMagnet(magnetOf(meta));
+    if (this.jsonEnabled()) this.emitEvent({ type: 'created', torrent: output, infoHash: meta.infoHash.v1!.toString('hex'), magnet, pieces: meta.pieceCount, pieceLength: meta.pieceLength, totalBytes: meta.totalLength });
+    else {
+      this.out(meta.infoHash.v1!.toString('hex'));
+      this.out(magnet);
+      this.note(`wrote ${output}`);
+    }
+    return { meta, torrentPath: output };
+  }
+
+  /** NDJSON: the closing envelope is one line too, like every event before it. */
+  override logJson(json: unknown): void {
+    this.emitEvent(json as Record<string, unknown>);
+  }
+}
+
+/** `ratio=1.5`, `time=10m`, `uploaded=4GiB`, `peers-complete=3` → a stop condition. */
+export function parseUntil(text: string): StopCondition {
+  const m = /^\s*([a-z-]+)\s*=\s*(\S+)\s*$/.exec(text);
+  const bad = (why: string) => new BtError('USAGE', 'usage', `--until \`${text}\`: ${why} (ratio=N, time=DURATION, uploaded=BYTES or peers-complete=N)`);
+  if (!m) throw bad('expected KIND=VALUE');
+  const [, kind, value] = m as unknown as [string, string, string];
+  switch (kind) {
+    case 'ratio': {
+      const ratio = Number(value);
+      if (!Number.isFinite(ratio) || ratio <= 0) throw bad('not a positive ratio');
+      return { kind, ratio };
+    }
+    case 'time':
+      try {
+        return { kind, ms: parseDuration(value) };
+      } catch {
+        throw bad('not a duration such as 90s or 10m');
+      }
+    case 'uploaded':
+      try {
+        return { kind, bytes: parseByteSize(value) };
+      } catch {
+        throw bad('not a size such as 4GiB');
+      }
+    case 'peers-complete': {
+      const count = Number(value);
+      if (!Number.isInteger(count) || count < 1) throw bad('not a positive whole number');
+      return { kind, count };
+    }
+    default:
+      throw bad(`unknown condition \`${kind}\``);
+  }
+}
+
+/**
+ * Where the content is: PATH itself (the single file, or the top directory), or PATH/NAME when
+ * PATH is the directory holding it (as `download -o DIR` leaves it).
+ */
+async function locateContent(meta: Metainfo, path: string): Promise<string> {
+  const probe = meta.files.find((f) => !f.padding && f.length > 0) ?? meta.files[0]!;
+  const exists = async (content: string) => {
+    const p = meta.multiFile ? join(content, ...probe.path) : content;
+    return stat(p).then((s) => s.isFile(), () => false);
+  };
+  if (await exists(path)) return path;
+  const inside = join(path, meta.name);
+  if (await exists(inside)) return inside;
+  return path;
+}

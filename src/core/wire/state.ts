@@ -70,6 +70,12 @@ export class ConnectionState {
   lastSentAt: number;
   /** A bitfield, have all or have none arrived, or some other message made it too late for one. */
   private pieceSetClosed = false;
+  /**
+   * The piece set was a BEP 6 have none and no have followed: a bitfield may still replace it.
+   * aria2c 1.36 as a leecher sends have none, then its (empty) bitfield once unchoked; dropping it
+   * for that would leave aria2c unable to download from us.
+   */
+  private lateBitfieldOk = false;
 
   constructor(
     readonly features: Features,
@@ -97,10 +103,13 @@ export class ConnectionState {
       // BEP 3: the bitfield "may only be sent directly after the handshaking"; BEP 6 gives have
       // all / have none the same place. A second one, or one after a have, would rewrite what
       // the picker already counted.
-      if (this.pieceSetClosed) throw protocolError('WIRE_UNEXPECTED_BITFIELD', `${m.type} after the first messages`, { type: m.type });
+      const replacesHaveNone = m.type === 'bitfield' && this.lateBitfieldOk;
+      if (this.pieceSetClosed && !replacesHaveNone) throw protocolError('WIRE_UNEXPECTED_BITFIELD', `${m.type} after the first messages`, { type: m.type });
+      this.lateBitfieldOk = m.type === 'have-none' && !this.pieceSetClosed;
       this.pieceSetClosed = true;
     } else if (!BEFORE_PIECE_SET_OK.has(m.type)) {
       this.pieceSetClosed = true;
+      if (m.type === 'have') this.lateBitfieldOk = false;
     }
     switch (m.type) {
       case 'choke':

@@ -828,6 +828,8 @@ export class Session {
   private onMessage(p: Peer, m: Message): void {
     switch (m.type) {
       case 'bitfield':
+        // A bitfield may replace an earlier piece set (wire/state.ts: after have none): uncount that first.
+        this.picker.removePeer(p.pieces);
         p.pieces = Bitfield.fromWire(m.bits, this.meta.pieceCount);
         this.picker.addPeer(p.pieces);
         if (p.pieces.hasAll()) this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex });

@@ -71,9 +71,9 @@ export class ConnectionState {
   /** A bitfield, have all or have none arrived, or some other message made it too late for one. */
   private pieceSetClosed = false;
   /**
-   * The piece set was a BEP 6 have none and no have followed: a bitfield may still replace it.
-   * aria2c 1.36 as a leecher sends have none, then its (empty) bitfield once unchoked; dropping it
-   * for that would leave aria2c unable to download from us.
+   * The piece set was a BEP 6 have none and no have followed: bitfields may still replace it.
+   * aria2c 1.36 as a leecher sends have none, then its (empty) bitfield once unchoked, and again
+   * later; dropping it for that would leave aria2c unable to download from us.
    */
   private lateBitfieldOk = false;
 
@@ -105,7 +105,7 @@ export class ConnectionState {
       // the picker already counted.
       const replacesHaveNone = m.type === 'bitfield' && this.lateBitfieldOk;
       if (this.pieceSetClosed && !replacesHaveNone) throw protocolError('WIRE_UNEXPECTED_BITFIELD', `${m.type} after the first messages`, { type: m.type });
-      this.lateBitfieldOk = m.type === 'have-none' && !this.pieceSetClosed;
+      this.lateBitfieldOk = (m.type === 'have-none' && !this.pieceSetClosed) || replacesHaveNone;
       this.pieceSetClosed = true;
     } else if (!BEFORE_PIECE_SET_OK.has(m.type)) {
       this.pieceSetClosed = true;

@@ -93,12 +93,14 @@ describe('protocol violations', () => {
     expect(s.receive({ type: 'have-all' })).toBe('none');
     expect(() => s.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
 
-    // aria2c 1.36: have none, allowed fast, interested, then its bitfield once unchoked; once only, and not after a have.
+    // aria2c 1.36: have none, allowed fast, interested, then its bitfield once unchoked, and again; not after a have.
     const aria = new ConnectionState(FAST);
     aria.receive({ type: 'have-none' });
     aria.receive({ type: 'allowed-fast', index: 3 });
     aria.receive({ type: 'interested' });
     expect(aria.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toBe('none');
+    expect(aria.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toBe('none');
+    aria.receive({ type: 'have', index: 2 });
     expect(() => aria.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
     const haveThen = new ConnectionState(FAST);
     haveThen.receive({ type: 'have-none' });

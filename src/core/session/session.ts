@@ -813,6 +813,14 @@ export class Session {
       this.connectMore();
       // Blocks it held go to others now, not at their next chunk.
       for (const q of this.peers) this.requestMore(q);
+      // Its upload slot goes to a waiting peer now, not at the next round (up to 10 s later): a
+      // seed whose leechers finish and leave would otherwise leave the last ones waiting.
+      if (!p.wire.state!.amChoking) {
+        for (const q of this.peers) {
+          if (this.unchokedCount() >= this.choker.slots) break;
+          if (q.wire.state!.amChoking && q.wire.state!.peerInterested) this.setChoked(q, false);
+        }
+      }
     }
   }
 

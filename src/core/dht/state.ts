@@ -7,9 +7,8 @@
  * leaves the previous file. A damaged file is reported and ignored, never fatal: the worst case
  * is a cold start.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { ioError } from '../errors.js';
 import { familyOf } from './compact.js';
 import type { SavedNode } from './types.js';
@@ -80,20 +79,9 @@ export async function loadDhtState(path: string): Promise<LoadedState> {
 
 /** Write the state file atomically; creates the directory (mode 0700) when missing. */
 export async function saveDhtState(path: string, state: DhtState): Promise<void> {
-  const dir = dirname(path);
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(`${JSON.stringify(state, null, 1)}\n`, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, `${JSON.stringify(state, null, 1)}\n`, { overwrite: true, mode: 0o600, mkdirMode: 0o700 });
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     throw ioError('DHT_STATE_WRITE_FAILED', `cannot write the DHT state file ${path}: ${(err as Error).message}`, { cause: err, detail: { path } });
   }
 }

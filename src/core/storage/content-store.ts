@@ -10,6 +10,7 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { BtError, fromSystemError } from '../errors.js';
 import { Bitfield } from '../pieces/bitfield.js';
 import { type LayoutFile, spansOf } from './layout.js';
+import { readSpans } from './span-io.js';
 import type { FileStat, PieceStore } from './store.js';
 
 export class ContentStore implements PieceStore {
@@ -46,27 +47,7 @@ export class ContentStore implements PieceStore {
   }
 
   private async readInto(into: Uint8Array, start: number): Promise<void> {
-    await Promise.all(
-      spansOf(this.files, start, into.length).map(async (span) => {
-        const file = this.files[span.fileIndex]!;
-        const target = into.subarray(span.rangeOffset, span.rangeOffset + span.length);
-        if (file.diskPath === null) {
-          target.fill(0);
-          return;
-        }
-        const h = await this.handle(span.fileIndex);
-        let done = 0;
-        try {
-          while (done < span.length) {
-            const { bytesRead } = await h.read(target, done, span.length - done, span.fileOffset + done);
-            if (bytesRead === 0) throw Object.assign(new Error('file is shorter than the torrent says'), { code: 'ESHORT' });
-            done += bytesRead;
-          }
-        } catch (err) {
-          throw fromSystemError(err, file.diskPath);
-        }
-      }),
-    );
+    await readSpans(this.files, start, into, (i) => this.handle(i));
   }
 
   async readPiece(index: number): Promise<Uint8Array> {

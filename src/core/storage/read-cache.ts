@@ -105,7 +105,12 @@ export class ReadCache implements PieceStore {
   async writePiece(index: number, data: Uint8Array): Promise<void> {
     const per = this.chunksPerPiece();
     for (let c = 0; c < per; c++) this.drop(index * per + c);
-    await this.store.writePiece(index, data);
+    try {
+      await this.store.writePiece(index, data);
+    } finally {
+      // Again once written: a chunk read while the write ran holds the old (or torn) bytes.
+      for (let c = 0; c < per; c++) this.drop(index * per + c);
+    }
   }
 
   present(): Promise<Bitfield> {

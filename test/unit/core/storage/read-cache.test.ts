@@ -35,6 +35,9 @@ class FakeStore implements PieceStore {
   readonly calls: string[] = [];
   gen = new Map<number, number>();
   held = false;
+  /** While set, writes wait for `finishWrite()`; the piece's bytes change when the write completes. */
+  holdWrites = false;
+  private readonly writing: (() => void)[] = [];
   failNext: Error | null = null;
   private readonly waiting: (() => void)[] = [];
 
@@ -66,8 +69,14 @@ class FakeStore implements PieceStore {
     return new Uint8Array([index]);
   }
 
+  finishWrite(): void {
+    this.holdWrites = false;
+    for (const go of this.writing.splice(0)) go();
+  }
+
   async writePiece(index: number): Promise<void> {
     this.calls.push(`writePiece ${index}`);
+    if (this.holdWrites) await new Promise<void>((resolve) => this.writing.push(resolve));
     this.gen.set(index, (this.gen.get(index) ?? 0) + 1);
   }
 
@@ -249,6 +258,20 @@ describe('ReadCache', () => {
     for (const b of [0, 16, 48]) same(await cache.read(0, b * KiB, 16 * KiB), expected(pieceLength, 0, b * KiB, 16 * KiB, 1));
     await cache.read(1, 0, 16 * KiB);
     expect(store.reads.length).toBe(7);
+  });
+
+  it('does not keep a chunk read while the piece was being written: after the write, the new bytes are served', async () => {
+    const pieceLength = 64 * KiB;
+    const { store, cache } = setup(pieceLength, 2 * pieceLength, { chunkBytes: 16 * KiB });
+    await cache.read(0, 0, 16 * KiB);
+    store.holdWrites = true;
+    const write = cache.writePiece(0, new Uint8Array(pieceLength));
+    // A request during the write reads the disk as it still is (the old bytes)…
+    same(await cache.read(0, 0, 16 * KiB), expected(pieceLength, 0, 0, 16 * KiB, 0));
+    store.finishWrite();
+    await write;
+    // …but once the write is done, that chunk must not be served from the cache.
+    same(await cache.read(0, 0, 16 * KiB), expected(pieceLength, 0, 0, 16 * KiB, 1));
   });
 
   it('passes the rest of the store interface through, and empties itself on close', async () => {

@@ -31,6 +31,7 @@ import { Bitfield } from '../pieces/bitfield.js';
 import { BLOCK_LENGTH, BlockScheduler, DEFAULT_REQQ, PieceGeometry, TrustLedger, pipelineDepth } from '../pieces/blocks.js';
 import { type PeerPieces, PiecePicker } from '../pieces/picker.js';
 import { loadResume, restore, saveResume, type TorrentIdentity } from '../storage/resume.js';
+import { ReadCache } from '../storage/read-cache.js';
 import type { PieceStore } from '../storage/store.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { Connection, Endpoint, Listener, Transport } from '../transport/types.js';
@@ -92,6 +93,10 @@ export interface SessionOptions {
 
 /** What the session advertises as `reqq` and accepts in one peer's upload queue (BEP 10). */
 export const OUR_REQQ = 500;
+/** How far down a peer's upload queue `serve()` starts chunk reads ahead (blocks). */
+const READ_AHEAD_BLOCKS = 128;
+/** Blocks this close after the last read-ahead one are taken to share its chunk. */
+const READ_AHEAD_STRIDE = 256 * 1024;
 /**
  * Complete pieces being hashed or written above which reading from peers pauses: enough to keep
  * the hasher and the disk busy, small enough for memory to stay flat whatever the torrent's size.
@@ -920,6 +925,7 @@ export class Session {
       while (!p.dropped && p.uploadQueue.length > 0 && !this.stopping) {
         const r = p.uploadQueue[0]!;
         if (!this.upBucket.unlimited) await this.upBucket.ready(this.abort.signal);
+        if (this.store instanceof ReadCache) this.readAhead(this.store, p.uploadQueue);
         const data = await this.store.read(r.index, r.begin, r.length);
         const i = p.uploadQueue.indexOf(r);
         if (i < 0 || p.dropped) continue; // cancelled, or the peer was choked meanwhile
@@ -935,6 +941,24 @@ export class Session {
       if (isBtError(err) && err.category === 'io') this.emit({ type: 'warning', message: `cannot read a block to upload: ${err.message}`, code: err.code });
     } finally {
       p.serving = false;
+    }
+  }
+
+  /**
+   * Start reading the chunks of the next queued blocks (the first READ_AHEAD_BLOCKS) while the
+   * first is sent: with reads awaited one chunk at a time the socket ran dry at every miss.
+   */
+  private readAhead(cache: ReadCache, queue: readonly BlockRef[]): void {
+    let last = -1;
+    let lastBegin = -1;
+    const n = Math.min(queue.length, READ_AHEAD_BLOCKS);
+    for (let j = 1; j < n; j++) {
+      const q = queue[j]!;
+      // Consecutive blocks of one piece mostly share a chunk: skip the repeats cheaply.
+      if (q.index === last && q.begin >= lastBegin && q.begin < lastBegin + READ_AHEAD_STRIDE) continue;
+      last = q.index;
+      lastBegin = q.begin;
+      cache.prefetch(q.index, q.begin);
     }
   }
 

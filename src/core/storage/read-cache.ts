@@ -85,6 +85,27 @@ export class ReadCache implements PieceStore {
     return chunk.subarray(begin - chunkStart, begin - chunkStart + length);
   }
 
+  /**
+   * Start reading the chunk that holds `begin` if it is not cached: an uploader calls this for
+   * the blocks queued behind the one it is sending, so the next chunk comes off the disk while
+   * the current one goes out, not after. Counts neither a hit nor a miss until it is `read()`.
+   */
+  prefetch(index: number, begin: number): void {
+    const c = Math.floor(begin / this.chunkBytes);
+    const chunkStart = c * this.chunkBytes;
+    const chunkLength = Math.min(this.chunkBytes, this.pieceSize(index) - chunkStart);
+    if (this.maxBytes < chunkLength || chunkLength <= 0) return;
+    const key = index * this.chunksPerPiece() + c;
+    if (this.chunks.has(key)) return;
+    this.stats.bytesRead += chunkLength;
+    const p = this.store.read(index, chunkStart, chunkLength);
+    this.chunks.set(key, p);
+    this.sizes.set(key, chunkLength);
+    this.bytes += chunkLength;
+    p.catch(() => this.drop(key));
+    this.evict();
+  }
+
   private drop(key: number): void {
     if (!this.chunks.delete(key)) return;
     this.bytes -= this.sizes.get(key) ?? 0;

@@ -283,6 +283,7 @@ export class PeerWire {
     this.outbox = [];
     const joinSmall = this.outboxSmall > 1;
     this.outboxSmall = 0;
+    if (out.length > 1 && this.conn.writev) return this.conn.writev(out);
     let ok = true;
     if (!joinSmall) {
       for (const b of out) ok = this.conn.write(b);

@@ -183,6 +183,15 @@ export class TcpConnection implements RecyclingConnection {
     return this.socket.writableLength < this.writeHighWater;
   }
 
+  writev(chunks: readonly Uint8Array[]): boolean {
+    if (this.isClosed || this.socket.destroyed || !this.socket.writable) return false;
+    // cork/uncork hands every chunk to the socket's writev at once: one system call, no copy.
+    this.socket.cork();
+    for (const c of chunks) this.socket.write(c);
+    this.socket.uncork();
+    return this.socket.writableLength < this.writeHighWater;
+  }
+
   drained(options: { signal?: AbortSignal } = {}): Promise<void> {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal));

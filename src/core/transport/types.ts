@@ -53,6 +53,13 @@ export interface Connection extends AsyncIterable<Uint8Array> {
   write(data: Uint8Array): boolean;
 
   /**
+   * Write several buffers as one gather write where the transport can (TCP: one writev), so a
+   * 13-byte piece header and its 16 KiB block do not cost two system calls. Same contract as
+   * `write`. Optional: callers fall back to `write` for each buffer.
+   */
+  writev?(chunks: readonly Uint8Array[]): boolean;
+
+  /**
    * Resolves once the send queue is below the low-water mark (at once if it already is).
    * Rejects with a BtError if the connection fails or closes first, or with the abort error
    * when `signal` fires.

@@ -32,7 +32,7 @@ async function connected(): Promise<{ out: Connection; inc: Connection; close():
   };
 }
 
-/** A Connection that counts write() calls. */
+/** A Connection that counts write() calls (a gather write, writev, counts as one). */
 function counting(c: Connection): Connection & { writes: number } {
   const wrapped = Object.create(c) as Connection & { writes: number };
   wrapped.writes = 0;
@@ -40,6 +40,12 @@ function counting(c: Connection): Connection & { writes: number } {
     wrapped.writes++;
     return c.write(d);
   };
+  if (c.writev) {
+    wrapped.writev = (chunks: readonly Uint8Array[]) => {
+      wrapped.writes++;
+      return c.writev!(chunks);
+    };
+  }
   wrapped[Symbol.asyncIterator] = () => c[Symbol.asyncIterator]();
   return wrapped;
 }

@@ -102,7 +102,7 @@ describe('btkit seed', () => {
     const inspected = (await runCli(['inspect', torrent, '--json'])).json();
     expect(inspected.result).toMatchObject({ infoHash: hash, pieceLength: 16384 });
     // The same torrent can be seeded again from the file it wrote; an existing output is refused.
-    const again = await runCli(['seed', multi.content, '-o', torrent, '--until', 'time=1s', '--port', '0']);
+    const again = await runCli(['seed', multi.content, '-o', torrent, '--until', 'time=1s', '--port', '0', '--host', '127.0.0.1']);
     expect(again.code).toBe(7);
     expect(again.stderr).toContain('[OUTPUT_EXISTS]');
     const json = await runClean(['seed', multi.content, '-o', torrent, '--force', '--until', 'time=1s', ...LOOP], { timeoutMs: 30_000 });

@@ -350,18 +350,27 @@ export function parseUntil(text: string): StopCondition {
       if (!Number.isFinite(ratio) || ratio <= 0) throw bad('not a positive ratio');
       return { kind, ratio };
     }
-    case 'time':
+    case 'time': {
+      // A zero limit would stop before serving anything: almost surely a typo, so refuse it.
+      let ms: number;
       try {
-        return { kind, ms: parseDuration(value) };
+        ms = parseDuration(value);
       } catch {
         throw bad('not a duration such as 90s or 10m');
       }
-    case 'uploaded':
+      if (ms <= 0) throw bad('the time must be more than zero');
+      return { kind, ms };
+    }
+    case 'uploaded': {
+      let bytes: number;
       try {
-        return { kind, bytes: parseByteSize(value) };
+        bytes = parseByteSize(value);
       } catch {
         throw bad('not a size such as 4GiB');
       }
+      if (bytes <= 0) throw bad('the size must be more than zero');
+      return { kind, bytes };
+    }
     case 'peers-complete': {
       const count = Number(value);
       if (!Number.isInteger(count) || count < 1) throw bad('not a positive whole number');

@@ -52,9 +52,9 @@ describe('IPv4 and IPv6 text', () => {
 
 describe('compact peers (BEP 5, BEP 32)', () => {
   it('encodes and decodes 6- and 18-byte forms', () => {
-    const v4 = encodeCompactPeer('10.1.2.3', 6881);
-    expect(v4.toString('hex')).toBe('0a0102031ae1');
-    expect(decodeCompactPeer(v4)).toEqual({ host: '10.1.2.3', port: 6881, family: 4 });
+    const v4 = encodeCompactPeer('192.0.2.3', 6881);
+    expect(v4.toString('hex')).toBe('c00002031ae1');
+    expect(decodeCompactPeer(v4)).toEqual({ host: '192.0.2.3', port: 6881, family: 4 });
     const v6 = encodeCompactPeer('2001:db8::7', 51413);
     expect(v6.length).toBe(18);
     expect(decodeCompactPeer(v6)).toEqual({ host: '2001:db8::7', port: 51413, family: 6 });

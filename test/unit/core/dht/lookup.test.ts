@@ -73,7 +73,7 @@ describe('lookup over an honest network', () => {
   it('never queries itself or addresses the filter refuses', async () => {
     const net = SimNetwork.honest(30);
     const me = net.add({ id: SELF, host: '127.0.0.1', port: 9999 });
-    const outsider = net.add({ id: idOf('outsider'), host: '10.0.0.1', port: 6881 });
+    const outsider = net.add({ id: idOf('outsider'), host: '203.0.113.1', port: 6881 });
     for (const n of net.nodes.values()) if (n !== me) n.known.push(me, outsider);
     await collect({
       transport: net.transport(),
@@ -83,7 +83,7 @@ describe('lookup over an honest network', () => {
     });
     const asked = new Set(net.queries.map((q) => q.to));
     expect(asked.has('127.0.0.1:9999')).toBe(false);
-    expect(asked.has('10.0.0.1:6881')).toBe(false);
+    expect(asked.has('203.0.113.1:6881')).toBe(false);
   });
 
   it('ends with no-nodes when there is nobody to ask', async () => {

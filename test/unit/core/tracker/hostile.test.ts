@@ -212,10 +212,10 @@ describe('UDP: BEP 15 behaviour', () => {
       if (i === 0) return; // drop the first connect
       const req = decodeRequest(msg);
       if (req.action === 'connect') return reply(encodeConnectResponse(req.transactionId, 7n));
-      if (req.action === 'announce') reply(encodeAnnounceResponse({ transactionId: req.transactionId, interval: 60, leechers: 1, seeders: 2, peers: [{ ip: '10.1.2.3', port: 9 }] }, 4));
+      if (req.action === 'announce') reply(encodeAnnounceResponse({ transactionId: req.transactionId, interval: 60, leechers: 1, seeders: 2, peers: [{ ip: '192.0.2.3', port: 9 }] }, 4));
     });
     const r = await client({ retransmitBaseMs: 200 }).announce(t.url(), params, { timeoutMs: 10_000 });
-    expect(r).toMatchObject({ protocol: 'udp', interval: 60, complete: 2, incomplete: 1, peers: [{ ip: '10.1.2.3', port: 9, family: 4 }], packets: 3 });
+    expect(r).toMatchObject({ protocol: 'udp', interval: 60, complete: 2, incomplete: 1, peers: [{ ip: '192.0.2.3', port: 9, family: 4 }], packets: 3 });
     expect(t.packets[1]).toEqual(t.packets[0]); // the very same bytes, transaction id included
   });
   it('reuses the connection id within its lifetime and reconnects after it', async () => {

@@ -92,9 +92,9 @@ describe('announce answers', () => {
   it('compact IPv4 peers (BEP 23) with every optional field', () => {
     const body = Buffer.concat([
       b('d8:completei3e10:downloadedi7e11:external ip4:'),
-      hx('c0a80001'),
+      hx('cb007105'),
       b('10:incompletei4e8:intervali1800e12:min intervali60e5:peers12:'),
-      hx('7f0000011ae1 0a000002c8d5'),
+      hx('7f0000011ae1 c0000202c8d5'),
       b('10:tracker id3:xyz15:warning message8:be nice.e'),
     ]);
     expect(parseAnnounceBody(body)).toEqual({
@@ -104,11 +104,11 @@ describe('announce answers', () => {
       incomplete: 4,
       downloaded: 7,
       warning: 'be nice.',
-      externalIp: '192.168.0.1',
+      externalIp: '203.0.113.5',
       trackerId: b('xyz'),
       peers: [
         { ip: '127.0.0.1', port: 6881, family: 4 },
-        { ip: '10.0.0.2', port: 51413, family: 4 },
+        { ip: '192.0.2.2', port: 51413, family: 4 },
       ],
     });
   });
@@ -187,7 +187,7 @@ describe('scrape answers', () => {
 
 describe('server side', () => {
   it('parses the query a client builds (round trip through the URL)', () => {
-    const url = buildAnnounceUrl('http://t/announce', { ...params, ip: '10.0.0.9', trackerId: b('tid') });
+    const url = buildAnnounceUrl('http://t/announce', { ...params, ip: '192.0.2.9', trackerId: b('tid') });
     const q = parseAnnounceQuery(url.slice(url.indexOf('?') + 1));
     expect(q).toEqual({
       infoHash: IH,
@@ -201,7 +201,7 @@ describe('server side', () => {
       compact: true,
       noPeerId: true,
       key: '0000BEEF',
-      ip: '10.0.0.9',
+      ip: '192.0.2.9',
       trackerId: b('tid'),
     });
   });

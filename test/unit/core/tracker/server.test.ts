@@ -73,9 +73,9 @@ describe('btkit tracker over HTTP', () => {
   });
   it('records the claimed ip only with trustClientIp', async () => {
     const { server, client } = await start({ trustClientIp: true });
-    await client.announce(server.http!.announceUrl, as(1, { ip: '10.9.8.7' }), opts);
+    await client.announce(server.http!.announceUrl, as(1, { ip: '198.51.100.7' }), opts);
     const r = await client.announce(server.http!.announceUrl, as(2), opts);
-    expect(r.peers).toEqual([{ ip: '10.9.8.7', port: 1, family: 4 }]);
+    expect(r.peers).toEqual([{ ip: '198.51.100.7', port: 1, family: 4 }]);
   });
 });
 

@@ -99,7 +99,7 @@ describe('announce request', () => {
   it('ipv4Field is 0 (use the sender) for anything but a dotted quad', () => {
     expect(ipv4Field(undefined)).toBe(0);
     expect(ipv4Field('::1')).toBe(0);
-    expect(ipv4Field('10.1.2.3')).toBe(0x0a010203);
+    expect(ipv4Field('192.0.2.3')).toBe(0xc0000203);
   });
 });
 
@@ -122,7 +122,7 @@ describe('BEP 41 URL data', () => {
 });
 
 describe('announce response', () => {
-  const v4 = hx('00000001 00000007 00000708 00000002 00000001  7f000001 1ae1  0a000002 c8d5');
+  const v4 = hx('00000001 00000007 00000708 00000002 00000001  7f000001 1ae1  c0000202 c8d5');
   const v6 = hx('00000001 00000007 00000708 00000000 00000001  00000000000000000000000000000001 1ae1');
 
   it('decodes IPv4 peers (6 bytes each) over an IPv4 socket', () => {
@@ -134,7 +134,7 @@ describe('announce response', () => {
       seeders: 1,
       peers: [
         { ip: '127.0.0.1', port: 6881, family: 4 },
-        { ip: '10.0.0.2', port: 51413, family: 4 },
+        { ip: '192.0.2.2', port: 51413, family: 4 },
       ],
     });
   });
@@ -142,7 +142,7 @@ describe('announce response', () => {
     expect(decodeResponse(v6, 6)).toMatchObject({ leechers: 0, seeders: 1, peers: [{ ip: '::1', port: 6881, family: 6 }] });
   });
   it('encodes both', () => {
-    const peers = [{ ip: '127.0.0.1', port: 6881 }, { ip: '10.0.0.2', port: 51413 }];
+    const peers = [{ ip: '127.0.0.1', port: 6881 }, { ip: '192.0.2.2', port: 51413 }];
     expect(encodeAnnounceResponse({ transactionId: 7, interval: 1800, leechers: 2, seeders: 1, peers }, 4)).toEqual(v4);
     expect(encodeAnnounceResponse({ transactionId: 7, interval: 1800, leechers: 0, seeders: 1, peers: [{ ip: '::1', port: 6881 }] }, 6)).toEqual(v6);
   });

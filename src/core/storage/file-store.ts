@@ -15,15 +15,14 @@
  * open (up to `maxOpenFiles`, least recently used closed first).
  */
 import { constants } from 'node:fs';
-import { type FileHandle, mkdir, open, realpath, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BtError, fromSystemError } from '../errors.js';
 import { assertSafePath } from '../metainfo/paths.js';
 import type { Metainfo } from '../metainfo/types.js';
-import { Bitfield } from '../pieces/bitfield.js';
 import { type LayoutFile, spansOf } from './layout.js';
-import { readSpans } from './span-io.js';
-import type { FileStat, PieceStore } from './store.js';
+import { LayoutReadStore } from './span-io.js';
+import type { PieceStore } from './store.js';
 
 export interface FileStoreOptions {
   /** The output directory (`-o`): a single-file torrent's file, or a multi-file torrent's top directory, goes inside it. */
@@ -66,8 +65,7 @@ function isInside(root: string, path: string): boolean {
 
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
-export class FileStore implements PieceStore {
-  readonly pieceCount: number;
+export class FileStore extends LayoutReadStore implements PieceStore {
   private readonly handles = new Map<number, Promise<FileHandle>>();
   /** Directories already created and checked. */
   private readonly checkedDirs = new Set<string>();
@@ -75,14 +73,14 @@ export class FileStore implements PieceStore {
   private readonly maxOpenFiles: number;
 
   private constructor(
-    readonly files: readonly LayoutFile[],
+    files: readonly LayoutFile[],
     readonly root: string,
-    readonly pieceLength: number,
-    readonly totalLength: number,
+    pieceLength: number,
+    totalLength: number,
     maxOpenFiles: number,
     private readonly writeSlice: number,
   ) {
-    this.pieceCount = Math.ceil(totalLength / pieceLength);
+    super(files, pieceLength, totalLength);
     this.maxOpenFiles = Math.max(1, maxOpenFiles);
   }
 
@@ -90,14 +88,6 @@ export class FileStore implements PieceStore {
   static open(meta: Pick<Metainfo, 'name' | 'files' | 'multiFile' | 'pieceLength' | 'totalLength'>, options: FileStoreOptions): FileStore {
     const layout = storeLayout(meta, options.outDir);
     return new FileStore(layout, resolve(options.outDir), meta.pieceLength, meta.totalLength, options.maxOpenFiles ?? 128, Math.max(4096, options.writeSlice ?? WRITE_SLICE));
-  }
-
-  private pieceSize(index: number): number {
-    return index === this.pieceCount - 1 ? this.totalLength - index * this.pieceLength : this.pieceLength;
-  }
-
-  private checkPiece(index: number): void {
-    if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) throw new RangeError(`piece ${index} outside 0..${this.pieceCount - 1}`);
   }
 
   /** The output directory itself is created if missing; its real path anchors the symlink check. */
@@ -201,61 +191,8 @@ export class FileStore implements PieceStore {
     );
   }
 
-  /** Read stream bytes [start, start + into.length) into `into`; throws on a missing or short file. */
-  private async readInto(into: Uint8Array, start: number): Promise<void> {
-    await readSpans(this.files, start, into, (i) => this.handle(i, false));
-  }
-
-  async readPiece(index: number): Promise<Uint8Array> {
-    this.checkPiece(index);
-    const out = new Uint8Array(this.pieceSize(index));
-    await this.readInto(out, index * this.pieceLength);
-    return out;
-  }
-
-  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
-    this.checkPiece(index);
-    if (!(Number.isInteger(begin) && Number.isInteger(length) && begin >= 0 && length > 0 && begin + length <= this.pieceSize(index))) {
-      throw new RangeError(`block ${begin}+${length} outside piece ${index}`);
-    }
-    const out = Buffer.allocUnsafe(length);
-    await this.readInto(out, index * this.pieceLength + begin);
-    return out;
-  }
-
-  filesOfPiece(index: number): number[] {
-    this.checkPiece(index);
-    return spansOf(this.files, index * this.pieceLength, this.pieceSize(index)).map((s) => s.fileIndex);
-  }
-
-  async stat(): Promise<FileStat[]> {
-    return Promise.all(
-      this.files.map(async (f) => {
-        if (f.diskPath === null) return { size: null, mtimeMs: null };
-        try {
-          const s = await stat(f.diskPath);
-          return s.isFile() ? { size: s.size, mtimeMs: s.mtimeMs } : { size: null, mtimeMs: null };
-        } catch {
-          return { size: null, mtimeMs: null };
-        }
-      }),
-    );
-  }
-
-  async present(): Promise<Bitfield> {
-    const stats = await this.stat();
-    const out = new Bitfield(this.pieceCount);
-    for (let i = 0; i < this.pieceCount; i++) {
-      const spans = spansOf(this.files, i * this.pieceLength, this.pieceSize(i));
-      const ok = spans.every((s) => {
-        const f = this.files[s.fileIndex]!;
-        if (f.diskPath === null) return true;
-        const size = stats[s.fileIndex]!.size;
-        return size !== null && size >= s.fileOffset + s.length;
-      });
-      if (ok) out.set(i);
-    }
-    return out;
+  protected readHandle(fileIndex: number): Promise<FileHandle> {
+    return this.handle(fileIndex, false);
   }
 
   async prepare(selectedFiles: readonly boolean[]): Promise<void> {

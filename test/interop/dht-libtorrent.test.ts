@@ -204,7 +204,7 @@ describe.skipIf(!available)('btkit DHT ⇄ libtorrent DHT (8 libtorrent nodes + 
     const dhtPort = base + 9;
     const r = await btkit([hash, '--announce', '--port', String(dhtPort)]);
     expect(r.code, r.stderr).toBe(6);
-    expect(r.stderr).toMatch(/announced our DHT port \(implied_port\) to [1-8] of 8 nodes/);
+    expect(r.stderr).toMatch(/announced our DHT port \(implied_port\) to [1-8] of [1-8] nodes/);
     const get = lab('lt_dht.py', ['get', '--bootstrap', bootstrap, '--info-hash', hash, '--expect', `127.0.0.1:${dhtPort}`, '--port', String(base + 8), '--timeout', '30']);
     const line = await get.waitFor(/^GET_PEERS /, 40_000, 'GET_PEERS result');
     expect(line).toMatch(/ OK$/);

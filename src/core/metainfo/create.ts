@@ -4,8 +4,7 @@
  */
 import { inputError } from '../errors.js';
 import { walk, type WalkOptions, type WalkResult } from '../fs/walk.js';
-import { hashPieces } from '../hash/pieces.js';
-import { FileStreamReader } from '../storage/file-reader.js';
+import { hashFiles } from '../hash/file-hasher.js';
 import { basename } from 'node:path';
 import { buildTorrent } from './build.js';
 import { parseTorrent } from './parse.js';
@@ -69,24 +68,20 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
     offset += f.length;
     return entry;
   });
-  const reader = new FileStreamReader(layout, true);
   const pieceCount = Math.ceil(totalLength / pieceLength);
   const pieces = Buffer.alloc(pieceCount * 20);
   const started = performance.now();
   let done = 0;
-  try {
-    for await (const chunk of hashPieces(reader, {
-      totalLength,
-      pieceLength,
-      ...(options.threads !== undefined ? { threads: options.threads } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    })) {
-      chunk.digests.forEach((d, i) => d.copy(pieces, (chunk.firstPiece + i) * 20));
-      done += chunk.bytes;
-      options.onProgress?.(done, totalLength);
-    }
-  } finally {
-    await reader.close();
+  for await (const chunk of hashFiles(layout, {
+    totalLength,
+    pieceLength,
+    strict: true,
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  })) {
+    chunk.digests.forEach((d, i) => d.copy(pieces, (chunk.firstPiece + i) * 20));
+    done += chunk.bytes;
+    options.onProgress?.(done, totalLength);
   }
   const hashMs = performance.now() - started;
   const torrent = buildTorrent({

@@ -4,8 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hashPieces } from '../hash/pieces.js';
-import { FileStreamReader } from '../storage/file-reader.js';
+import { hashFiles } from '../hash/file-hasher.js';
 import { type LayoutFile, piecesOfFile } from '../storage/layout.js';
 import { pieceHash } from './parse.js';
 import type { Metainfo } from './types.js';
@@ -65,26 +64,23 @@ export async function verifyData(meta: Metainfo, options: VerifyOptions): Promis
       }
     }),
   );
-  const reader = new FileStreamReader(layout, false);
   const bad: number[] = [];
   let done = 0;
-  try {
-    for await (const chunk of hashPieces(reader, {
-      totalLength: meta.totalLength,
-      pieceLength: meta.pieceLength,
-      ...(options.threads !== undefined ? { threads: options.threads } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    })) {
-      chunk.digests.forEach((digest, i) => {
-        const index = chunk.firstPiece + i;
-        if (!chunk.readable[i] || !digest.equals(pieceHash(meta, index))) bad.push(index);
-      });
-      done += chunk.bytes;
-      options.onProgress?.(done, meta.totalLength);
-    }
-  } finally {
-    await reader.close();
+  for await (const chunk of hashFiles(layout, {
+    totalLength: meta.totalLength,
+    pieceLength: meta.pieceLength,
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  })) {
+    chunk.digests.forEach((digest, i) => {
+      const index = chunk.firstPiece + i;
+      if (!chunk.readable[i] || !digest.equals(pieceHash(meta, index))) bad.push(index);
+    });
+    done += chunk.bytes;
+    options.onProgress?.(done, meta.totalLength);
   }
+  // Chunks finish in any order across threads; report pieces in order.
+  bad.sort((a, b) => a - b);
   const badSet = new Set(bad);
   const files: FileReport[] = meta.files.map((f, index) => {
     const l = layout[index]!;

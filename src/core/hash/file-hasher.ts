@@ -1,0 +1,332 @@
+/**
+ * Hash the pieces of files on disk on every core at once (create, verify, seed's check).
+ *
+ * Each thread — the main thread and N-1 workers — takes the next chunk of the piece stream from a
+ * shared atomic counter, reads it itself with positional reads into its own buffer, hashes its
+ * pieces and reports the digests. Nothing but digests crosses threads: no buffer hand-offs, and
+ * the copy out of the page cache runs on every core instead of on one reader. Chunks are taken in
+ * stream order, so the disk still sees a (nearly) sequential scan. Memory is one chunk per thread
+ * whatever the size of the data.
+ *
+ * The chunk hasher below is plain JavaScript kept as source text: the workers evaluate it
+ * (`eval: true`, no file to locate at run time, the same from dist/ and from the TypeScript sources
+ * under test) and the main thread builds the very same function from it, so there is one copy.
+ */
+import * as fs from 'node:fs';
+import * as crypto from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { BtError, fromSystemError, throwIfAborted } from '../errors.js';
+import type { LayoutFile } from '../storage/layout.js';
+import { defaultThreads, type PieceHashAlgorithm } from './pool.js';
+
+/** A byte range `[start, end)` relative to the start of a chunk. */
+export type Hole = readonly [number, number];
+
+export interface ChunkDigests {
+  firstPiece: number;
+  /** One digest per piece (20 bytes for SHA-1, 32 for SHA-256), in order. */
+  digests: Buffer[];
+  /** For each piece: false when part of it could not be read (its digest is meaningless). */
+  readable: boolean[];
+  bytes: number;
+  /** Which thread hashed it: 0 the main thread, 1… the workers (for tests and diagnostics). */
+  thread: number;
+}
+
+export interface HashFilesOptions {
+  totalLength: number;
+  pieceLength: number;
+  algorithm?: PieceHashAlgorithm;
+  /** A missing file, a short file or a read error throws (create) instead of becoming a hole (verify). */
+  strict?: boolean;
+  /** Threads in all, the main thread included when it hashes. Default: one per core. */
+  threads?: number;
+  /**
+   * Whether the main thread hashes too (default true: one worker start-up less and no idle core).
+   * False keeps its event loop free, for a process that is serving peers at the same time.
+   */
+  useMainThread?: boolean;
+  signal?: AbortSignal;
+  /** Target bytes per chunk (rounded down to whole pieces, at least one). Default 4 MiB. */
+  chunkBytes?: number;
+}
+
+interface Plan {
+  files: { path: string | null; length: number; offset: number }[];
+  totalLength: number;
+  pieceLength: number;
+  chunkLength: number;
+  chunkCount: number;
+  algorithm: PieceHashAlgorithm;
+  strict: boolean;
+  thread: number;
+}
+
+interface ChunkResult {
+  chunk: number;
+  digests: Uint8Array;
+  holes: [number, number][];
+  bytes: number;
+  thread: number;
+}
+
+interface ChunkHasher {
+  hash(chunk: number): ChunkResult;
+  close(): void;
+}
+
+type ChunkHasherFactory = (fs: typeof import('node:fs'), crypto: typeof import('node:crypto'), plan: Plan) => ChunkHasher;
+
+/**
+ * `(fs, crypto, plan) => { hash(chunk), close() }`. Strict mode throws `{ code, message, path }`:
+ * ESHORT for a file shorter than the plan says, the errno of a failed open or read otherwise.
+ */
+const CHUNK_HASHER_SOURCE = String.raw`(function chunkHasher(fs, crypto, plan) {
+  const files = plan.files;
+  const buffer = Buffer.allocUnsafe(plan.chunkLength);
+  const size = plan.algorithm === 'sha1' ? 20 : 32;
+  let openIndex = -1;
+  let openFd = -1;
+  function fail(err, path) {
+    const e = new Error(err && err.message ? err.message : String(err));
+    e.code = err && err.code ? err.code : 'EIO';
+    e.path = path;
+    throw e;
+  }
+  function fdFor(index) {
+    if (index === openIndex) return openFd;
+    if (openFd >= 0) fs.closeSync(openFd);
+    openIndex = index;
+    openFd = -1;
+    try {
+      openFd = fs.openSync(files[index].path, 'r');
+    } catch (err) {
+      if (plan.strict) fail(err, files[index].path);
+    }
+    return openFd;
+  }
+  // Fill buffer[0, length) with stream bytes from streamOffset; return the ranges that could not be read.
+  function read(streamOffset, length) {
+    const holes = [];
+    const end = streamOffset + length;
+    let lo = 0;
+    let hi = files.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (files[mid].offset + files[mid].length <= streamOffset) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < files.length && files[i].offset < end; i++) {
+      const f = files[i];
+      const s = Math.max(streamOffset, f.offset);
+      const e = Math.min(end, f.offset + f.length);
+      if (e <= s) continue;
+      const at = s - streamOffset;
+      if (f.path === null) {
+        buffer.fill(0, at, at + (e - s)); // BEP 47 padding: zeros by definition
+        continue;
+      }
+      const fd = fdFor(i);
+      if (fd < 0) {
+        holes.push([at, at + (e - s)]);
+        continue;
+      }
+      let done = 0;
+      while (done < e - s) {
+        let n;
+        try {
+          n = fs.readSync(fd, buffer, at + done, e - s - done, s - f.offset + done);
+        } catch (err) {
+          if (plan.strict) fail(err, f.path);
+          break;
+        }
+        if (n === 0) break;
+        done += n;
+      }
+      if (done < e - s) {
+        if (plan.strict) fail({ code: 'ESHORT', message: 'file is shorter than expected (changed while reading?)' }, f.path);
+        holes.push([at + done, e - streamOffset]);
+      }
+    }
+    return holes;
+  }
+  return {
+    hash(chunk) {
+      const start = chunk * plan.chunkLength;
+      const length = Math.min(plan.chunkLength, plan.totalLength - start);
+      const holes = read(start, length);
+      const count = Math.ceil(length / plan.pieceLength);
+      const digests = Buffer.allocUnsafe(count * size);
+      for (let p = 0; p < count; p++) {
+        const s = p * plan.pieceLength;
+        crypto.createHash(plan.algorithm).update(buffer.subarray(s, Math.min(s + plan.pieceLength, length))).digest().copy(digests, p * size);
+      }
+      return { chunk, digests, holes, bytes: length, thread: plan.thread };
+    },
+    close() {
+      if (openFd >= 0) fs.closeSync(openFd);
+      openFd = -1;
+      openIndex = -1;
+    },
+  };
+})`;
+
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const makeHasher = ${CHUNK_HASHER_SOURCE};
+parentPort.once('message', ({ plan, control }) => {
+  // control[0]: next chunk to take; control[1]: non-zero once the run is stopped.
+  const ctrl = new Int32Array(control);
+  let hasher;
+  try {
+    hasher = makeHasher(require('node:fs'), require('node:crypto'), plan);
+    while (Atomics.load(ctrl, 1) === 0) {
+      const chunk = Atomics.add(ctrl, 0, 1);
+      if (chunk >= plan.chunkCount) break;
+      const r = hasher.hash(chunk);
+      parentPort.postMessage({ type: 'chunk', result: r });
+    }
+    parentPort.postMessage({ type: 'end' });
+  } catch (err) {
+    parentPort.postMessage({ type: 'error', code: err && err.code, message: err && err.message, path: err && err.path });
+  } finally {
+    if (hasher) hasher.close();
+  }
+});
+`;
+
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same source the workers run (see the module comment)
+const makeChunkHasher = new Function(`return ${CHUNK_HASHER_SOURCE}`)() as ChunkHasherFactory;
+
+/** Below this, hashing on the main thread alone beats starting a worker. */
+const INLINE_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * The digests of every piece of `files` (laid end to end), as chunks in the order they finish —
+ * not necessarily stream order; each says which piece it starts at.
+ */
+export async function* hashFiles(files: readonly LayoutFile[], options: HashFilesOptions): AsyncGenerator<ChunkDigests> {
+  const { totalLength, pieceLength, signal } = options;
+  const algorithm = options.algorithm ?? 'sha1';
+  if (!Number.isSafeInteger(pieceLength) || pieceLength < 1) throw new BtError('HASH_BAD_PIECE_LENGTH', 'internal', `piece length ${pieceLength} is not a positive integer`);
+  if (totalLength <= 0) return;
+  const piecesPerChunk = Math.max(1, Math.floor((options.chunkBytes ?? 4 * 1024 * 1024) / pieceLength));
+  const chunkLength = Math.min(piecesPerChunk * pieceLength, totalLength);
+  const plan: Plan = {
+    files: files.map((f) => ({ path: f.diskPath, length: f.length, offset: f.offset })),
+    totalLength,
+    pieceLength,
+    chunkLength,
+    chunkCount: Math.ceil(totalLength / chunkLength),
+    algorithm,
+    strict: options.strict ?? false,
+    thread: 0,
+  };
+  const threads = Math.max(1, options.threads ?? defaultThreads());
+  const useMain = options.useMainThread ?? true;
+  const workerCount = !useMain ? Math.min(threads, plan.chunkCount) : totalLength <= INLINE_LIMIT ? 0 : Math.min(threads - 1, plan.chunkCount - 1);
+  const control = new Int32Array(new SharedArrayBuffer(8));
+  const finished: ChunkResult[] = [];
+  let running = workerCount;
+  let failure: unknown = null;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const workers: Worker[] = [];
+  for (let i = 0; i < workerCount; i++) {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      running--;
+      notify();
+    };
+    worker.on('message', (msg: { type: 'chunk'; result: ChunkResult } | { type: 'end' } | { type: 'error'; code?: string; message?: string; path?: string }) => {
+      if (msg.type === 'chunk') finished.push(msg.result);
+      else if (msg.type === 'end') end();
+      else {
+        failure ??= toError(msg);
+        Atomics.store(control, 1, 1);
+        end();
+      }
+      notify();
+    });
+    worker.on('error', (err) => {
+      failure ??= new BtError('HASH_WORKER_FAILED', 'internal', `hash worker failed: ${err.message}`, { cause: err });
+      Atomics.store(control, 1, 1);
+      end();
+    });
+    // A worker that dies without an 'error' event (killed, out of memory) must not leave us waiting.
+    worker.on('exit', (code) => {
+      if (!ended) failure ??= new BtError('HASH_WORKER_FAILED', 'internal', `hash worker exited with code ${code}`);
+      end();
+    });
+    worker.postMessage({ plan: { ...plan, thread: i + 1 }, control: control.buffer });
+    workers.push(worker);
+  }
+  const hasher = makeChunkHasher(fs, crypto, plan);
+  try {
+    let mainHasWork = useMain;
+    while (mainHasWork || running > 0 || finished.length > 0) {
+      if (signal?.aborted) Atomics.store(control, 1, 1);
+      throwIfAborted(signal);
+      if (failure) throw failure;
+      const ready = finished.shift();
+      if (ready) {
+        yield toChunk(ready, plan);
+        continue;
+      }
+      if (mainHasWork) {
+        const chunk = Atomics.add(control, 0, 1);
+        if (chunk >= plan.chunkCount) {
+          mainHasWork = false;
+          continue;
+        }
+        let result: ChunkResult;
+        try {
+          result = hasher.hash(chunk);
+        } catch (err) {
+          Atomics.store(control, 1, 1);
+          throw toError(err as { code?: string; message?: string; path?: string });
+        }
+        yield toChunk(result, plan);
+        // Let worker messages, timers and signals in between two chunks of our own.
+        if (workerCount > 0 || signal) await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        signal?.addEventListener('abort', notify, { once: true });
+      });
+      signal?.removeEventListener('abort', notify);
+    }
+  } finally {
+    Atomics.store(control, 1, 1);
+    hasher.close();
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+function toError(e: { code?: string; message?: string; path?: string }): BtError {
+  return fromSystemError(Object.assign(new Error(e.message ?? 'read failed'), { code: e.code ?? 'EIO' }), e.path ?? 'hashing');
+}
+
+function toChunk(r: ChunkResult, plan: Plan): ChunkDigests {
+  const size = plan.algorithm === 'sha1' ? 20 : 32;
+  const count = Math.ceil(r.bytes / plan.pieceLength);
+  const all = Buffer.from(r.digests.buffer, r.digests.byteOffset, r.digests.byteLength);
+  const digests: Buffer[] = [];
+  for (let i = 0; i < count; i++) digests.push(all.subarray(i * size, (i + 1) * size));
+  const readable: boolean[] = new Array<boolean>(count).fill(true);
+  for (const [hs, he] of r.holes) {
+    if (he <= hs) continue;
+    const from = Math.floor(hs / plan.pieceLength);
+    const to = Math.min(count - 1, Math.floor((he - 1) / plan.pieceLength));
+    for (let p = from; p <= to; p++) readable[p] = false;
+  }
+  return { firstPiece: (r.chunk * plan.chunkLength) / plan.pieceLength, digests, readable, bytes: r.bytes, thread: r.thread };
+}

@@ -121,7 +121,7 @@ describe.skipIf(!available)('btkit DHT ⇄ libtorrent DHT (8 libtorrent nodes + 
   let seederPort: number;
 
   const btkit = (args: string[]) =>
-    runCli(['dht-lookup', ...args, '--bootstrap', bootstrap, '--host', '127.0.0.1', '--no-ipv6', '--timeout', '5s', '--state', join(dir, `state-${randomBytes(4).toString('hex')}.json`)], {
+    runCli(['dht-lookup', ...args, '--bootstrap', bootstrap, '--host', '127.0.0.1', '--no-ipv6', '--timeout', '10s', '--state', join(dir, `state-${randomBytes(4).toString('hex')}.json`)], {
       env: { BTKIT_NO_PUBLIC_DHT: '1' },
       timeoutMs: 20_000,
     });
@@ -132,7 +132,7 @@ describe.skipIf(!available)('btkit DHT ⇄ libtorrent DHT (8 libtorrent nodes + 
     await chmod(dir, 0o755);
     base = await freePortRange(12);
     seederPort = base + 10;
-    const nodes = lab('lt_dht.py', ['serve', '--nodes', '8', '--base-port', String(base), '--seconds', '85', '--set', 'dht_block_ratelimit=100000', '--set', 'dht_upload_rate_limit=100000000']);
+    const nodes = lab('lt_dht.py', ['serve', '--nodes', '8', '--base-port', String(base), '--seconds', '150', '--set', 'dht_block_ratelimit=100000', '--set', 'dht_upload_rate_limit=100000000']);
     const line = await nodes.waitFor(/^NODES /, 45_000, 'NODES line');
     const list = line.slice('NODES '.length).split(',');
     expect(list).toHaveLength(8);
@@ -143,7 +143,7 @@ describe.skipIf(!available)('btkit DHT ⇄ libtorrent DHT (8 libtorrent nodes + 
     torrent = join(dir, 'file.torrent');
     const create = lab('lt_create.py', [join(dir, 'data', 'file.bin'), torrent, '--piece-kib', '16', '--tracker', '']);
     infoHash = (await create.waitFor(/infohash=/, 20_000, 'created torrent')).match(/infohash=([0-9a-f]{40})/)![1]!;
-    const seeder = lab('lt_seed_dht.py', [torrent, join(dir, 'data'), '--port', String(seederPort), '--no-tracker', '--dht', list.slice(0, 2).join(','), '--seconds', '85']);
+    const seeder = lab('lt_seed_dht.py', [torrent, join(dir, 'data'), '--port', String(seederPort), '--no-tracker', '--dht', list.slice(0, 2).join(','), '--seconds', '150']);
     await seeder.waitFor(/^READY /, 20_000, 'seeder READY');
   }, 90_000);
 
@@ -174,7 +174,9 @@ describe.skipIf(!available)('btkit DHT ⇄ libtorrent DHT (8 libtorrent nodes + 
     expect(peer.from.port).toBeGreaterThanOrEqual(base);
     expect(peer.from.port).toBeLessThanOrEqual(seederPort);
     const done = events.find((e) => e.type === 'done');
-    expect(done).toMatchObject({ reason: 'complete', failed: 0 });
+    // Not failed: 0 — the btkit nodes of earlier lookups joined the libtorrent nodes' tables and
+    // are gone now; asking them times out, as on the real DHT. The walk still completes.
+    expect(done).toMatchObject({ reason: 'complete' });
     expect(done.answered).toBeGreaterThanOrEqual(8);
   });
 

@@ -30,6 +30,9 @@ function loadOclif() {
   return module.exports;
 }
 
+// oclif checks Node's version against package.json's engines on every start by loading semver
+// (~10 ms); npm already checks engines at install, so skip it unless the user set the variable.
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
 // The bundle's import() calls come here (see scripts/bundle-oclif.js).
 globalThis[Symbol.for('btkit.import')] = (specifier) => import(specifier);
 const oclif = loadOclif();

@@ -5,8 +5,8 @@
  * shared atomic counter, reads it itself with positional reads into its own buffer, hashes its
  * pieces and reports the digests. Nothing but digests crosses threads: no buffer hand-offs, and
  * the copy out of the page cache runs on every core instead of on one reader. Chunks are taken in
- * stream order, so the disk still sees a (nearly) sequential scan. Memory is one chunk per thread
- * whatever the size of the data.
+ * stream order, so the disk still sees a (nearly) sequential scan. Memory is one read slice per
+ * thread whatever the size of the data.
  *
  * The chunk hasher below is plain JavaScript kept as source text: the workers evaluate it
  * (`eval: true`, no file to locate at run time, the same from dist/ and from the TypeScript sources
@@ -83,7 +83,11 @@ type ChunkHasherFactory = (fs: typeof import('node:fs'), crypto: typeof import('
  */
 const CHUNK_HASHER_SOURCE = String.raw`(function chunkHasher(fs, crypto, plan) {
   const files = plan.files;
-  const buffer = Buffer.allocUnsafe(plan.chunkLength);
+  // Read in slices that stay in the core's cache until hashed: a chunk-sized read spills it, and
+  // the hash then fetches the bytes from memory a second time (measured on 1 GiB, 2 threads:
+  // 64 KiB 0.34 s, 256 KiB 0.33 s, 1 MiB 0.31 s, 4 MiB 0.33 s).
+  const sliceLength = Math.min(plan.chunkLength, 1024 * 1024);
+  const buffer = Buffer.allocUnsafe(sliceLength);
   const size = plan.algorithm === 'sha1' ? 20 : 32;
   let openIndex = -1;
   let openFd = -1;
@@ -105,7 +109,7 @@ const CHUNK_HASHER_SOURCE = String.raw`(function chunkHasher(fs, crypto, plan) {
     }
     return openFd;
   }
-  // Fill buffer[0, length) with stream bytes from streamOffset; return the ranges that could not be read.
+  // Fill buffer[0, length) with stream bytes from streamOffset; return the ranges (relative to it) that could not be read.
   function read(streamOffset, length) {
     const holes = [];
     const end = streamOffset + length;
@@ -154,12 +158,28 @@ const CHUNK_HASHER_SOURCE = String.raw`(function chunkHasher(fs, crypto, plan) {
     hash(chunk) {
       const start = chunk * plan.chunkLength;
       const length = Math.min(plan.chunkLength, plan.totalLength - start);
-      const holes = read(start, length);
       const count = Math.ceil(length / plan.pieceLength);
       const digests = Buffer.allocUnsafe(count * size);
-      for (let p = 0; p < count; p++) {
-        const s = p * plan.pieceLength;
-        crypto.createHash(plan.algorithm).update(buffer.subarray(s, Math.min(s + plan.pieceLength, length))).digest().copy(digests, p * size);
+      const holes = [];
+      let piece = 0;
+      let inPiece = 0;
+      let hash = null;
+      for (let off = 0; off < length; off += sliceLength) {
+        const n = Math.min(sliceLength, length - off);
+        for (const [hs, he] of read(start + off, n)) holes.push([off + hs, off + he]);
+        for (let at = 0; at < n; ) {
+          if (hash === null) hash = crypto.createHash(plan.algorithm);
+          const take = Math.min(plan.pieceLength - inPiece, n - at);
+          hash.update(buffer.subarray(at, at + take));
+          at += take;
+          inPiece += take;
+          if (inPiece === plan.pieceLength || off + at === length) {
+            hash.digest().copy(digests, piece * size);
+            piece++;
+            inPiece = 0;
+            hash = null;
+          }
+        }
       }
       return { chunk, digests, holes, bytes: length, thread: plan.thread };
     },

@@ -11,6 +11,7 @@
 import { Command, Flags, Errors } from './oclif.js';
 import { BtError, isBtError } from '../core/errors.js';
 import { exitCodeFor } from './exit-codes.js';
+import { guardDashValues } from './flags.js';
 import { Style } from './style.js';
 
 export interface JsonEnvelopeOk<T> {
@@ -55,7 +56,12 @@ export abstract class BaseCommand<T = unknown> extends Command {
   /** Stdout styling (human output). */
   protected readonly outStyle = Style.forStream(process.stdout);
 
+  /** Flags whose values may start with '-' (declared with `dashValueFlag`). */
+  static dashValueFlags: readonly string[] = [];
+
   override async init(): Promise<void> {
+    const dashValues = (this.constructor as typeof BaseCommand).dashValueFlags;
+    if (dashValues.length > 0) this.argv = guardDashValues(this.argv, dashValues);
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
     await super.init();
@@ -118,26 +124,60 @@ export abstract class BaseCommand<T = unknown> extends Command {
     if (this.jsonEnabled()) {
       this.logJson(this.toErrorJson(bt));
     } else {
-      process.stderr.write(`btkit ${this.id ?? ''}: ${this.style.red('error')}: ${bt.message}${bt.code === 'INTERNAL' ? '' : ` [${bt.code}]`}\n`);
+      // One line, always: a usage error carries its pointer to --help on the same line.
+      const help = bt.category === 'usage' ? ` (see 'btkit ${this.id ?? ''} --help')` : '';
+      process.stderr.write(`btkit ${this.id ?? ''}: ${this.style.red('error')}: ${bt.message}${bt.code === 'INTERNAL' ? '' : ` [${bt.code}]`}${help}\n`);
       if (bt.category === 'internal' && process.env.BTKIT_DEBUG) process.stderr.write(`${(bt.cause as Error | undefined)?.stack ?? bt.stack}\n`);
-      if (bt.category === 'usage') process.stderr.write(`See 'btkit ${this.id ?? ''} --help'.\n`);
     }
   }
 }
 
 /** Turn anything thrown into a BtError: oclif's parse errors become usage errors. */
 export function toBtError(err: unknown): BtError {
-  if (isBtError(err)) return err;
-  if (err instanceof Errors.CLIError) {
-    // oclif's own parse/validation errors (unknown flag, missing arg, bad option) are usage errors.
-    const message = err.message.split('\n')[0]!.replace(/^Error: /, '').trim();
-    return new BtError('USAGE', 'usage', message, { cause: err });
+  if (isBtError(err)) {
+    // oclif rewrites the message of an error thrown by a flag's parse function ("Parsing --x …").
+    if (err.category === 'usage' && err.message.includes('\n')) return new BtError(err.code, 'usage', usageMessage(err.message), { cause: err, ...(err.detail ? { detail: err.detail } : {}) });
+    return err;
+  }
+  const missing = (err as { args?: { name?: string }[] } | null)?.args;
+  if (err instanceof Errors.CLIError && /^Missing \d+ required arg/.test(err.message) && Array.isArray(missing) && missing.length > 0) {
+    const names = missing.map((a) => String(a.name ?? '?').toUpperCase());
+    return new BtError('USAGE', 'usage', `missing required argument${names.length === 1 ? '' : 's'}: ${names.join(', ')}`, { cause: err });
+  }
+  // oclif's own parse/validation errors (unknown flag, missing argument, bad option, a flag's parse
+  // function that threw: oclif rewraps that one in a plain Error) are usage errors.
+  if (err instanceof Errors.CLIError || (err instanceof Error && /^Parsing --/.test(err.message))) {
+    return new BtError('USAGE', 'usage', usageMessage(err.message), { cause: err });
   }
   if (err instanceof Error && (err.name === 'AbortError' || (err as NodeJS.ErrnoException).code === 'ABORT_ERR')) {
     return new BtError('INTERRUPTED', 'interrupted', 'interrupted', { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new BtError('INTERNAL', 'internal', `unexpected failure: ${message} (set BTKIT_DEBUG=1 for the stack)`, { cause: err });
+}
+
+/**
+ * oclif's multi-line parse messages as one line:
+ * "Parsing --port \n\tExpected an integer but received: abc\nSee more help with --help"
+ *   → "--port: Expected an integer but received: abc";
+ * "Missing 2 required args:\npath  The file.\ntwo   Second.\nSee more help with --help"
+ *   → "missing required arguments: PATH, TWO".
+ */
+export function usageMessage(raw: string): string {
+  const lines = raw
+    .replace(/^Error: /, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^See more help with --help$/.test(l));
+  const first = lines[0] ?? 'invalid usage';
+  const parsing = /^Parsing (--[\w-]+)$/.exec(first);
+  if (parsing) return `${parsing[1]}: ${lines.slice(1).join('; ') || 'invalid value'}`;
+  const missing = /^Missing (\d+) required args?:$/.exec(first);
+  if (missing) {
+    const names = lines.slice(1).map((l) => l.split(/\s+/)[0]!.toUpperCase());
+    return `missing required argument${names.length === 1 ? '' : 's'}: ${names.join(', ') || missing[1]}`;
+  }
+  return lines.join('; ');
 }
 
 /** JSON.stringify replacer: bigint → string, bytes → hex. */

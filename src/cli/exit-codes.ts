@@ -13,7 +13,7 @@ export interface ExitCodeRow {
 export const EXIT_CODES: readonly ExitCodeRow[] = [
   { code: 0, category: 'ok', meaning: 'success' },
   { code: 1, category: 'internal', meaning: 'internal error (a bug in btkit; please report it)' },
-  { code: 2, category: 'usage', meaning: 'usage error: unknown flag, bad flag value, missing argument' },
+  { code: 2, category: 'usage', meaning: 'usage error: unknown command or flag, bad flag value, missing argument' },
   { code: 3, category: 'input', meaning: 'invalid input: malformed torrent, magnet link, bencode or unsafe path' },
   { code: 4, category: 'network', meaning: 'network error: connection failed, timeout, tracker failure, protocol violation' },
   { code: 5, category: 'verification', meaning: 'verification failed: data on disk does not match the torrent' },

@@ -51,3 +51,37 @@ export function parseHostPort(text: string): HostPort {
 export const byteSizeFlag = Flags.custom<number>({ parse: async (input) => parseByteSize(input) });
 export const durationFlag = Flags.custom<number>({ parse: async (input) => parseDuration(input) });
 export const hostPortFlag = Flags.custom<HostPort>({ parse: async (input) => parseHostPort(input) });
+
+/**
+ * Values that may start with '-' (an Azureus-style peer id such as `-qB4630-…`). oclif reads such a
+ * value as a flag when its second character is one of the command's short flags (`-q`), even after
+ * `=`. The base command marks these values with a guard character before oclif parses the argv
+ * (`guardDashValues`), and the flag's parser takes it off again.
+ */
+const DASH_GUARD = '\u0000';
+
+export function guardDashValues(argv: readonly string[], names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = names.find((n) => arg === `--${n}` || arg.startsWith(`--${n}=`));
+    if (name !== undefined && arg.startsWith(`--${name}=-`)) {
+      out.push(`--${name}=${DASH_GUARD}${arg.slice(name.length + 3)}`);
+    } else if (name !== undefined && arg === `--${name}` && argv[i + 1]?.startsWith('-') && argv[i + 1] !== '-') {
+      out.push(`--${name}=${DASH_GUARD}${argv[i + 1]}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** A string flag whose value may start with '-' (list its name in the command's `dashValueFlags`). */
+export const dashValueFlag = Flags.custom<string>({
+  parse: async (text) => (text.startsWith(DASH_GUARD) ? text.slice(DASH_GUARD.length) : text),
+});

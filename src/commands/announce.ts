@@ -1,7 +1,7 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { randomBytes } from 'node:crypto';
 import { BaseCommand } from '../cli/base-command.js';
-import { byteSizeFlag, durationFlag } from '../cli/flags.js';
+import { byteSizeFlag, dashValueFlag, durationFlag } from '../cli/flags.js';
 import { announceView, renderAnnounce, toErrorView, type AnnounceOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, isBtError } from '../core/errors.js';
@@ -67,7 +67,7 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
     downloaded: byteSizeFlag({ description: 'Bytes downloaded so far. Default 0.' }),
     left: byteSizeFlag({ description: "Bytes left to download; 0 announces a seeder. Default: the torrent's size, or 1 for a bare infohash or magnet." }),
     numwant: Flags.integer({ min: -1, max: 10000, default: 50, description: 'Peers wanted; -1 lets the tracker choose (default: 50).' }),
-    'peer-id': Flags.string({ description: 'Peer id: 40 hex digits; a client code and version such as qB4630 (the prefix -qB4630-, padded at random); or any prefix of up to 20 characters. Default: -BK0100- and random characters.' }),
+    'peer-id': dashValueFlag({ description: 'Peer id: 40 hex digits; a client code and version such as qB4630 (the prefix -qB4630-, padded at random); or any prefix of up to 20 characters, such as -qB4630-. Default: -BK0100- and random characters.' }),
     key: Flags.string({ description: 'The 32-bit key, as up to 8 hex digits. Default: random.' }),
     ip: Flags.string({ description: 'An IP address to report to the tracker (most trackers ignore it).' }),
     'tracker-id': Flags.string({ description: "Send this `trackerid` (an HTTP tracker's `tracker id` from a previous answer)." }),
@@ -76,6 +76,8 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
     'udp-retransmit': durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'First UDP retransmission delay, doubling after each try (default: 15s, as BEP 15 says).' }),
     'peers-only': Flags.boolean({ description: 'Print only the peers, host:port one a line (deduplicated).' }),
   };
+
+  static override dashValueFlags = ['peer-id'];
 
   async run(): Promise<AnnounceCommandResult> {
     const { args, flags } = await this.parse(Announce);

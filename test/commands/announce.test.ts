@@ -56,6 +56,16 @@ describe('btkit announce', () => {
     expect(Buffer.from((e as { peerId: string }).peerId, 'hex').toString('latin1')).toMatch(/^-qB4630-[0-9A-Za-z]{12}$/);
   });
 
+  it('a peer id that starts with a dash is a value, not a flag (-q is --quiet), with = or a space', async () => {
+    for (const args of [['--peer-id=-qB4630-abcdefghijkl'], ['--peer-id', '-qB4630-abcdefghijkl']]) {
+      const before = events.length;
+      const r = await runCli(['announce', IH, '-t', server.udp!.announceUrl, ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      const e = events.slice(before).find((x) => x.type === 'announce')!;
+      expect(Buffer.from((e as { peerId: string }).peerId, 'hex').toString('latin1')).toBe('-qB4630-abcdefghijkl');
+    }
+  });
+
   it('--json carries every field, null where the tracker said nothing (UDP has no min interval)', async () => {
     const r = await runCli(['announce', IH, '-t', server.udp!.announceUrl, '-t', server.http!.announceUrl, '--port', '4004', '--json', '--peer-id', 'aa'.repeat(20), '--key', '0x0000beef']);
     expect(r.code).toBe(0);

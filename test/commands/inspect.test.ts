@@ -174,7 +174,7 @@ describe('btkit inspect: errors', () => {
   it('an unknown flag: exit 2 and, under --json, the usage error envelope', async () => {
     const r = await run(['inspect', torrent, '--nope']);
     expect(r.code).toBe(2);
-    expect(r.stderr.split('\n')[0]).toBe('btkit inspect: error: Nonexistent flag: --nope [USAGE]');
+    expect(r.stderr).toBe("btkit inspect: error: Nonexistent flag: --nope [USAGE] (see 'btkit inspect --help')\n");
     const json = await run(['inspect', torrent, '--nope', '--json']);
     expect(json.code).toBe(2);
     expect(json.json()).toMatchObject({ ok: false, error: { code: 'USAGE', category: 'usage', exitCode: 2 } });

@@ -50,19 +50,24 @@ export class Choker<P> {
     const unchoked = new Set<P>(regular.map((c) => c.peer));
     const others = interested.filter((c) => !unchoked.has(c.peer));
     const keep = this.optimistic !== undefined && others.some((c) => c.peer === this.optimistic) && this.round_ % this.optimisticRounds !== 0;
-    if (!keep) this.optimistic = pickWeighted(others, this.rng);
+    if (!keep) this.optimistic = pickOptimistic(others, this.rng);
     this.round_++;
     if (this.optimistic !== undefined) unchoked.add(this.optimistic);
-    // Free slots (few interested peers) go to the next best anyway.
-    for (const c of others) {
-      if (unchoked.size >= this.slots) break;
-      unchoked.add(c.peer);
-    }
+    fillFreeSlots(unchoked, others, this.slots);
     return unchoked;
   }
 }
 
-function pickWeighted<P>(candidates: readonly ChokeCandidate<P>[], rng: () => number): P | undefined {
+/** Free slots (fewer interested peers than slots) go to the next candidates anyway, in order. */
+export function fillFreeSlots<P>(unchoked: Set<P>, others: readonly ChokeCandidate<P>[], slots: number): void {
+  for (const c of others) {
+    if (unchoked.size >= slots) break;
+    unchoked.add(c.peer);
+  }
+}
+
+/** The optimistic unchoke: random, a peer connected within the last minute three times as likely. */
+export function pickOptimistic<P>(candidates: readonly ChokeCandidate<P>[], rng: () => number): P | undefined {
   if (candidates.length === 0) return undefined;
   const weights = candidates.map((c) => (c.isNew ? 3 : 1));
   let x = rng() * weights.reduce((a, b) => a + b, 0);

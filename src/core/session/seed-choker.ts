@@ -14,7 +14,7 @@
  * Pure, like choker.ts: candidates, rates and randomness come from the caller; the state is who
  * holds a slot since when.
  */
-import type { ChokeCandidate } from './choker.js';
+import { type ChokeCandidate, fillFreeSlots, pickOptimistic } from './choker.js';
 
 export interface SeedChokerOptions {
   /** Peers unchoked at once, the optimistic one included. Default 4. */
@@ -62,12 +62,9 @@ export class SeedChoker<P> {
       unchoked.add(c.peer);
     }
     const others = interested.filter((c) => !unchoked.has(c.peer));
-    const optimistic = pickWeighted(others, this.rng);
+    const optimistic = pickOptimistic(others, this.rng);
     if (optimistic !== undefined) unchoked.add(optimistic);
-    for (const c of others) {
-      if (unchoked.size >= this.slots) break;
-      unchoked.add(c.peer);
-    }
+    fillFreeSlots(unchoked, others, this.slots);
     for (const c of candidates) {
       if (unchoked.has(c.peer)) {
         this.held.set(c.peer, (this.held.get(c.peer) ?? 0) + 1);
@@ -78,15 +75,4 @@ export class SeedChoker<P> {
     }
     return unchoked;
   }
-}
-
-function pickWeighted<P>(candidates: readonly ChokeCandidate<P>[], rng: () => number): P | undefined {
-  if (candidates.length === 0) return undefined;
-  const weights = candidates.map((c) => (c.isNew ? 3 : 1));
-  let x = rng() * weights.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < candidates.length; i++) {
-    x -= weights[i]!;
-    if (x < 0) return candidates[i]!.peer;
-  }
-  return candidates[candidates.length - 1]!.peer;
 }

@@ -39,6 +39,7 @@ import { normalizeAddress, parseIPv4, parseIPv6 } from '../tracker/peers.js';
 import type { BlockRef, Message } from '../wire/messages.js';
 import { type ChokeCandidate, Choker } from './choker.js';
 import { PieceHasher } from './hasher.js';
+import { type Candidate, keyOf, PeerBook } from './peer-book.js';
 import { AsyncQueue } from './queue.js';
 import { RateMeter, TokenBucket } from './rate.js';
 import type { DoneReason, PeerSource, PeerSourceContext, PeerSourceName, SessionEvent, SessionStats } from './types.js';
@@ -114,18 +115,6 @@ const MAX_FREE_BUFFERS_BYTES = 48 * 1024 * 1024;
  */
 const MAX_PIPELINE = 500;
 const CHOKE_ROUND_MS = 10_000;
-const BACKOFF_MS = [2_000, 5_000, 15_000, 30_000, 60_000];
-
-interface Candidate {
-  endpoint: Endpoint;
-  key: string;
-  source: PeerSourceName;
-  state: 'idle' | 'connecting' | 'connected' | 'banned' | 'self';
-  failures: number;
-  retryAt: number;
-  /** Given by the user: retried forever. */
-  sticky: boolean;
-}
 
 interface Peer {
   id: number;
@@ -150,8 +139,6 @@ interface Peer {
   lastDataAt: number;
   dropped: boolean;
 }
-
-const keyOf = (e: Endpoint): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
 
 /** Addresses of this machine, to recognise ourselves in a tracker's peer list. */
 function localAddresses(): Set<string> {
@@ -186,7 +173,7 @@ export class Session {
   private readonly infoHash: Buffer;
   private readonly queue = new AsyncQueue<SessionEvent>();
   private readonly sources: PeerSource[] = [];
-  private readonly candidates = new Map<string, Candidate>();
+  private readonly book = new PeerBook();
   private readonly peers = new Set<Peer>();
   private readonly bannedIds = new Set<string>();
   private readonly listeners: Listener[] = [];
@@ -273,16 +260,7 @@ export class Session {
       if (!Number.isInteger(e.port) || e.port <= 0 || e.port > 0xffff) continue;
       const host = normalizeAddress(e.host);
       if (this.listenPort !== 0 && e.port === this.listenPort && this.local.has(host)) continue;
-      const endpoint = { host, port: e.port };
-      const key = keyOf(endpoint);
-      const known = this.candidates.get(key);
-      if (known) {
-        if (source === 'manual') known.sticky = true;
-        // A tracker listing a peer again is a hint it is back: retry soon.
-        if (known.state === 'idle') known.retryAt = Math.min(known.retryAt, this.now());
-        continue;
-      }
-      this.candidates.set(key, { endpoint, key, source, state: 'idle', failures: 0, retryAt: 0, sticky: source === 'manual' });
+      this.book.add({ host, port: e.port }, source, this.now());
     }
     if (this.running) this.connectMore();
   }
@@ -333,7 +311,7 @@ export class Session {
       upRate: this.upRate.rate(now),
       peers: this.peers.size,
       seeds,
-      known: this.candidates.size,
+      known: this.book.size,
       elapsedMs: now - this.startedAt,
       etaMs: left === 0 ? 0 : downRate > 0 ? Math.round((left / downRate) * 1000) : null,
     };
@@ -558,9 +536,9 @@ export class Session {
           nothing ? 'NO_PEERS' : 'DOWNLOAD_STALLED',
           'no-peers',
           nothing
-            ? `no data arrived within ${Math.round(stall / 1000)} s (${this.candidates.size} peer address(es) known, ${this.peers.size} connected)`
+            ? `no data arrived within ${Math.round(stall / 1000)} s (${this.book.size} peer address(es) known, ${this.peers.size} connected)`
             : `no data arrived for ${Math.round(stall / 1000)} s (${this.peers.size} peer(s) connected)`,
-          { detail: { known: this.candidates.size, connected: this.peers.size, downloaded: this.downloaded } },
+          { detail: { known: this.book.size, connected: this.peers.size, downloaded: this.downloaded } },
         ),
       );
       return;
@@ -620,9 +598,8 @@ export class Session {
     const maxHalfOpen = this.opts.maxHalfOpen ?? 16;
     const now = this.now();
     // A seed does not dial other seeds; it waits for leechers (and dials what trackers give).
-    for (const c of this.candidates.values()) {
+    for (const c of this.book.due(now)) {
       if (this.peers.size + this.halfOpen >= max || this.halfOpen >= maxHalfOpen) return;
-      if (c.state !== 'idle' || c.retryAt > now) continue;
       void this.dial(c);
     }
   }
@@ -642,7 +619,7 @@ export class Session {
       this.halfOpen--;
       clearTimeout(timer);
       this.abort.signal.removeEventListener('abort', onStop);
-      this.dialFailed(c);
+      this.book.dialFailed(c, this.now());
       void err;
       return;
     }
@@ -650,17 +627,6 @@ export class Session {
     this.abort.signal.removeEventListener('abort', onStop);
     this.halfOpen--;
     await this.setUp(conn, c, c.source);
-  }
-
-  private dialFailed(c: Candidate): void {
-    if (c.state !== 'connecting' && c.state !== 'connected') return;
-    c.failures++;
-    if (!c.sticky && c.failures > BACKOFF_MS.length) {
-      this.candidates.delete(c.key);
-      return;
-    }
-    c.state = 'idle';
-    c.retryAt = this.now() + BACKOFF_MS[Math.min(c.failures - 1, BACKOFF_MS.length - 1)]!;
   }
 
   private async acceptLoop(l: Listener): Promise<void> {
@@ -713,8 +679,8 @@ export class Session {
     } catch {
       if (conn.direction === 'incoming') this.halfOpen--;
       if (candidate) {
-        if (selfOrBanned === 'self' || selfOrBanned === 'banned') candidate.state = selfOrBanned;
-        else this.dialFailed(candidate);
+        if (selfOrBanned === 'self' || selfOrBanned === 'banned') this.book.exclude(candidate, selfOrBanned);
+        else this.book.dialFailed(candidate, this.now());
       }
       return;
     } finally {
@@ -748,10 +714,7 @@ export class Session {
       lastDataAt: now,
       dropped: false,
     };
-    if (candidate) {
-      candidate.state = 'connected';
-      candidate.failures = 0;
-    }
+    if (candidate) this.book.connected(candidate);
     this.peers.add(peer);
     this.emit({ type: 'peer-connected', peer: peer.key, peerId: peer.peerIdHex, source, direction: conn.direction, client: peer.client });
     this.sendPieceSet(peer);
@@ -797,14 +760,7 @@ export class Session {
     this.picker.removePeer(p.pieces);
     this.scheduler.releasePeer(p);
     for (const [index, owner] of this.parole) if (owner === p) this.parole.set(index, null);
-    const c = p.candidate;
-    if (c && c.state === 'connected') {
-      c.state = 'idle';
-      // A peer that ended well may be dialed again later (a seed that restarts); one that broke, later still.
-      c.failures++;
-      c.retryAt = this.now() + BACKOFF_MS[Math.min(c.failures - 1, BACKOFF_MS.length - 1)]!;
-      if (!c.sticky && c.failures > BACKOFF_MS.length) this.candidates.delete(c.key);
-    }
+    if (p.candidate) this.book.disconnected(p.candidate, this.now());
     this.emit({
       type: 'peer-dropped',
       peer: p.key,
@@ -831,7 +787,7 @@ export class Session {
 
   private ban(p: Peer, reason: string): void {
     this.bannedIds.add(p.peerIdHex);
-    if (p.candidate) p.candidate.state = 'banned';
+    if (p.candidate) this.book.exclude(p.candidate, 'banned');
     this.emit({ type: 'peer-banned', peer: p.key, reason });
     this.dropPeer(p, new BtError('PEER_BANNED', 'network', reason));
   }

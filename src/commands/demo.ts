@@ -75,6 +75,15 @@ function sampleBytes(seed: string, length: number): Buffer {
   return out;
 }
 
+/** Writes each `[path below dir, size]` of `layout` with its sample bytes, creating the directories. */
+async function writeSamplePayload(dir: string, layout: readonly [string, number][]): Promise<void> {
+  for (const [rel, size] of layout) {
+    const file = join(dir, ...rel.split('/'));
+    await mkdir(join(file, '..'), { recursive: true });
+    await writeFile(file, sampleBytes(rel, size));
+  }
+}
+
 export default class Demo extends BaseCommand<DemoResult> {
   static override summary = 'Run the main job end to end on a sample payload, offline.';
   static override description = `The main job, end to end, on loopback only (127.0.0.1, free ports; nothing leaves the machine): it writes a sample payload (--size MiB, a few files, one empty), then runs the real CLI as child processes, as a CI pipeline would: \`btkit tracker\`, \`btkit create\` (pointing at that tracker), one \`btkit seed --until peers-complete=N\` and N (--leechers) \`btkit download\` processes started together, which find each other through the tracker and trade pieces among themselves. It shows their progress, verifies every copy against the torrent, and prints a summary: time, throughput, and the bytes served by the seed versus by the other downloaders. The seed's upload is capped (--seed-limit, default 16MiB/s) so that the trading shows; 0 lifts the cap.
@@ -103,13 +112,7 @@ The directory is removed afterwards unless --keep.`;
   async run(): Promise<DemoResult> {
     const { flags } = await this.parse(Demo);
     if (!flags.offline) return this.swarm(flags);
-    const base = flags.dir ?? (await mkdtemp(join(tmpdir(), 'btkit-demo-')));
-    await mkdir(base, { recursive: true });
-    const steps: DemoStep[] = [];
-    const human = !this.jsonEnabled();
-    const say = (line = '') => {
-      if (human) this.out(line);
-    };
+    const { base, steps, say } = await this.workspace(flags.dir);
     const timed = async <T>(step: string, fn: () => Promise<T>, detail: (v: T) => Record<string, unknown>): Promise<T> => {
       const t0 = performance.now();
       const v = await fn();
@@ -128,11 +131,7 @@ The directory is removed afterwards unless --keep.`;
         ['docs/notes/ä-unicode.md', 777],
       ];
       await timed('payload', async () => {
-        for (const [rel, size] of layout) {
-          const file = join(payload, ...rel.split('/'));
-          await mkdir(join(file, '..'), { recursive: true });
-          await writeFile(file, sampleBytes(rel, size));
-        }
+        await writeSamplePayload(payload, layout);
         return layout.length;
       }, (n) => ({ files: n, directory: payload }));
       say(this.outStyle.bold(`1. sample payload: ${layout.length} files in ${payload}`));
@@ -189,15 +188,20 @@ The directory is removed afterwards unless --keep.`;
       if (!flags.keep) await rm(base, { recursive: true, force: true });
     }
   }
-  /** The swarm demo: tracker, create, seed, leechers, all real `btkit` child processes on 127.0.0.1. */
-  private async swarm(flags: { dir?: string; keep: boolean; size: number; leechers: number; 'seed-limit': string }): Promise<DemoResult> {
-    const base = flags.dir ?? (await mkdtemp(join(tmpdir(), 'btkit-demo-')));
+  /** What both demos start from: their directory (`dir`, or a new temporary one), an empty step log, and `say` for the human output. */
+  private async workspace(dir: string | undefined): Promise<{ base: string; steps: DemoStep[]; human: boolean; say: (line?: string) => void }> {
+    const base = dir ?? (await mkdtemp(join(tmpdir(), 'btkit-demo-')));
     await mkdir(base, { recursive: true });
-    const steps: DemoStep[] = [];
     const human = !this.jsonEnabled();
     const say = (line = '') => {
       if (human) this.out(line);
     };
+    return { base, steps: [], human, say };
+  }
+
+  /** The swarm demo: tracker, create, seed, leechers, all real `btkit` child processes on 127.0.0.1. */
+  private async swarm(flags: { dir?: string; keep: boolean; size: number; leechers: number; 'seed-limit': string }): Promise<DemoResult> {
+    const { base, steps, human, say } = await this.workspace(flags.dir);
     const bin = join(this.config.root, 'bin', 'run.js');
     const children: Child[] = [];
     const deadline = performance.now() + 120_000;
@@ -249,11 +253,7 @@ The directory is removed afterwards unless --keep.`;
         ['logs/empty.log', 0],
       ];
       let t0 = performance.now();
-      for (const [rel, size] of layout) {
-        const file = join(payload, ...rel.split('/'));
-        await mkdir(join(file, '..'), { recursive: true });
-        await writeFile(file, sampleBytes(rel, size));
-      }
+      await writeSamplePayload(payload, layout);
       const payloadBytes = layout.reduce((n, [, size]) => n + size, 0);
       steps.push({ step: 'payload', ms: Math.round(performance.now() - t0), detail: { files: layout.length, bytes: payloadBytes, directory: payload } });
       say(this.outStyle.bold(`1. sample payload: ${layout.length} files, ${formatBytes(payloadBytes)} in ${payload}`));

@@ -2,7 +2,7 @@
  * `btkit download` output: the progress line for a terminal, the summary, and the JSON shapes of
  * the result and of the NDJSON events. Pure: statistics in, text or plain objects out.
  */
-import type { SessionEvent, SessionStats } from '../../core/session/index.js';
+import type { DoneReason, SessionEvent, SessionStats } from '../../core/session/index.js';
 import { formatBytes, formatDuration, formatRate, keyValues } from './format.js';
 
 export interface DownloadFileView {
@@ -12,24 +12,16 @@ export interface DownloadFileView {
   selected: boolean;
 }
 
-export interface DownloadResult {
+/** The session's final counters, as the session defines them, plus what the command adds. */
+export interface DownloadResult extends Pick<SessionStats, 'pieces' | 'havePieces' | 'totalBytes' | 'doneBytes' | 'downloaded' | 'uploaded' | 'wasted' | 'elapsedMs'> {
   infoHash: string;
   name: string;
   /** Where the content is: the file (single-file torrent) or the top directory. */
   contentPath: string | null;
   outDir: string | null;
-  reason: 'complete' | 'seed-ratio' | 'seed-time';
+  /** Why the download ended: a run that was aborted has no result. */
+  reason: Exclude<DoneReason, 'aborted'>;
   files: DownloadFileView[];
-  pieces: number;
-  havePieces: number;
-  /** Bytes of the selection, and of it on disk and verified. */
-  totalBytes: number;
-  doneBytes: number;
-  /** This run: payload bytes received, sent, and thrown away. */
-  downloaded: number;
-  uploaded: number;
-  wasted: number;
-  elapsedMs: number;
   /** downloaded / elapsed, bytes per second. */
   averageRate: number;
   peersSeen: number;

@@ -6,24 +6,20 @@ import { inputError } from '../errors.js';
 import { walk, type WalkOptions, type WalkResult } from '../fs/walk.js';
 import { hashFiles } from '../hash/file-hasher.js';
 import { basename } from 'node:path';
-import { buildTorrent } from './build.js';
+import { buildTorrent, type BuildInput } from './build.js';
 import { parseTorrent } from './parse.js';
 import { autoPieceLength, pieceLengthLint } from './piece-length.js';
 import type { Metainfo } from './types.js';
 
-export interface CreateOptions extends WalkOptions {
+/** The torrent's optional fields, as `buildTorrent` takes them. */
+type TorrentFields = Pick<BuildInput, 'trackers' | 'webSeeds' | 'private' | 'source' | 'comment' | 'createdBy' | 'creationDate'>;
+
+export interface CreateOptions extends WalkOptions, TorrentFields {
   path: string;
   /** Torrent name; default the base name of `path`. */
   name?: string;
   /** Bytes; default `autoPieceLength(total)`. */
   pieceLength?: number;
-  trackers?: string[][];
-  webSeeds?: string[];
-  private?: boolean;
-  source?: string;
-  comment?: string;
-  createdBy?: string;
-  creationDate?: number;
   threads?: number;
   signal?: AbortSignal;
   /** Called after each hashed chunk with bytes done so far. */

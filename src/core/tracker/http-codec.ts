@@ -9,7 +9,7 @@
 import { BtError, inputError } from '../errors.js';
 import { decode, encode, isBytes, isDict, isInt, isList, utf8OrNull, type BDict, type BValue } from '../bencode/index.js';
 import { decodeCompactPeers, encodeCompactPeers, formatIPv4, formatIPv6, ipFamily, parseIPv4, parseIPv6 } from './peers.js';
-import type { AnnounceEvent, AnnounceParams, ScrapeStats, TrackerPeer } from './types.js';
+import type { AnnounceEvent, AnnounceParams, AnnounceResult, ScrapeStats, TrackerPeer } from './types.js';
 import { ANNOUNCE_EVENTS } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -103,18 +103,8 @@ function appendQuery(url: string, query: string): string {
 // ---------------------------------------------------------------------------------------------
 // Client side: responses.
 
-/** A decoded announce answer; the client adds url, protocol and timing. */
-export interface HttpAnnounceBody {
-  interval: number;
-  minInterval?: number;
-  complete?: number;
-  incomplete?: number;
-  downloaded?: number;
-  warning?: string;
-  externalIp?: string;
-  trackerId?: Uint8Array;
-  peers: TrackerPeer[];
-}
+/** A decoded announce answer: what the tracker said; the client adds url, protocol, timing and redirects. */
+export type HttpAnnounceBody = Omit<AnnounceResult, 'url' | 'protocol' | 'rttMs' | 'packets' | 'redirects'>;
 
 export interface HttpScrapeBody {
   files: Map<string, ScrapeStats>;

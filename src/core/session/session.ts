@@ -31,14 +31,14 @@ import { Bitfield } from '../pieces/bitfield.js';
 import { BLOCK_LENGTH, BlockScheduler, DEFAULT_REQQ, PieceGeometry, TrustLedger, pipelineDepth } from '../pieces/blocks.js';
 import { type PeerPieces, PiecePicker } from '../pieces/picker.js';
 import { loadResume, restore, saveResume, type TorrentIdentity } from '../storage/resume.js';
-import { ReadCache } from '../storage/read-cache.js';
 import type { PieceStore } from '../storage/store.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { Connection, Endpoint, Listener, Transport } from '../transport/types.js';
 import { normalizeAddress, parseIPv4, parseIPv6 } from '../tracker/peers.js';
-import type { BlockRef, Message } from '../wire/messages.js';
+import type { Message } from '../wire/messages.js';
 import { type ChokeCandidate, Choker } from './choker.js';
 import { PieceHasher } from './hasher.js';
+import { OUR_REQQ, Uploader } from './uploader.js';
 import { type Candidate, keyOf, PeerBook } from './peer-book.js';
 import { AsyncQueue } from './queue.js';
 import { RateMeter, TokenBucket } from './rate.js';
@@ -92,12 +92,6 @@ export interface SessionOptions {
   rng?: () => number;
 }
 
-/** What the session advertises as `reqq` and accepts in one peer's upload queue (BEP 10). */
-export const OUR_REQQ = 500;
-/** How far down a peer's upload queue `serve()` starts chunk reads ahead (blocks). */
-const READ_AHEAD_BLOCKS = 128;
-/** Blocks this close after the last read-ahead one are taken to share its chunk. */
-const READ_AHEAD_STRIDE = 256 * 1024;
 /**
  * Complete pieces being hashed or written above which reading from peers pauses: enough to keep
  * the hasher and the disk busy, small enough for memory to stay flat whatever the torrent's size.
@@ -129,8 +123,6 @@ interface Peer {
   reqq: number;
   down: RateMeter;
   up: RateMeter;
-  uploadQueue: BlockRef[];
-  serving: boolean;
   /** Pieces this peer rejected (BEP 6) since its last unchoke: not asked again meanwhile. */
   rejected: Set<number>;
   snubbed: boolean;
@@ -195,7 +187,7 @@ export class Session {
   private readonly downRate: RateMeter;
   private readonly upRate: RateMeter;
   private readonly downBucket: TokenBucket;
-  private readonly upBucket: TokenBucket;
+  private readonly uploader: Uploader;
   private readonly wantedBytes: number;
   private haveWantedBytes = 0;
   private downloaded = 0;
@@ -240,7 +232,20 @@ export class Session {
     this.downRate = new RateMeter(t0);
     this.upRate = new RateMeter(t0);
     this.downBucket = new TokenBucket(options.downloadLimit ?? 0, this.now);
-    this.upBucket = new TokenBucket(options.uploadLimit ?? 0, this.now);
+    this.uploader = new Uploader({
+      store: this.store,
+      bucket: new TokenBucket(options.uploadLimit ?? 0, this.now),
+      hasPiece: (i) => this.picker.hasPiece(i),
+      pieceSize: (i) => this.geometry.pieceSize(i),
+      onSent: (peer, bytes) => {
+        const now = this.now();
+        (peer as Peer).up.add(bytes, now);
+        this.upRate.add(bytes, now);
+        this.uploaded += bytes;
+      },
+      onReadError: (err) => this.emit({ type: 'warning', message: `cannot read a block to upload: ${err.message}`, code: err.code }),
+      signal: this.abort.signal,
+    });
     let wanted = 0;
     for (let i = 0; i < this.meta.pieceCount; i++) if (priorities[i]! > 0) wanted += this.geometry.pieceSize(i);
     this.wantedBytes = wanted;
@@ -582,12 +587,7 @@ export class Session {
     const st = p.wire.state!;
     if (st.amChoking === choked) return;
     const action = p.wire.send({ type: choked ? 'choke' : 'unchoke' });
-    if (action === 'reject-their-requests') {
-      for (const r of p.uploadQueue) p.wire.send({ type: 'reject', ...r });
-      p.uploadQueue = [];
-    } else if (action === 'discard-their-requests') {
-      p.uploadQueue = [];
-    }
+    if (choked) this.uploader.choked(p, action);
   }
 
   // --- connections -----------------------------------------------------------------------------
@@ -705,8 +705,6 @@ export class Session {
       reqq: DEFAULT_REQQ,
       down: new RateMeter(now),
       up: new RateMeter(now),
-      uploadQueue: [],
-      serving: false,
       rejected: new Set(),
       snubbed: false,
       expiries: 0,
@@ -757,6 +755,7 @@ export class Session {
     p.dropped = true;
     p.wire.close(error ?? undefined);
     this.peers.delete(p);
+    this.uploader.forget(p);
     this.picker.removePeer(p.pieces);
     this.scheduler.releasePeer(p);
     for (const [index, owner] of this.parole) if (owner === p) this.parole.set(index, null);
@@ -838,17 +837,11 @@ export class Session {
       case 'not-interested':
         return;
       case 'request':
-        this.onRequest(p, m);
+        this.uploader.request(p, m);
         return;
-      case 'cancel': {
-        const i = p.uploadQueue.findIndex((r) => r.index === m.index && r.begin === m.begin && r.length === m.length);
-        if (i >= 0) {
-          p.uploadQueue.splice(i, 1);
-          // BEP 6: a cancelled request is answered, with the block or a reject.
-          if (p.wire.state!.features.fast) p.wire.send({ type: 'reject', index: m.index, begin: m.begin, length: m.length });
-        }
+      case 'cancel':
+        this.uploader.cancel(p, m);
         return;
-      }
       case 'reject':
         if (this.scheduler.release(p, m)) {
           p.rejected.add(m.index);
@@ -860,61 +853,6 @@ export class Session {
         return;
       default:
         return;
-    }
-  }
-
-  private onRequest(p: Peer, m: BlockRef): void {
-    const st = p.wire.state!;
-    const valid = this.picker.hasPiece(m.index) && m.begin + m.length <= this.geometry.pieceSize(m.index);
-    if (st.amChoking || !valid || p.uploadQueue.length >= OUR_REQQ) {
-      if (st.features.fast) p.wire.send({ type: 'reject', ...m });
-      return;
-    }
-    p.uploadQueue.push({ index: m.index, begin: m.begin, length: m.length });
-    void this.serve(p);
-  }
-
-  private async serve(p: Peer): Promise<void> {
-    if (p.serving) return;
-    p.serving = true;
-    try {
-      while (!p.dropped && p.uploadQueue.length > 0 && !this.stopping) {
-        const r = p.uploadQueue[0]!;
-        if (!this.upBucket.unlimited) await this.upBucket.ready(this.abort.signal);
-        if (this.store instanceof ReadCache) this.readAhead(this.store, p.uploadQueue);
-        const data = await this.store.read(r.index, r.begin, r.length);
-        const i = p.uploadQueue.indexOf(r);
-        if (i < 0 || p.dropped) continue; // cancelled, or the peer was choked meanwhile
-        p.uploadQueue.splice(i, 1);
-        this.upBucket.consume(r.length);
-        const now = this.now();
-        p.up.add(r.length, now);
-        this.upRate.add(r.length, now);
-        this.uploaded += r.length;
-        if (!p.wire.sendPiece(r.index, r.begin, data)) await p.wire.drained(this.abort.signal);
-      }
-    } catch (err) {
-      if (isBtError(err) && err.category === 'io') this.emit({ type: 'warning', message: `cannot read a block to upload: ${err.message}`, code: err.code });
-    } finally {
-      p.serving = false;
-    }
-  }
-
-  /**
-   * Start reading the chunks of the next queued blocks (the first READ_AHEAD_BLOCKS) while the
-   * first is sent: with reads awaited one chunk at a time the socket ran dry at every miss.
-   */
-  private readAhead(cache: ReadCache, queue: readonly BlockRef[]): void {
-    let last = -1;
-    let lastBegin = -1;
-    const n = Math.min(queue.length, READ_AHEAD_BLOCKS);
-    for (let j = 1; j < n; j++) {
-      const q = queue[j]!;
-      // Consecutive blocks of one piece mostly share a chunk: skip the repeats cheaply.
-      if (q.index === last && q.begin >= lastBegin && q.begin < lastBegin + READ_AHEAD_STRIDE) continue;
-      last = q.index;
-      lastBegin = q.begin;
-      cache.prefetch(q.index, q.begin);
     }
   }
 

@@ -50,8 +50,16 @@ async function make(dir: string, name: string, files: Record<string, Buffer> | B
   return { torrent, meta: created.metainfo, data, files: map };
 }
 
+/** How a spawned btkit ended, and the NDJSON events it printed. */
+interface BtkitRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  events: any[];
+  stderr: string;
+}
+
 /** Spawn btkit with --json and hand each NDJSON event to `onEvent` until it exits. */
-function spawnBtkit(args: string[], onEvent: (ev: any, kill: (sig: NodeJS.Signals) => void) => void, timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; events: any[]; stderr: string }> {
+function spawnBtkit(args: string[], onEvent: (ev: any, kill: (sig: NodeJS.Signals) => void) => void, timeoutMs = 30_000): Promise<BtkitRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const events: any[] = [];
@@ -74,6 +82,21 @@ function spawnBtkit(args: string[], onEvent: (ev: any, kill: (sig: NodeJS.Signal
       resolve({ code, signal, events, stderr });
     });
   });
+}
+
+/**
+ * Runs `btkit` with `args` and sends it `signal` at the first verified piece that brings the
+ * download to `bytes` or more; returns the run and the bytes done at that moment (0 if never reached).
+ */
+async function signalOnceDone(args: string[], bytes: number, signal: NodeJS.Signals): Promise<{ run: BtkitRun; doneAtSignal: number }> {
+  let doneAtSignal = 0;
+  const run = await spawnBtkit(args, (ev, kill) => {
+    if (ev.type === 'piece-verified' && doneAtSignal === 0 && ev.doneBytes >= bytes) {
+      doneAtSignal = ev.doneBytes;
+      kill(signal);
+    }
+  });
+  return { run, doneAtSignal };
 }
 
 describe('btkit download', () => {
@@ -167,13 +190,7 @@ describe('btkit download', () => {
     const p = await seed(single, 8);
     const out = join(dir, 'out-sigint');
     const args = ['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--json', ...NET];
-    let doneAtStop = 0;
-    const first = await spawnBtkit(args, (ev, kill) => {
-      if (ev.type === 'piece-verified' && doneAtStop === 0 && ev.doneBytes >= single.data.length / 3) {
-        doneAtStop = ev.doneBytes;
-        kill('SIGINT');
-      }
-    });
+    const { run: first, doneAtSignal: doneAtStop } = await signalOnceDone(args, single.data.length / 3, 'SIGINT');
     expect(doneAtStop).toBeGreaterThan(0);
     expect(first.code, first.stderr).toBe(130);
     expect(first.events.at(-1)).toMatchObject({ ok: false, error: { category: 'interrupted', exitCode: 130 } });
@@ -191,13 +208,7 @@ describe('btkit download', () => {
     const p = await seed(single, 8);
     const out = join(dir, 'out-kill9');
     const args = ['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--json', ...NET];
-    let doneAtKill = 0;
-    const first = await spawnBtkit(args, (ev, kill) => {
-      if (ev.type === 'piece-verified' && doneAtKill === 0 && ev.doneBytes >= single.data.length / 2) {
-        doneAtKill = ev.doneBytes;
-        kill('SIGKILL');
-      }
-    });
+    const { run: first, doneAtSignal: doneAtKill } = await signalOnceDone(args, single.data.length / 2, 'SIGKILL');
     expect(first.signal).toBe('SIGKILL');
     expect(doneAtKill).toBeGreaterThan(0);
     const second = await runClean(args, { timeoutMs: 30_000 });

@@ -10,3 +10,14 @@ export async function thrown(p: Promise<unknown>): Promise<BtError> {
   }
   throw new Error('expected a BtError');
 }
+
+/** The BtError `f` throws; fails the test if it throws anything else, or nothing. */
+export function thrownSync(f: () => unknown): BtError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof BtError) return e;
+    throw new Error(`expected a BtError, got ${String(e)}`, { cause: e });
+  }
+  throw new Error('expected a BtError, but nothing was thrown');
+}

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/cli.js';
 import { interopAvailable } from '../helpers/interop.js';
-import { type Fixture, LAB, type LabTracker, SYSTEM_PYTHON, differences, freePort, makeFixture, startOpentracker } from '../lab/download-lab.js';
+import { type Fixture, LAB, type LabTracker, SYSTEM_PYTHON, aria2LoopbackFlags, differences, freePort, makeFixture, startOpentracker } from '../lab/download-lab.js';
 import { type CliProcess, startBtkitTracker, startCli, stopAll } from '../swarm/swarm-lab.js';
 
 /** Run a leecher to its end (bounded); resolves its exit code and output. */
@@ -33,14 +33,7 @@ const leechers = {
   libtorrent: async (f: Fixture, out: string) => runLeecher(SYSTEM_PYTHON, [join(LAB, 'lt_get.py'), f.torrent, out, '--tcp-only', '--port', String(await freePort()), '--timeout', '50', '--json']),
   aria2c: async (f: Fixture, out: string) =>
     runLeecher('aria2c', [
-      '--enable-dht=false',
-      '--enable-dht6=false',
-      '--bt-enable-lpd=false',
-      '--enable-peer-exchange=false',
-      '--disable-ipv6=true',
-      '--async-dns=false',
-      '--interface=127.0.0.1',
-      `--listen-port=${await freePort()}`,
+      ...aria2LoopbackFlags(await freePort()),
       '--seed-time=0',
       '--file-allocation=none',
       '--summary-interval=0',

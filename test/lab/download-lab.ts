@@ -89,10 +89,12 @@ export async function startLtSeeder(torrent: string, savePath: string, options: 
   return { pid: child.pid!, port, output, stop: () => stopChild(child) };
 }
 
-/** aria2c seeding `torrent` from `dir` (the directory containing the content); announces to the torrent's trackers. */
-export async function startAria2Seeder(torrent: string, dir: string, options: { seconds?: number } = {}): Promise<LabProcess> {
-  const port = await freePort();
-  const args = [
+/**
+ * aria2c flags that keep it on 127.0.0.1, listening on `listenPort`, with no way to find peers but
+ * the torrent's trackers (no DHT, local discovery or peer exchange).
+ */
+export function aria2LoopbackFlags(listenPort: number): string[] {
+  return [
     '--enable-dht=false',
     '--enable-dht6=false',
     '--bt-enable-lpd=false',
@@ -100,7 +102,15 @@ export async function startAria2Seeder(torrent: string, dir: string, options: { 
     '--disable-ipv6=true',
     '--async-dns=false',
     '--interface=127.0.0.1',
-    `--listen-port=${port}`,
+    `--listen-port=${listenPort}`,
+  ];
+}
+
+/** aria2c seeding `torrent` from `dir` (the directory containing the content); announces to the torrent's trackers. */
+export async function startAria2Seeder(torrent: string, dir: string, options: { seconds?: number } = {}): Promise<LabProcess> {
+  const port = await freePort();
+  const args = [
+    ...aria2LoopbackFlags(port),
     '--file-allocation=none',
     '--check-integrity=true',
     `--seed-time=${Math.ceil((options.seconds ?? 120) / 60)}`,

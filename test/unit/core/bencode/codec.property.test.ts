@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type BDict, type BValue, decode, encode } from '../../../../src/core/bencode/index.js';
 import { BtError } from '../../../../src/core/errors.js';
+import { thrownSync } from '../../../helpers/errors.js';
 import { bDict, bInt, bValue, type Norm, norm, normSorted } from './arbitraries.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -18,17 +19,6 @@ const keyEnc = (k: string): Buffer => cat(b(`${Buffer.byteLength(k, 'latin1')}:`
 
 /** A dictionary's normal form with its own entries in the given (file) order and everything inside it canonical. */
 const inOrder = (entries: [string, BValue][]): Norm => ({ d: entries.map(([k, v]) => [Buffer.from(k, 'latin1').toString('hex'), normSorted(v)]) });
-
-/** The BtError `f` throws (fails the test if it throws anything else, or nothing). */
-function thrown(f: () => unknown): BtError {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof BtError)) throw new Error(`expected a BtError, got ${String(e)}`, { cause: e });
-    return e;
-  }
-  throw new Error('expected a BtError, but nothing was thrown');
-}
 
 describe('round trips', () => {
   it('decode(encode(x)) = x, with keys in byte order and nothing non-canonical', () => {
@@ -148,7 +138,7 @@ describe('non-canonical input', () => {
           offsets,
         );
 
-        const e = thrown(() => decode(bytes));
+        const e = thrownSync(() => decode(bytes));
         expect(e.code).toBe('BENCODE_NONCANONICAL_UNSORTED_KEYS');
         expect(e.category).toBe('input');
         expect(e.detail?.offset).toBe(expected[0]!.offset);
@@ -188,7 +178,7 @@ describe('non-canonical input', () => {
         parts.push(b('e'));
         const bytes = cat(...parts);
 
-        const e = thrown(() => decode(bytes));
+        const e = thrownSync(() => decode(bytes));
         expect(e.code).toBe('BENCODE_NONCANONICAL_DUPLICATE_KEY');
         expect(e.detail?.offset).toBe(dupAt);
 
@@ -224,7 +214,7 @@ describe('non-canonical input', () => {
         const offset = 1 + before.reduce((n, x) => n + x.length, 0);
         const bytes = cat(b('l'), ...before, token.bytes, ...items.slice(at).map(enc), b('e'));
 
-        const e = thrown(() => decode(bytes));
+        const e = thrownSync(() => decode(bytes));
         expect(e.code).toBe(`BENCODE_NONCANONICAL_${token.kinds[0]!.toUpperCase().replaceAll('-', '_')}`);
         expect(e.detail?.offset).toBe(offset);
 
@@ -238,7 +228,7 @@ describe('non-canonical input', () => {
   });
 
   it('a dictionary key with a leading-zero length is reported at the key', () => {
-    expect(thrown(() => decode(b('d02:abi1ee'))).code).toBe('BENCODE_NONCANONICAL_LENGTH_LEADING_ZERO');
+    expect(thrownSync(() => decode(b('d02:abi1ee'))).code).toBe('BENCODE_NONCANONICAL_LENGTH_LEADING_ZERO');
     expect(decode(b('d02:abi1ee'), { mode: 'lenient' }).nonCanonical).toEqual([{ kind: 'length-leading-zero', offset: 1 }]);
   });
 
@@ -247,7 +237,7 @@ describe('non-canonical input', () => {
       fc.property(bValue({ maxDepth: 2 }), fc.uint8Array({ minLength: 1, maxLength: 16 }), (x, extra) => {
         const value = encode(x);
         const bytes = cat(value, extra);
-        const e = thrown(() => decode(bytes));
+        const e = thrownSync(() => decode(bytes));
         expect(e.code).toBe('BENCODE_TRAILING_BYTES');
         expect(e.detail?.offset).toBe(value.length);
 
@@ -371,21 +361,21 @@ describe('hostile input: only BtError, never a crash or a stall', () => {
 
 describe('limits', () => {
   it('100k nested lists: BENCODE_TOO_DEEP at the first list past the default depth (64)', () => {
-    const e = thrown(() => decode(b('l'.repeat(100_000))));
+    const e = thrownSync(() => decode(b('l'.repeat(100_000))));
     expect(e.code).toBe('BENCODE_TOO_DEEP');
     expect(e.detail?.offset).toBe(64);
-    expect(thrown(() => decode(b(`${'d1:a'.repeat(100_000)}`))).code).toBe('BENCODE_TOO_DEEP');
-    expect(thrown(() => decode(b(`${'l'.repeat(100_000)}${'e'.repeat(100_000)}`))).code).toBe('BENCODE_TOO_DEEP');
+    expect(thrownSync(() => decode(b(`${'d1:a'.repeat(100_000)}`))).code).toBe('BENCODE_TOO_DEEP');
+    expect(thrownSync(() => decode(b(`${'l'.repeat(100_000)}${'e'.repeat(100_000)}`))).code).toBe('BENCODE_TOO_DEEP');
   });
 
   it('maxDepth is exact: depth n passes, n + 1 fails at the offending byte', () => {
     for (const n of [1, 2, 3, 10]) {
       expect(decode(b(`${'l'.repeat(n)}${'e'.repeat(n)}`), { maxDepth: n }).end).toBe(2 * n);
-      const e = thrown(() => decode(b(`${'l'.repeat(n + 1)}${'e'.repeat(n + 1)}`), { maxDepth: n }));
+      const e = thrownSync(() => decode(b(`${'l'.repeat(n + 1)}${'e'.repeat(n + 1)}`), { maxDepth: n }));
       expect(e.code).toBe('BENCODE_TOO_DEEP');
       expect(e.detail?.offset).toBe(n);
     }
-    expect(thrown(() => decode(b('li1ee'), { maxDepth: 0 })).code).toBe('BENCODE_TOO_DEEP');
+    expect(thrownSync(() => decode(b('li1ee'), { maxDepth: 0 })).code).toBe('BENCODE_TOO_DEEP');
     expect(decode(b('i1e'), { maxDepth: 0 }).value).toBe(1);
   });
 
@@ -403,28 +393,28 @@ describe('limits', () => {
     }
     expect(levels).toBe(depth - 1);
     expect(r.spanOf(r.value as BValue[])).toEqual({ start: 0, end: 2 * depth });
-    expect(thrown(() => decode(b('l'.repeat(depth)), { maxDepth: depth })).code).toBe('BENCODE_UNEXPECTED_END');
-    expect(thrown(() => decode(b('d1:a'.repeat(depth)), { maxDepth: depth })).code).toBe('BENCODE_UNEXPECTED_END');
+    expect(thrownSync(() => decode(b('l'.repeat(depth)), { maxDepth: depth })).code).toBe('BENCODE_UNEXPECTED_END');
+    expect(thrownSync(() => decode(b('d1:a'.repeat(depth)), { maxDepth: depth })).code).toBe('BENCODE_UNEXPECTED_END');
   });
 
   it('maxItems counts every value, containers included', () => {
     const ten = b(`l${'i0e'.repeat(9)}e`); // the list and nine integers
     expect(decode(ten, { maxItems: 10 }).end).toBe(ten.length);
-    const e = thrown(() => decode(ten, { maxItems: 9 }));
+    const e = thrownSync(() => decode(ten, { maxItems: 9 }));
     expect(e.code).toBe('BENCODE_TOO_MANY_ITEMS');
     expect(e.detail?.offset).toBe(1 + 8 * 3);
-    expect(thrown(() => decode(b('d1:ai1e1:bi2ee'), { maxItems: 2 })).code).toBe('BENCODE_TOO_MANY_ITEMS');
+    expect(thrownSync(() => decode(b('d1:ai1e1:bi2ee'), { maxItems: 2 })).code).toBe('BENCODE_TOO_MANY_ITEMS');
     expect(decode(b('d1:ai1e1:bi2ee'), { maxItems: 3 }).end).toBe(14);
   });
 
   it('huge length prefixes fail at once with BENCODE_LENGTH_PAST_END at the prefix', () => {
     for (const s of ['99999999999999999999:', '99999999999999999999999999999999999999999999:abc', '5:abc', '1:', `l${'9'.repeat(1 << 20)}:e`]) {
-      const e = thrown(() => decode(b(s)));
+      const e = thrownSync(() => decode(b(s)));
       expect(e.code).toBe('BENCODE_LENGTH_PAST_END');
       expect(e.detail?.offset).toBe(s.startsWith('l') ? 1 : 0);
     }
     // A length that fits exactly is fine; one byte more is not.
     expect(Buffer.from(decode(b('3:abc')).value as Uint8Array).toString()).toBe('abc');
-    expect(thrown(() => decode(b('l5:abce'))).code).toBe('BENCODE_LENGTH_PAST_END');
+    expect(thrownSync(() => decode(b('l5:abce'))).code).toBe('BENCODE_LENGTH_PAST_END');
   });
 });

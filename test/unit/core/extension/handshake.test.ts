@@ -1,7 +1,7 @@
 /** BEP 10 extended handshake against a hand-written bencoded fixture, and its tolerance rules. */
 import { describe, expect, it } from 'vitest';
-import { BtError } from '../../../../src/core/errors.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake } from '../../../../src/core/extension/handshake.js';
+import { thrownSync } from '../../../helpers/errors.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -16,16 +16,6 @@ const FIXTURE = b(
     '6:yourip4:\x7f\x00\x00\x01' +
     'e',
 );
-
-function thrown(f: () => unknown): BtError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BtError) return e;
-    throw new Error(`expected a BtError, got ${String(e)}`, { cause: e });
-  }
-  throw new Error('expected a BtError, but nothing was thrown');
-}
 
 describe('extended handshake', () => {
   it('encodes the fixture', () => {
@@ -87,7 +77,7 @@ describe('extended handshake', () => {
     ['nested too deep', `d1:x${'l'.repeat(20)}${'e'.repeat(20)}e`],
     ['empty', ''],
   ])('refuses %s (EXT_BAD_HANDSHAKE, network)', (_name, text) => {
-    expect(thrown(() => decodeExtendedHandshake(b(text)))).toMatchObject({ code: 'EXT_BAD_HANDSHAKE', category: 'network' });
+    expect(thrownSync(() => decodeExtendedHandshake(b(text)))).toMatchObject({ code: 'EXT_BAD_HANDSHAKE', category: 'network' });
   });
 
   it('accepts unsorted keys in lenient mode', () => {
@@ -98,7 +88,7 @@ describe('extended handshake', () => {
     const entries = Array.from({ length: 257 }, (_, i) => `e${String(i).padStart(3, '0')}`)
       .map((k) => `4:${k}i1e`)
       .join('');
-    expect(thrown(() => decodeExtendedHandshake(b(`d1:md${entries}ee`))).code).toBe('EXT_BAD_HANDSHAKE');
+    expect(thrownSync(() => decodeExtendedHandshake(b(`d1:md${entries}ee`))).code).toBe('EXT_BAD_HANDSHAKE');
   });
 
   it('refuses to encode an id outside 0..255', () => {

@@ -1,20 +1,10 @@
 /** Bitfield: BEP 3's MSB-first layout, spare bits, counting, iteration (against a Set reference). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BtError } from '../../../../src/core/errors.js';
 import { Bitfield, bitfieldBytes } from '../../../../src/core/pieces/bitfield.js';
+import { thrownSync } from '../../../helpers/errors.js';
 
 const hex = (b: Bitfield) => Buffer.from(b.toWire()).toString('hex');
-
-function thrown(f: () => unknown): BtError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BtError) return e;
-    throw new Error(`expected a BtError, got ${String(e)}`, { cause: e });
-  }
-  throw new Error('expected a BtError, but nothing was thrown');
-}
 
 describe('Bitfield', () => {
   it('puts piece 0 in the high bit of the first byte', () => {
@@ -63,11 +53,11 @@ describe('Bitfield', () => {
   });
 
   it('refuses spare bits and wrong lengths with WIRE_BAD_BITFIELD', () => {
-    expect(thrown(() => Bitfield.fromWire(Uint8Array.of(0xff, 0xe0), 10))).toMatchObject({ code: 'WIRE_BAD_BITFIELD', category: 'network' });
-    expect(thrown(() => Bitfield.fromWire(Uint8Array.of(0x00, 0x01), 15)).code).toBe('WIRE_BAD_BITFIELD');
+    expect(thrownSync(() => Bitfield.fromWire(Uint8Array.of(0xff, 0xe0), 10))).toMatchObject({ code: 'WIRE_BAD_BITFIELD', category: 'network' });
+    expect(thrownSync(() => Bitfield.fromWire(Uint8Array.of(0x00, 0x01), 15)).code).toBe('WIRE_BAD_BITFIELD');
     expect(() => Bitfield.fromWire(Uint8Array.of(0x00, 0x02), 15)).not.toThrow();
-    expect(thrown(() => Bitfield.fromWire(Uint8Array.of(0xff), 10)).code).toBe('WIRE_BAD_BITFIELD');
-    expect(thrown(() => Bitfield.fromWire(Uint8Array.of(0xff, 0xc0, 0), 10)).code).toBe('WIRE_BAD_BITFIELD');
+    expect(thrownSync(() => Bitfield.fromWire(Uint8Array.of(0xff), 10)).code).toBe('WIRE_BAD_BITFIELD');
+    expect(thrownSync(() => Bitfield.fromWire(Uint8Array.of(0xff, 0xc0, 0), 10)).code).toBe('WIRE_BAD_BITFIELD');
   });
 
   it('handles an empty torrent', () => {

@@ -3,7 +3,6 @@
  * and the reserved bits of BEP 5, 6 and 10.
  */
 import { describe, expect, it } from 'vitest';
-import { BtError } from '../../../../src/core/errors.js';
 import {
   HANDSHAKE_LENGTH,
   checkHandshakePrefix,
@@ -15,6 +14,7 @@ import {
   supportsExtended,
   supportsFast,
 } from '../../../../src/core/wire/handshake.js';
+import { thrownSync } from '../../../helpers/errors.js';
 
 const hx = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const IH = hx('9924e7603a28353e40ea29b8660c8a582ebdc99c');
@@ -31,16 +31,6 @@ const FIXTURE = hx(
     '2d424b303130302d6162636465666768696a6b6c',
   ].join(''),
 );
-
-function thrown(f: () => unknown): BtError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BtError) return e;
-    throw new Error(`expected a BtError, got ${String(e)}`, { cause: e });
-  }
-  throw new Error('expected a BtError, but nothing was thrown');
-}
 
 describe('handshake', () => {
   it('encodes the BEP 3 layout', () => {
@@ -82,9 +72,9 @@ describe('handshake', () => {
   it('refuses a wrong protocol string or length', () => {
     const bad = Buffer.from(FIXTURE);
     bad[1] = 0x62; // 'b'
-    expect(thrown(() => decodeHandshake(bad))).toMatchObject({ code: 'WIRE_BAD_HANDSHAKE', category: 'network', detail: { offset: 1 } });
-    expect(thrown(() => decodeHandshake(FIXTURE.subarray(0, 67))).code).toBe('WIRE_BAD_HANDSHAKE');
-    expect(thrown(() => checkHandshakePrefix(hx('16'))).code).toBe('WIRE_BAD_HANDSHAKE');
+    expect(thrownSync(() => decodeHandshake(bad))).toMatchObject({ code: 'WIRE_BAD_HANDSHAKE', category: 'network', detail: { offset: 1 } });
+    expect(thrownSync(() => decodeHandshake(FIXTURE.subarray(0, 67))).code).toBe('WIRE_BAD_HANDSHAKE');
+    expect(thrownSync(() => checkHandshakePrefix(hx('16'))).code).toBe('WIRE_BAD_HANDSHAKE');
     expect(() => checkHandshakePrefix(FIXTURE.subarray(0, 5))).not.toThrow();
   });
 

@@ -21,7 +21,6 @@
  * block's hash and sender are kept; when the piece later passes, the senders of the blocks that
  * differ are banned (a sole sender of a bad piece at once, others by the trust ledger).
  */
-import { createHash } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { BtError, abortError, isBtError } from '../errors.js';
 import type { HashPool } from '../hash/pool.js';
@@ -38,6 +37,7 @@ import { normalizeAddress, parseIPv4, parseIPv6 } from '../tracker/peers.js';
 import type { Message } from '../wire/messages.js';
 import { type ChokeCandidate, Choker } from './choker.js';
 import { PieceHasher } from './hasher.js';
+import { SmartBan } from './smart-ban.js';
 import { OUR_REQQ, Uploader } from './uploader.js';
 import { type Candidate, keyOf, PeerBook } from './peer-book.js';
 import { AsyncQueue } from './queue.js';
@@ -176,10 +176,7 @@ export class Session {
   private readonly freeBuffers: ArrayBuffer[] = [];
   /** Who sent each block of a piece in progress (for bad-data attribution). */
   private readonly blockFrom = new Map<number, Peer[]>();
-  /** Per failed piece: for each block, its SHA-1 and sender, until the piece passes. */
-  private readonly suspects = new Map<number, { hash: Buffer; peer: Peer }[][]>();
-  /** Pieces that failed with several senders: fetched from one peer at a time until they pass. */
-  private readonly parole = new Map<number, Peer | null>();
+  private readonly smartBan = new SmartBan<Peer>(BLOCK_LENGTH);
   private readonly inflight = new Set<Promise<void>>();
   private inflightBytes = 0;
   private inflightWaiters: (() => void)[] = [];
@@ -758,7 +755,7 @@ export class Session {
     this.uploader.forget(p);
     this.picker.removePeer(p.pieces);
     this.scheduler.releasePeer(p);
-    for (const [index, owner] of this.parole) if (owner === p) this.parole.set(index, null);
+    this.smartBan.peerGone(p);
     if (p.candidate) this.book.disconnected(p.candidate, this.now());
     this.emit({
       type: 'peer-dropped',
@@ -877,17 +874,12 @@ export class Session {
     if (room <= 0 || (outstanding > 0 && room < Math.max(2, depth >> 3))) return;
     const requests = this.scheduler.request(p, p.pieces, room, {
       now,
-      canRequest: (i) => st.canRequest(i) && !p.rejected.has(i) && this.paroleAllows(i, p),
+      canRequest: (i) => st.canRequest(i) && !p.rejected.has(i) && this.smartBan.mayRequest(i, p),
     });
     for (const r of requests) {
-      if (this.parole.get(r.index) === null) this.parole.set(r.index, p);
+      this.smartBan.requested(r.index, p);
       p.wire.send({ type: 'request', ...r });
     }
-  }
-
-  private paroleAllows(index: number, p: Peer): boolean {
-    const owner = this.parole.get(index);
-    return owner === undefined || owner === null || owner === p;
   }
 
   // --- pieces ----------------------------------------------------------------------------------
@@ -951,7 +943,7 @@ export class Session {
       if (this.stopping && !ok) return;
       if (ok) {
         await this.store.writePiece(index, back);
-        this.onVerified(index, back, from);
+        this.onVerified(index, back);
       } else {
         this.onFailed(index, back, from);
       }
@@ -973,23 +965,12 @@ export class Session {
     if (this.picker.priorityOf(index) > 0) this.haveWantedBytes += this.geometry.pieceSize(index);
   }
 
-  private onVerified(index: number, data: Uint8Array, from: Peer[]): void {
+  private onVerified(index: number, data: Uint8Array): void {
     const contributors = this.scheduler.pieceVerified(index);
     if (this.picker.priorityOf(index) > 0) this.haveWantedBytes += this.geometry.pieceSize(index);
     this.trust.verified(contributors);
-    this.parole.delete(index);
-    const suspects = this.suspects.get(index);
-    if (suspects) {
-      this.suspects.delete(index);
-      // The piece is right now: whoever sent a block that differs from it lied.
-      const liars = new Set<Peer>();
-      suspects.forEach((list, b) => {
-        const good = sha1(data.subarray(b * BLOCK_LENGTH, Math.min(data.length, (b + 1) * BLOCK_LENGTH)));
-        for (const s of list) if (!s.hash.equals(good)) liars.add(s.peer);
-      });
-      for (const l of liars) if (!l.dropped) this.ban(l, `sent bad data for piece ${index}`);
-    }
-    void from;
+    // The piece is right now: whoever sent a block that differs from it earlier lied.
+    for (const liar of this.smartBan.verified(index, data)) if (!liar.dropped) this.ban(liar, `sent bad data for piece ${index}`);
     this.dirty = true;
     for (const p of this.peers) {
       // Seeds are told too: a seed counts the peers that completed (`btkit seed --until peers-complete`).
@@ -1008,18 +989,11 @@ export class Session {
   private onFailed(index: number, data: Uint8Array, from: Peer[]): void {
     const contributors = this.scheduler.pieceFailed(index);
     this.wasted += data.length;
-    // Keep each block's hash and sender: when the piece passes, they tell who lied.
-    const list = this.suspects.get(index) ?? [];
-    from.forEach((peer, b) => {
-      if (!peer) return;
-      (list[b] ??= []).push({ hash: sha1(data.subarray(b * BLOCK_LENGTH, Math.min(data.length, (b + 1) * BLOCK_LENGTH))), peer });
-    });
-    this.suspects.set(index, list);
+    // Each block's hash and sender are kept: when the piece passes, they tell who lied.
+    this.smartBan.failed(index, data, from, contributors.size);
     const peers = [...contributors.keys()];
     this.emit({ type: 'piece-failed', index, peers: peers.map((p) => p.key) });
     for (const p of this.trust.failed(contributors)) if (!p.dropped) this.ban(p, `sent bad data for piece ${index}`);
-    // Several senders: fetch it from one peer at a time until it passes, so the next failure has one culprit.
-    if (contributors.size > 1) this.parole.set(index, null);
     for (const p of this.peers) this.requestMore(p);
   }
 
@@ -1037,8 +1011,6 @@ export class Session {
     }
   }
 }
-
-const sha1 = (b: Uint8Array): Buffer => createHash('sha1').update(b).digest();
 
 /** Our address as a peer sees it, for BEP 10 `yourip`: the peer's own address bytes, reversed roles. */
 function yourIp(host: string): Uint8Array | null {

@@ -324,6 +324,9 @@ export async function* hashFiles(files: readonly LayoutFile[], options: HashFile
       });
       signal?.removeEventListener('abort', notify);
     }
+    // The last workers may fail and end between two turns of the loop: their error still counts.
+    if (failure) throw failure;
+    throwIfAborted(signal);
   } finally {
     Atomics.store(control, 1, 1);
     hasher.close();

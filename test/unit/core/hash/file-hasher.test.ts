@@ -126,6 +126,14 @@ describe('hashFiles', () => {
       expect((e as BtError).message).toContain(join(dir, 'f4'));
     });
 
+    it('strict: a failure of the last worker running still fails the run (not an early, quiet end)', async () => {
+      const { dir, files, stream } = await layoutOf(sizes, 'strict-last');
+      const gone = files.map((f, i) => (i === 0 ? { ...f, diskPath: join(dir, 'gone') } : f));
+      // One worker, no main thread: its error message is also its end, so nothing else is pending.
+      const e = await thrown(collect(gone, { totalLength: stream.length, pieceLength, threads: 1, useMainThread: false, strict: true }));
+      expect(e.code).toBe('IO_ENOENT');
+    });
+
     it('an abort mid-way stops it with an interrupted BtError, workers and all', async () => {
       const { files, stream } = await layoutOf(sizes, 'abort');
       const ac = new AbortController();

@@ -83,6 +83,8 @@ export class PeerWire {
   private flushScheduled = false;
   private closedWith: BtError | undefined;
   private isClosed = false;
+  /** Ending gracefully (`closeGracefully`): nothing more is sent, what arrives is read and ignored. */
+  private closing = false;
   /** Chunks pushed into the decoder and not yet given back to the transport. */
   private held: Uint8Array[] = [];
   private heldBytes = 0;
@@ -219,13 +221,14 @@ export class PeerWire {
       const action = state.receive(m, now);
       if (m.type === 'piece') this.downloadedPayload += m.block.length;
       if (m.type === 'extended') {
-        this.onExtended(handler, m.id, m.payload);
+        if (!this.closing) this.onExtended(handler, m.id, m.payload);
         continue;
       }
+      if (this.closing) continue;
       handler.onMessage(m, action);
       if (this.isClosed) return;
     }
-    handler.onChunkEnd?.();
+    if (!this.closing) handler.onChunkEnd?.();
   }
 
   private onExtended(handler: PeerWireHandler, id: number, payload: Uint8Array): void {
@@ -242,7 +245,7 @@ export class PeerWire {
 
   /** Queue a message; small ones are joined into one write. Returns what the state machine says to do. */
   send(m: Message): SendAction {
-    if (this.isClosed || !this.state) return 'none';
+    if (this.isClosed || this.closing || !this.state) return 'none';
     const action = this.state.sent(m, this.now());
     if (m.type === 'piece') {
       this.sendPiece(m.index, m.begin, m.block);
@@ -258,7 +261,7 @@ export class PeerWire {
    * the transport is above its high-water mark: await `drained()` before sending more.
    */
   sendPiece(index: number, begin: number, block: Uint8Array): boolean {
-    if (this.isClosed || !this.state) return false;
+    if (this.isClosed || this.closing || !this.state) return false;
     this.state.lastSentAt = this.now();
     this.push(encodePieceHeader(index, begin, block.length));
     this.push(block);
@@ -310,6 +313,26 @@ export class PeerWire {
   drained(signal?: AbortSignal): Promise<void> {
     this.flush();
     return this.conn.drained(signal ? { signal } : {});
+  }
+
+  /**
+   * Close after what is queued has reached the peer: flush, send our end of stream, go on reading
+   * (and ignoring) until the peer closes too or `graceMs` passes, then close. For a clean stop: a
+   * close with data still unread on our side resets the connection, and the peer may then lose
+   * what it had not read yet — such as the `have` that tells it we completed.
+   */
+  async closeGracefully(graceMs: number): Promise<void> {
+    if (this.isClosed || this.closing) return;
+    this.flush();
+    this.closing = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    try {
+      await Promise.race([this.conn.end().then(() => this.conn.closed), grace]);
+    } finally {
+      clearTimeout(timer);
+      this.close();
+    }
   }
 
   /** Close at once; `error` is kept as the reason. Idempotent. */

@@ -109,6 +109,8 @@ const MAX_FREE_BUFFERS_BYTES = 48 * 1024 * 1024;
  */
 const MAX_PIPELINE = 500;
 const CHOKE_ROUND_MS = 10_000;
+/** How long a clean stop waits for each peer to read our last messages and close (see `closeGracefully`). */
+const GOODBYE_MS = 500;
 
 interface Peer {
   id: number;
@@ -460,8 +462,10 @@ export class Session {
     this.abort.abort(new BtError('SESSION_STOPPED', 'interrupted', 'session stopped'));
     const sourcesStopped = Promise.allSettled(this.sources.map((s) => s.stop(800)));
     await Promise.allSettled(this.listeners.map((l) => l.close()));
-    for (const p of [...this.peers]) this.dropPeer(p, null, 'session stopped');
-    await Promise.allSettled([...this.inflight]);
+    // Peers are let go gracefully: what we queued last (the `have` of our last piece, which tells
+    // a seed we completed) reaches them before the connection goes.
+    const goodbyes = [...this.peers].map((p) => this.dropPeer(p, null, 'session stopped', { graceful: true }));
+    await Promise.allSettled([...this.inflight, ...goodbyes]);
     for (const [, list] of this.pieceWaiters) for (const w of list) w();
     this.pieceWaiters.clear();
     if (this.restored) {
@@ -747,10 +751,10 @@ export class Session {
     return Promise.all(waits).then(() => undefined);
   }
 
-  private dropPeer(p: Peer, error: BtError | null, reason?: string): void {
-    if (p.dropped) return;
+  private dropPeer(p: Peer, error: BtError | null, reason?: string, options: { graceful?: boolean } = {}): Promise<void> {
+    if (p.dropped) return Promise.resolve();
     p.dropped = true;
-    p.wire.close(error ?? undefined);
+    const closed = options.graceful ? p.wire.closeGracefully(GOODBYE_MS) : Promise.resolve(p.wire.close(error ?? undefined));
     this.peers.delete(p);
     this.uploader.forget(p);
     this.picker.removePeer(p.pieces);
@@ -779,6 +783,7 @@ export class Session {
         }
       }
     }
+    return closed;
   }
 
   private ban(p: Peer, reason: string): void {

@@ -2,7 +2,8 @@
  * One peer connection (peer/wire.ts) over real TCP on 127.0.0.1: BEP 3 handshakes in both
  * directions, BEP 6 and BEP 10 negotiated, the BEP 10 handshake's fields, refusal of another
  * torrent, a handshake timeout, small messages joined into one write, blocks sent as header +
- * block, and a malformed frame ending the connection with its WIRE_ code.
+ * block, a malformed frame ending the connection with its WIRE_ code, and a graceful close that
+ * delivers what was queued last.
  */
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -133,6 +134,50 @@ describe('PeerWire', () => {
       expect(Buffer.from(piece.block).equals(block)).toBe(true);
       expect(a.uploadedPayload).toBe(16384);
       expect(b.downloadedPayload).toBe(16384);
+    } finally {
+      await close();
+    }
+  });
+
+  it('closeGracefully: the last queued message reaches the peer, which sees a clean end; what arrives meanwhile is ignored', async () => {
+    const { out, inc, close } = await connected();
+    try {
+      const a = new PeerWire(out, { infoHash, peerId: idA, pieceCount: 10 });
+      const b = new PeerWire(inc, { infoHash, peerId: idB, pieceCount: 10 });
+      await Promise.all([a.handshake({ timeoutMs: 2000 }), b.handshake({ timeoutMs: 2000 })]);
+      const atA: Message[] = [];
+      let closingStarted = false;
+      const runA = a.run({ onMessage: (m) => closingStarted && atA.push(m) });
+      const atB: Message[] = [];
+      const runB = b.run({ onMessage: (m) => atB.push(m) });
+      // b keeps talking while a says goodbye: a must go on reading (no reset) but not dispatch.
+      for (let i = 0; i < 200; i++) b.send({ type: 'have', index: i % 10 });
+      a.send({ type: 'have', index: 7 });
+      closingStarted = true;
+      const bye = a.closeGracefully(5000);
+      await expect(runB).resolves.toBeUndefined(); // a clean end of stream, not a reset
+      expect(atB).toContainEqual({ type: 'have', index: 7 });
+      b.close(); // as the session does when a peer ends: then a's goodbye completes
+      await bye;
+      await runA;
+      expect(atA).toEqual([]);
+      expect(a.send({ type: 'have', index: 1 })).toBe('none');
+    } finally {
+      await close();
+    }
+  });
+
+  it('closeGracefully gives up after its grace time when the peer never closes', async () => {
+    const { out, inc, close } = await connected();
+    try {
+      const a = new PeerWire(out, { infoHash, peerId: idA, pieceCount: 10 });
+      const b = new PeerWire(inc, { infoHash, peerId: idB, pieceCount: 10 });
+      await Promise.all([a.handshake({ timeoutMs: 2000 }), b.handshake({ timeoutMs: 2000 })]);
+      void a.run({ onMessage: () => undefined }).catch(() => undefined);
+      // b never reads on nor closes: the goodbye still ends, and the connection is closed.
+      await a.closeGracefully(150);
+      await out.closed;
+      expect(a.send({ type: 'interested' })).toBe('none');
     } finally {
       await close();
     }

@@ -5,6 +5,7 @@ import { byteSizeFlag, dashValueFlag, durationFlag } from '../cli/flags.js';
 import { announceView, renderAnnounce, toErrorView, type AnnounceOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, isBtError } from '../core/errors.js';
+import { parseIPv4, parseIPv6 } from '../core/net/address.js';
 import {
   ANNOUNCE_EVENTS,
   TrackerClient,
@@ -30,6 +31,8 @@ export interface AnnounceCommandResult {
     numWant: number;
     key: string;
     ip: string | null;
+    ipv4: string | null;
+    ipv6: string | null;
   };
   trackers: AnnounceOutcome[];
   succeeded: number;
@@ -70,6 +73,8 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
     'peer-id': dashValueFlag({ description: 'Peer id: 40 hex digits; a client code and version such as qB4630 (the prefix -qB4630-, padded at random); or any prefix of up to 20 characters, such as -qB4630-. Default: -BK0100- and random characters.' }),
     key: Flags.string({ description: 'The 32-bit key, as up to 8 hex digits. Default: random.' }),
     ip: Flags.string({ description: 'An IP address to report to the tracker (most trackers ignore it).' }),
+    ipv4: Flags.string({ description: 'BEP 7: our IPv4 address for a dual-stack HTTP tracker, ADDR or ADDR:PORT (sent as ipv4=; UDP trackers have no such field).' }),
+    ipv6: Flags.string({ description: 'BEP 7: our IPv6 address for a dual-stack HTTP tracker, ADDR or [ADDR]:PORT (sent as ipv6=; UDP trackers have no such field).' }),
     'tracker-id': Flags.string({ description: "Send this `trackerid` (an HTTP tracker's `tracker id` from a previous answer)." }),
     compact: Flags.boolean({ default: true, allowNo: true, description: 'Ask HTTP trackers for compact peer lists (BEP 23); --no-compact asks for the dictionary model with peer ids (default: compact).' }),
     timeout: durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'Give up on a tracker after this long (e.g. 5s, 1m; default: 15s).' }),
@@ -105,6 +110,8 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
       compact: flags.compact,
       noPeerId: flags.compact,
       ...(flags.ip !== undefined ? { ip: flags.ip } : {}),
+      ...(flags.ipv4 !== undefined ? { ipv4: checkedAddress(flags.ipv4, 4) } : {}),
+      ...(flags.ipv6 !== undefined ? { ipv6: checkedAddress(flags.ipv6, 6) } : {}),
       ...(flags['tracker-id'] !== undefined ? { trackerId: Buffer.from(flags['tracker-id'], 'utf8') } : {}),
     };
 
@@ -141,6 +148,8 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
         numWant: params.numWant,
         key: (key >>> 0).toString(16).padStart(8, '0'),
         ip: flags.ip ?? null,
+        ipv4: flags.ipv4 ?? null,
+        ipv6: flags.ipv6 ?? null,
       },
       trackers: outcomes,
       succeeded,
@@ -192,4 +201,17 @@ function parseKey(text: string): number {
   const t = text.replace(/^0x/i, '');
   if (!/^[0-9a-fA-F]{1,8}$/.test(t)) throw new BtError('USAGE', 'usage', `\`${text}\` is not a key: give up to 8 hex digits`);
   return parseInt(t, 16) >>> 0;
+}
+
+/** BEP 7's forms: `addr` or `addr:port` (IPv4), `addr` or `[addr]:port` (IPv6). Returned as given. */
+function checkedAddress(text: string, family: 4 | 6): string {
+  const m = family === 4 ? /^([^:]+)(?::(\d+))?$/.exec(text) : /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^[\]]+)()$/.exec(text);
+  const addr = m?.[1] ?? '';
+  const port = m?.[2] ? Number(m[2]) : null;
+  const ok = (family === 4 ? parseIPv4(addr) : parseIPv6(addr)) !== null && (port === null || (port >= 1 && port <= 65535));
+  if (!ok) {
+    const forms = family === 4 ? 'ADDR or ADDR:PORT, e.g. 192.0.2.7 or 192.0.2.7:6881' : 'ADDR or [ADDR]:PORT, e.g. 2001:db8::7 or [2001:db8::7]:6881';
+    throw new BtError('USAGE', 'usage', `--ipv${family} \`${text}\` is not an IPv${family} address (${forms})`);
+  }
+  return text;
 }

@@ -66,6 +66,19 @@ describe('btkit announce', () => {
     }
   });
 
+  it('--ipv4 and --ipv6 (BEP 7) reach an HTTP tracker; a malformed one is a usage error', async () => {
+    const before = events.length;
+    const r = await runCli(['announce', IH, '-t', server.http!.announceUrl, '--ipv4', '192.0.2.7:6881', '--ipv6', '2001:db8::7', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().result.request).toMatchObject({ ipv4: '192.0.2.7:6881', ipv6: '2001:db8::7' });
+    expect(events.slice(before).find((x) => x.type === 'announce')).toMatchObject({ protocol: 'http', ipv4: '192.0.2.7:6881', ipv6: '2001:db8::7' });
+    for (const [flag, value] of [['--ipv4', '::1'], ['--ipv6', '192.0.2.7'], ['--ipv6', '2001:db8::7:6881x'], ['--ipv4', '192.0.2.7:99999']]) {
+      const bad = await runCli(['announce', IH, '-t', server.http!.announceUrl, flag!, value!]);
+      expect(bad.code, `${flag} ${value}`).toBe(2);
+      expect(bad.stderr).toMatch(new RegExp(`^btkit announce: error: ${flag} \`.+\` is not an IPv[46] address .* \\[USAGE\\]`));
+    }
+  });
+
   it('--json carries every field, null where the tracker said nothing (UDP has no min interval)', async () => {
     const r = await runCli(['announce', IH, '-t', server.udp!.announceUrl, '-t', server.http!.announceUrl, '--port', '4004', '--json', '--peer-id', 'aa'.repeat(20), '--key', '0x0000beef']);
     expect(r.code).toBe(0);

@@ -71,6 +71,8 @@ export function buildAnnounceUrl(announceUrl: string, params: AnnounceParams): s
   // `key` as 8 hex digits, the form libtorrent and most clients send.
   if (params.key !== undefined) q.push(`key=${(params.key >>> 0).toString(16).toUpperCase().padStart(8, '0')}`);
   if (params.ip !== undefined) q.push(`ip=${encodeURIComponent(params.ip)}`);
+  if (params.ipv4 !== undefined) q.push(`ipv4=${encodeURIComponent(params.ipv4)}`);
+  if (params.ipv6 !== undefined) q.push(`ipv6=${encodeURIComponent(params.ipv6)}`);
   if (params.trackerId !== undefined) q.push(`trackerid=${percentEncodeBytes(params.trackerId)}`);
   return appendQuery(announceUrl, q.join('&'));
 }
@@ -252,6 +254,9 @@ export interface AnnounceQuery {
   noPeerId: boolean;
   key?: string;
   ip?: string;
+  /** BEP 7: the client's other addresses, as it wrote them (`addr`, `addr:port`, `[addr]:port`). */
+  ipv4?: string;
+  ipv6?: string;
   trackerId?: Buffer;
 }
 
@@ -313,6 +318,10 @@ export function parseAnnounceQuery(query: string): AnnounceQuery {
   if (key) q.key = key.toString('latin1');
   const ip = params.get('ip');
   if (ip) q.ip = ip.toString('latin1');
+  const ipv4 = params.get('ipv4');
+  if (ipv4) q.ipv4 = ipv4.toString('latin1');
+  const ipv6 = params.get('ipv6');
+  if (ipv6) q.ipv6 = ipv6.toString('latin1');
   const tid = params.get('trackerid');
   if (tid) q.trackerId = tid;
   return q;

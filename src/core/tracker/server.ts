@@ -75,6 +75,9 @@ export type TrackerServerEvent =
       returned: number;
       complete: number;
       incomplete: number;
+      /** BEP 7: the addresses an HTTP client gave in `ipv4=` / `ipv6=`, as written. */
+      ipv4?: string;
+      ipv6?: string;
     }
   | { type: 'scrape'; protocol: TrackerProtocol; ip: string; infoHashes: string[] }
   | { type: 'refused'; protocol: TrackerProtocol; ip: string; reason: string; infoHash?: string }
@@ -191,6 +194,7 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
           emit(() => ({
             type: 'announce', protocol: 'http', infoHash: hex(a.infoHash), peerId: hex(a.peerId), ip: peerIp, port: a.port, event: a.event,
             left: Number(a.left), numWant: a.numWant ?? null, returned: reply.peers.length, complete: reply.complete, incomplete: reply.incomplete,
+            ...(a.ipv4 !== undefined ? { ipv4: a.ipv4 } : {}), ...(a.ipv6 !== undefined ? { ipv6: a.ipv6 } : {}),
           }), 'announces');
           return;
         }

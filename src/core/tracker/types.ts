@@ -29,6 +29,12 @@ export interface AnnounceParams {
   key?: number;
   /** An IP address to report instead of the one the tracker sees (trackers may ignore it). */
   ip?: string;
+  /**
+   * BEP 7 (HTTP only): our IPv4 and IPv6 addresses, each `addr` or `addr:port` / `[addr]:port`,
+   * so a tracker reached over one family can also list us to peers of the other.
+   */
+  ipv4?: string;
+  ipv6?: string;
   /** The `tracker id` a previous HTTP answer gave, sent back as `trackerid` (BEP 3 errata). */
   trackerId?: Uint8Array;
   /** HTTP: ask for the compact form (BEP 23). Default true. */

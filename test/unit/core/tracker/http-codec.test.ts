@@ -185,6 +185,16 @@ describe('scrape answers', () => {
   });
 });
 
+describe('BEP 7 addresses', () => {
+  it('sends ipv4= and ipv6= percent-encoded, and a tracker reads them back as written', () => {
+    const url = buildAnnounceUrl('http://t/announce', { ...params, ipv4: '192.0.2.7:6881', ipv6: '[2001:db8::7]:6881' });
+    expect(url).toContain('&ipv4=192.0.2.7%3A6881&ipv6=%5B2001%3Adb8%3A%3A7%5D%3A6881');
+    const q = parseAnnounceQuery(url.slice(url.indexOf('?') + 1));
+    expect(q).toMatchObject({ ipv4: '192.0.2.7:6881', ipv6: '[2001:db8::7]:6881' });
+    expect(parseAnnounceQuery(buildAnnounceUrl('http://t/a', params).split('?')[1]!)).not.toHaveProperty('ipv6');
+  });
+});
+
 describe('server side', () => {
   it('parses the query a client builds (round trip through the URL)', () => {
     const url = buildAnnounceUrl('http://t/announce', { ...params, ip: '192.0.2.9', trackerId: b('tid') });

@@ -186,7 +186,7 @@ export class Session {
   private readonly downRate: RateMeter;
   private readonly upRate: RateMeter;
   private readonly downBucket: TokenBucket;
-  private readonly uploader: Uploader;
+  private readonly uploader: Uploader<Peer>;
   private readonly wantedBytes: number;
   private haveWantedBytes = 0;
   private downloaded = 0;
@@ -231,14 +231,14 @@ export class Session {
     this.downRate = new RateMeter(t0);
     this.upRate = new RateMeter(t0);
     this.downBucket = new TokenBucket(options.downloadLimit ?? 0, this.now);
-    this.uploader = new Uploader({
+    this.uploader = new Uploader<Peer>({
       store: this.store,
       bucket: new TokenBucket(options.uploadLimit ?? 0, this.now),
       hasPiece: (i) => this.picker.hasPiece(i),
       pieceSize: (i) => this.geometry.pieceSize(i),
       onSent: (peer, bytes) => {
         const now = this.now();
-        (peer as Peer).up.add(bytes, now);
+        peer.up.add(bytes, now);
         this.upRate.add(bytes, now);
         this.uploaded += bytes;
       },

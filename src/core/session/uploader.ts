@@ -27,14 +27,14 @@ export interface UploadPeer {
   readonly dropped: boolean;
 }
 
-export interface UploaderOptions {
+export interface UploaderOptions<P extends UploadPeer> {
   store: PieceStore;
   bucket: TokenBucket;
   /** Whether we have (verified) piece `index`: only those are served. */
   hasPiece(index: number): boolean;
   pieceSize(index: number): number;
   /** A block went out to `peer`. */
-  onSent(peer: UploadPeer, bytes: number): void;
+  onSent(peer: P, bytes: number): void;
   /** A block could not be read from disk (its request is rejected or dropped; the rest are served). */
   onReadError(err: BtError): void;
   /** Fires when the session stops: waits end. */
@@ -46,13 +46,13 @@ interface PeerQueue {
   serving: boolean;
 }
 
-export class Uploader {
-  private readonly queues = new Map<UploadPeer, PeerQueue>();
+export class Uploader<P extends UploadPeer> {
+  private readonly queues = new Map<P, PeerQueue>();
 
-  constructor(private readonly opts: UploaderOptions) {}
+  constructor(private readonly opts: UploaderOptions<P>) {}
 
   /** A `request` from `peer`: queued when we serve it, else rejected (BEP 6) if the peer speaks fast. */
-  request(peer: UploadPeer, m: BlockRef): void {
+  request(peer: P, m: BlockRef): void {
     const st = peer.wire.state!;
     const q = this.queueOf(peer);
     const valid = this.opts.hasPiece(m.index) && m.begin + m.length <= this.opts.pieceSize(m.index);
@@ -65,7 +65,7 @@ export class Uploader {
   }
 
   /** A `cancel`: the request leaves the queue; BEP 6 wants it answered, with the block or a reject. */
-  cancel(peer: UploadPeer, m: BlockRef): void {
+  cancel(peer: P, m: BlockRef): void {
     const q = this.queues.get(peer);
     const i = q ? q.requests.findIndex((r) => r.index === m.index && r.begin === m.begin && r.length === m.length) : -1;
     if (i < 0) return;
@@ -74,7 +74,7 @@ export class Uploader {
   }
 
   /** We choked `peer`: its queue is rejected (fast extension) or dropped (BEP 3), as the wire says. */
-  choked(peer: UploadPeer, action: SendAction): void {
+  choked(peer: P, action: SendAction): void {
     const q = this.queues.get(peer);
     if (!q) return;
     if (action === 'reject-their-requests') for (const r of q.requests) peer.wire.send({ type: 'reject', ...r });
@@ -82,11 +82,11 @@ export class Uploader {
   }
 
   /** The peer is gone: forget its queue (a serve loop in progress ends at its next step). */
-  forget(peer: UploadPeer): void {
+  forget(peer: P): void {
     this.queues.delete(peer);
   }
 
-  private queueOf(peer: UploadPeer): PeerQueue {
+  private queueOf(peer: P): PeerQueue {
     let q = this.queues.get(peer);
     if (!q) {
       q = { requests: [], serving: false };
@@ -95,7 +95,7 @@ export class Uploader {
     return q;
   }
 
-  private async serve(peer: UploadPeer, q: PeerQueue): Promise<void> {
+  private async serve(peer: P, q: PeerQueue): Promise<void> {
     if (q.serving) return;
     q.serving = true;
     const { store, bucket, signal } = this.opts;

@@ -11,5 +11,5 @@ import type * as OclifCore from '@oclif/core';
 const preloaded = (globalThis as Record<symbol, unknown>)[Symbol.for('btkit.oclif-core')] as typeof OclifCore | undefined;
 const core: typeof OclifCore = preloaded ?? (createRequire(import.meta.url)('@oclif/core') as typeof OclifCore);
 
-export const { Command, Flags, Args, Errors } = core;
+export const { Command, Flags, Args, Errors, Help } = core;
 export type { Interfaces } from '@oclif/core';

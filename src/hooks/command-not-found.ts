@@ -4,27 +4,43 @@
  * envelope under --json, and exit code 2. Without it oclif prints its own banner-style message.
  */
 import { exitCodeFor } from '../cli/exit-codes.js';
+import { Help, type Interfaces } from '../cli/oclif.js';
 
 interface NotFoundOptions {
   id: string;
   argv?: string[];
-  config: { commandIDs: string[] };
+  config: Interfaces.Config;
 }
 
 export default async function commandNotFound(options: NotFoundOptions): Promise<void> {
   // With a space as topic separator oclif joins the words it could not match ("inspec x" → "inspec:x").
-  const id = options.id.split(':')[0]!;
+  const [id, ...rest] = options.id.split(':') as [string, ...string[]];
+  const argv = [...rest, ...(options.argv ?? [])];
+  // `btkit help [COMMAND]`, as in git and npm: the same help as `btkit [COMMAND] --help`.
   const known = options.config.commandIDs;
-  const near =
-    known.find((c) => id.length >= 2 && c.startsWith(id)) ??
-    known
-      .map((c) => ({ c, d: editDistance(id, c) }))
-      .filter(({ d, c }) => d <= Math.max(1, Math.floor(c.length / 3)))
-      .sort((a, b) => a.d - b.d)[0]?.c;
-  const message = `unknown command \`${id}\`${near ? `; did you mean \`${near}\`?` : ''}`;
+  const helpFor = id === 'help' ? argv.find((a) => !a.startsWith('-')) : undefined;
+  if (id === 'help' && (helpFor === undefined || known.includes(helpFor))) {
+    await new Help(options.config).showHelp(argv);
+    return;
+  }
+  const json = id === '--json' || argv.includes('--json');
+  let message: string;
+  if (helpFor !== undefined) {
+    message = `no help for \`${helpFor}\`: there is no such command`;
+  } else if (id.startsWith('-')) {
+    message = `\`${id}\` comes before any command: give the command first, e.g. \`btkit create --help\``;
+  } else {
+    const near =
+      known.find((c) => id.length >= 2 && c.startsWith(id)) ??
+      known
+        .map((c) => ({ c, d: editDistance(id, c) }))
+        .filter(({ d, c }) => d <= Math.max(1, Math.floor(c.length / 3)))
+        .sort((a, b) => a.d - b.d)[0]?.c;
+    message = `unknown command \`${id}\`${near ? `; did you mean \`${near}\`?` : ''}`;
+  }
   const exitCode = exitCodeFor('usage');
   process.exitCode = exitCode;
-  if (options.argv?.includes('--json')) {
+  if (json) {
     const envelope = { ok: false, command: id, error: { code: 'UNKNOWN_COMMAND', category: 'usage', message, exitCode, detail: { commands: known } } };
     process.stdout.write(`${JSON.stringify(envelope, null, 2)}\n`);
     return;

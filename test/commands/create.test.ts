@@ -244,5 +244,23 @@ describe('btkit create: errors', () => {
     expect(json.code).toBe(2);
     expect(json.json()).toMatchObject({ ok: false, command: 'frobnicate', error: { code: 'UNKNOWN_COMMAND', category: 'usage', exitCode: 2, message: 'unknown command `frobnicate`' } });
     expect(json.json().error.detail.commands).toContain('create');
+    // A flag where the command should be is said as such; under --json, the envelope.
+    const flagFirst = await run(['-q']);
+    expect(flagFirst.code).toBe(2);
+    expect(lines(flagFirst.stderr)).toEqual(["btkit: error: `-q` comes before any command: give the command first, e.g. `btkit create --help` [UNKNOWN_COMMAND] (see 'btkit --help')"]);
+    const jsonOnly = await run(['--json']);
+    expect(jsonOnly.code).toBe(2);
+    expect(jsonOnly.json()).toMatchObject({ ok: false, error: { code: 'UNKNOWN_COMMAND', exitCode: 2 } });
+  });
+
+  it('`btkit help COMMAND` shows the same help as `btkit COMMAND --help`; help for no such command is a usage error', async () => {
+    const viaHelp = await run(['help', 'create']);
+    const viaFlag = await run(['create', '--help']);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toContain('Create a .torrent from a file or a directory.');
+    expect(viaHelp.stdout).toBe(viaFlag.stdout);
+    const missing = await run(['help', 'frobnicate']);
+    expect(missing.code).toBe(2);
+    expect(lines(missing.stderr)).toEqual(["btkit: error: no help for `frobnicate`: there is no such command [UNKNOWN_COMMAND] (see 'btkit --help')"]);
   });
 });

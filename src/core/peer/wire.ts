@@ -80,6 +80,8 @@ export class PeerWire {
   receivedBytes = 0;
   private outbox: Uint8Array[] = [];
   private outboxSmall = 0;
+  /** Called once the transport is done with what is queued now (see `sendPiece`'s `onWritten`). */
+  private outboxWritten: (() => void)[] = [];
   private flushScheduled = false;
   private closedWith: BtError | undefined;
   private isClosed = false;
@@ -259,12 +261,18 @@ export class PeerWire {
   /**
    * Send a block as a `piece` message (header, then the block, not copied). Returns false when
    * the transport is above its high-water mark: await `drained()` before sending more.
+   * `onWritten` is called once the block's memory is no longer needed (written, or dropped
+   * because the connection closed): a caller may then reuse it.
    */
-  sendPiece(index: number, begin: number, block: Uint8Array): boolean {
-    if (this.isClosed || this.closing || !this.state) return false;
+  sendPiece(index: number, begin: number, block: Uint8Array, onWritten?: () => void): boolean {
+    if (this.isClosed || this.closing || !this.state) {
+      onWritten?.();
+      return false;
+    }
     this.state.lastSentAt = this.now();
     this.push(encodePieceHeader(index, begin, block.length));
     this.push(block);
+    if (onWritten) this.outboxWritten.push(onWritten);
     this.uploadedPayload += block.length;
     return this.flush();
   }
@@ -286,27 +294,33 @@ export class PeerWire {
     this.outbox = [];
     const joinSmall = this.outboxSmall > 1;
     this.outboxSmall = 0;
-    if (out.length > 1 && this.conn.writev) return this.conn.writev(out);
+    const waiting = this.outboxWritten;
+    this.outboxWritten = [];
+    // Writes complete in order: the last one's completion covers everything written before it.
+    const written = waiting.length === 0 ? undefined : () => waiting.forEach((w) => w());
+    if (out.length > 1 && this.conn.writev) return this.conn.writev(out, written);
     let ok = true;
     if (!joinSmall) {
-      for (const b of out) ok = this.conn.write(b);
+      out.forEach((b, i) => (ok = this.conn.write(b, i === out.length - 1 ? written : undefined)));
       return ok;
     }
     // Join runs of small messages; large buffers (blocks) go as they are.
+    const writes: Uint8Array[] = [];
     let run: Uint8Array[] = [];
-    const writeRun = () => {
-      if (run.length === 1) ok = this.conn.write(run[0]!);
-      else if (run.length > 1) ok = this.conn.write(Buffer.concat(run));
+    const endRun = () => {
+      if (run.length === 1) writes.push(run[0]!);
+      else if (run.length > 1) writes.push(Buffer.concat(run));
       run = [];
     };
     for (const b of out) {
       if (b.length < SMALL) run.push(b);
       else {
-        writeRun();
-        ok = this.conn.write(b);
+        endRun();
+        writes.push(b);
       }
     }
-    writeRun();
+    endRun();
+    writes.forEach((b, i) => (ok = this.conn.write(b, i === writes.length - 1 ? written : undefined)));
     return ok;
   }
 
@@ -341,6 +355,8 @@ export class PeerWire {
     if (this.isClosed) return;
     this.isClosed = true;
     this.outbox = [];
+    // What was queued will never be written: its memory is the sender's again.
+    for (const w of this.outboxWritten.splice(0)) w();
     this.conn.close();
   }
 }

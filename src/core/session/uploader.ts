@@ -105,8 +105,12 @@ export class Uploader<P extends UploadPeer> {
         if (!bucket.unlimited) await bucket.ready(signal);
         if (store instanceof ReadCache) readAhead(store, q.requests);
         let data: Uint8Array;
+        // From a read cache, the block is lent and given back once its socket write is done,
+        // so the cache can reuse the memory (see ReadCache.lease).
+        let release = (): void => undefined;
         try {
-          data = await store.read(r.index, r.begin, r.length);
+          if (store instanceof ReadCache) ({ data, release } = await store.lease(r.index, r.begin, r.length));
+          else data = await store.read(r.index, r.begin, r.length);
         } catch (err) {
           if (!(isBtError(err) && err.category === 'io')) throw err;
           // This block cannot be read: answer it (BEP 6) and go on with the rest of the queue, or
@@ -119,11 +123,14 @@ export class Uploader<P extends UploadPeer> {
         }
         // Cancelled meanwhile, or the queue was dropped by a choke (`choked` replaces the array).
         const i = q.requests.indexOf(r);
-        if (i < 0 || peer.dropped) continue;
+        if (i < 0 || peer.dropped) {
+          release();
+          continue;
+        }
         q.requests.splice(i, 1);
         bucket.consume(r.length);
         this.opts.onSent(peer, r.length);
-        if (!peer.wire.sendPiece(r.index, r.begin, data)) await peer.wire.drained(signal);
+        if (!peer.wire.sendPiece(r.index, r.begin, data, release)) await peer.wire.drained(signal);
       }
     } catch {
       // Stopped (the signal ended a wait for tokens or for the socket), or the peer is gone.

@@ -27,13 +27,42 @@ export interface ReadCacheStats {
   bytesRead: number;
 }
 
+/** A block lent out of the cache: `release()` once its bytes are no longer needed (e.g. written to a socket). */
+export interface BlockLease {
+  data: Uint8Array;
+  release(): void;
+}
+
+interface Chunk {
+  bytes: Promise<Uint8Array>;
+  size: number;
+  /** The recyclable buffer the chunk was read into; null once recycled, or when it may not be. */
+  buffer: Buffer | null;
+  /** The read finished and filled `buffer` (before that, the buffer is still being written). */
+  loaded: boolean;
+  /** Still in the LRU. */
+  cached: boolean;
+  /** Blocks lent and not yet released. */
+  leases: number;
+  /** A block was handed out by plain `read()`: where it went is unknown, so never reuse the buffer. */
+  pinned: boolean;
+}
+
+/** Spare chunk buffers kept for the next misses (a buffer is reused only when nobody holds a block of it). */
+const MAX_SPARE_BUFFERS = 8;
+
 export class ReadCache implements PieceStore {
   readonly pieceCount: number;
   private readonly maxBytes: number;
   private readonly chunkBytes: number;
-  /** Chunk key → its bytes (Map order = least recently used first). */
-  private readonly chunks = new Map<number, Promise<Uint8Array>>();
-  private readonly sizes = new Map<number, number>();
+  /** Chunk key → chunk (Map order = least recently used first). */
+  private readonly chunks = new Map<number, Chunk>();
+  /**
+   * Buffers of chunks that left the cache and whose lent blocks were all released. Reusing them
+   * instead of allocating a fresh 1 MiB per miss keeps a seed's memory flat: otherwise every
+   * gigabyte sent leaves a gigabyte of buffers for the garbage collector.
+   */
+  private readonly spare: Buffer[] = [];
   private bytes = 0;
   readonly stats: ReadCacheStats = { hits: 0, misses: 0, bytesRead: 0 };
 
@@ -55,34 +84,49 @@ export class ReadCache implements PieceStore {
     return Math.ceil(this.geometry.pieceLength / this.chunkBytes);
   }
 
+  /** The block's bytes; they stay valid for as long as the caller keeps them. */
   async read(index: number, begin: number, length: number): Promise<Uint8Array> {
-    const c = Math.floor(begin / this.chunkBytes);
-    const chunkStart = c * this.chunkBytes;
-    const chunkLength = Math.min(this.chunkBytes, this.pieceSize(index) - chunkStart);
-    // A block across two chunks (odd request sizes), or a cache too small to hold a chunk: read it as asked.
-    if (this.maxBytes < chunkLength || begin + length > chunkStart + chunkLength || chunkLength <= 0) {
+    const at = this.locate(index, begin, length);
+    if (!at) {
       this.stats.bytesRead += length;
       return this.store.read(index, begin, length);
     }
-    const key = index * this.chunksPerPiece() + c;
-    let p = this.chunks.get(key);
-    if (p) {
-      this.stats.hits++;
-      this.chunks.delete(key);
-      this.chunks.set(key, p);
-    } else {
-      this.stats.misses++;
-      this.stats.bytesRead += chunkLength;
-      p = this.store.read(index, chunkStart, chunkLength);
-      this.chunks.set(key, p);
-      this.sizes.set(key, chunkLength);
-      this.bytes += chunkLength;
-      // A failed read is not cached: the next request tries the disk again.
-      p.catch(() => this.drop(key));
-      this.evict();
+    const chunk = this.use(at);
+    const bytes = await chunk.bytes;
+    chunk.pinned = true;
+    return bytes.subarray(begin - at.chunkStart, begin - at.chunkStart + length);
+  }
+
+  /**
+   * The block's bytes, valid until `release()`: then the memory may serve another chunk. For the
+   * upload path, which releases a block once its socket write is done.
+   */
+  async lease(index: number, begin: number, length: number): Promise<BlockLease> {
+    const at = this.locate(index, begin, length);
+    if (!at) {
+      this.stats.bytesRead += length;
+      return { data: await this.store.read(index, begin, length), release: () => undefined };
     }
-    const chunk = await p;
-    return chunk.subarray(begin - chunkStart, begin - chunkStart + length);
+    const chunk = this.use(at);
+    // Counted before the wait, so an eviction meanwhile cannot recycle the buffer under us.
+    chunk.leases++;
+    let bytes: Uint8Array;
+    try {
+      bytes = await chunk.bytes;
+    } catch (err) {
+      chunk.leases--;
+      throw err;
+    }
+    let released = false;
+    return {
+      data: bytes.subarray(begin - at.chunkStart, begin - at.chunkStart + length),
+      release: () => {
+        if (released) return;
+        released = true;
+        chunk.leases--;
+        this.recycle(chunk);
+      },
+    };
   }
 
   /**
@@ -97,19 +141,78 @@ export class ReadCache implements PieceStore {
     if (this.maxBytes < chunkLength || chunkLength <= 0) return;
     const key = index * this.chunksPerPiece() + c;
     if (this.chunks.has(key)) return;
-    this.stats.bytesRead += chunkLength;
-    const p = this.store.read(index, chunkStart, chunkLength);
-    this.chunks.set(key, p);
-    this.sizes.set(key, chunkLength);
-    this.bytes += chunkLength;
-    p.catch(() => this.drop(key));
-    this.evict();
+    this.load(key, index, chunkStart, chunkLength);
   }
 
-  private drop(key: number): void {
-    if (!this.chunks.delete(key)) return;
-    this.bytes -= this.sizes.get(key) ?? 0;
-    this.sizes.delete(key);
+  /** Where block (index, begin, length) lies in the chunks; null when it is read around the cache. */
+  private locate(index: number, begin: number, length: number): { key: number; index: number; chunkStart: number; chunkLength: number } | null {
+    const c = Math.floor(begin / this.chunkBytes);
+    const chunkStart = c * this.chunkBytes;
+    const chunkLength = Math.min(this.chunkBytes, this.pieceSize(index) - chunkStart);
+    // A block across two chunks (odd request sizes), or a cache too small to hold a chunk: read it as asked.
+    if (this.maxBytes < chunkLength || begin + length > chunkStart + chunkLength || chunkLength <= 0) return null;
+    return { key: index * this.chunksPerPiece() + c, index, chunkStart, chunkLength };
+  }
+
+  /** The chunk, from the cache (a hit, now most recently used) or read now (a miss). */
+  private use(at: { key: number; index: number; chunkStart: number; chunkLength: number }): Chunk {
+    const hit = this.chunks.get(at.key);
+    if (hit) {
+      this.stats.hits++;
+      this.chunks.delete(at.key);
+      this.chunks.set(at.key, hit);
+      return hit;
+    }
+    this.stats.misses++;
+    return this.load(at.key, at.index, at.chunkStart, at.chunkLength);
+  }
+
+  private load(key: number, index: number, chunkStart: number, chunkLength: number): Chunk {
+    this.stats.bytesRead += chunkLength;
+    const buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes);
+    const chunk: Chunk = { bytes: this.store.read(index, chunkStart, chunkLength, buffer.subarray(0, chunkLength)), size: chunkLength, buffer, loaded: false, cached: true, leases: 0, pinned: false };
+    this.chunks.set(key, chunk);
+    this.bytes += chunkLength;
+    chunk.bytes.then(
+      (bytes) => {
+        if (bytes.buffer !== buffer.buffer) {
+          // A store that read into memory of its own left ours unused: the blocks are views of its.
+          this.keepSpare(buffer);
+          chunk.buffer = null;
+        }
+        chunk.loaded = true;
+        this.recycle(chunk);
+      },
+      () => {
+        // A failed read is not cached (the next request tries the disk again), and its buffer is
+        // not reused: part of the read may still be landing in it.
+        chunk.buffer = null;
+        this.drop(key, chunk);
+      },
+    );
+    this.evict();
+    return chunk;
+  }
+
+  /** Take chunk `key` out of the cache (only if it is still `expected`, when given). */
+  private drop(key: number, expected?: Chunk): void {
+    const chunk = this.chunks.get(key);
+    if (!chunk || (expected && chunk !== expected)) return;
+    this.chunks.delete(key);
+    this.bytes -= chunk.size;
+    chunk.cached = false;
+    this.recycle(chunk);
+  }
+
+  /** A chunk out of the cache, read, and with every lent block released gives its buffer back. */
+  private recycle(chunk: Chunk): void {
+    if (chunk.cached || !chunk.loaded || chunk.leases > 0 || chunk.pinned || !chunk.buffer) return;
+    this.keepSpare(chunk.buffer);
+    chunk.buffer = null;
+  }
+
+  private keepSpare(buffer: Buffer): void {
+    if (this.spare.length < MAX_SPARE_BUFFERS) this.spare.push(buffer);
   }
 
   private evict(): void {
@@ -151,9 +254,8 @@ export class ReadCache implements PieceStore {
   }
 
   async close(): Promise<void> {
-    this.chunks.clear();
-    this.sizes.clear();
-    this.bytes = 0;
+    for (const key of [...this.chunks.keys()]) this.drop(key);
+    this.spare.length = 0;
     await this.store.close();
   }
 }

@@ -78,12 +78,13 @@ export abstract class LayoutReadStore {
     return out;
   }
 
-  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
+  async read(index: number, begin: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.checkPiece(index);
     if (!(Number.isInteger(begin) && Number.isInteger(length) && begin >= 0 && length > 0 && begin + length <= this.pieceSize(index))) {
       throw new RangeError(`block ${begin}+${length} outside piece ${index}`);
     }
-    const out = Buffer.allocUnsafe(length);
+    if (into && into.length !== length) throw new RangeError(`a buffer of ${into.length} bytes for a block of ${length}`);
+    const out = into ?? Buffer.allocUnsafe(length);
     await this.readInto(out, index * this.pieceLength + begin);
     return out;
   }

@@ -26,8 +26,11 @@ export interface PieceStore {
   present(): Promise<Bitfield>;
   /** The whole of piece `index` in a buffer of its own (not a view of shared memory: it may be transferred to a worker). */
   readPiece(index: number): Promise<Uint8Array>;
-  /** `length` bytes at `begin` inside piece `index` (a block to upload). */
-  read(index: number, begin: number, length: number): Promise<Uint8Array>;
+  /**
+   * `length` bytes at `begin` inside piece `index` (a block to upload), read into `into` when
+   * given (exactly `length` bytes: a caller recycling its buffers), else into a new buffer.
+   */
+  read(index: number, begin: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Store a verified piece. Rejects with a BtError of category io. */
   writePiece(index: number, data: Uint8Array): Promise<void>;
   /** Create what no piece write will: the selected files of length zero. */

@@ -177,17 +177,27 @@ export class TcpConnection implements RecyclingConnection {
     }
   }
 
-  write(data: Uint8Array): boolean {
-    if (this.isClosed || this.socket.destroyed || !this.socket.writable) return false;
-    this.socket.write(data);
+  write(data: Uint8Array, onWritten?: () => void): boolean {
+    if (this.isClosed || this.socket.destroyed || !this.socket.writable) {
+      onWritten?.();
+      return false;
+    }
+    // Node calls a write's callback once the bytes are written, or with an error when the socket
+    // is destroyed first: either way the buffer is ours again.
+    this.socket.write(data, onWritten && (() => onWritten()));
     return this.socket.writableLength < this.writeHighWater;
   }
 
-  writev(chunks: readonly Uint8Array[]): boolean {
-    if (this.isClosed || this.socket.destroyed || !this.socket.writable) return false;
+  writev(chunks: readonly Uint8Array[], onWritten?: () => void): boolean {
+    if (this.isClosed || this.socket.destroyed || !this.socket.writable) {
+      onWritten?.();
+      return false;
+    }
     // cork/uncork hands every chunk to the socket's writev at once: one system call, no copy.
     this.socket.cork();
-    for (const c of chunks) this.socket.write(c);
+    const last = chunks.length - 1;
+    chunks.forEach((c, i) => this.socket.write(c, i === last && onWritten ? () => onWritten() : undefined));
+    if (last < 0) onWritten?.();
     this.socket.uncork();
     return this.socket.writableLength < this.writeHighWater;
   }

@@ -48,16 +48,18 @@ export interface Connection extends AsyncIterable<Uint8Array> {
    * Queue bytes for sending, in order. Returns false when the queue is above the high-water mark:
    * the caller should `await drained()` before writing more (writes are still accepted, so a
    * message is never split by backpressure). The transport keeps a reference to `data`: do not
-   * modify it after the call. Writing after `close()` is ignored and returns false.
+   * modify it after the call — until `onWritten`, which is called once the transport is done with
+   * it (handed to the operating system, or dropped because the connection closed). Writing after
+   * `close()` is ignored and returns false (`onWritten` is then called at once).
    */
-  write(data: Uint8Array): boolean;
+  write(data: Uint8Array, onWritten?: () => void): boolean;
 
   /**
    * Write several buffers as one gather write where the transport can (TCP: one writev), so a
    * 13-byte piece header and its 16 KiB block do not cost two system calls. Same contract as
    * `write`. Optional: callers fall back to `write` for each buffer.
    */
-  writev?(chunks: readonly Uint8Array[]): boolean;
+  writev?(chunks: readonly Uint8Array[], onWritten?: () => void): boolean;
 
   /**
    * Resolves once the send queue is below the low-water mark (at once if it already is).

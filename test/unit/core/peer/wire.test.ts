@@ -167,6 +167,34 @@ describe('PeerWire', () => {
     }
   });
 
+  it("sendPiece's onWritten: once per block after the write, and at once for what a closed wire will never send", async () => {
+    const { out, inc, close } = await connected();
+    try {
+      const a = new PeerWire(out, { infoHash, peerId: idA, pieceCount: 10 });
+      const b = new PeerWire(inc, { infoHash, peerId: idB, pieceCount: 10 });
+      await Promise.all([a.handshake({ timeoutMs: 2000 }), b.handshake({ timeoutMs: 2000 })]);
+      const got: number[] = [];
+      void b.run({ onMessage: (m) => m.type === 'piece' && got.push(m.index) }).catch(() => undefined);
+      const written: number[] = [];
+      for (let i = 0; i < 3; i++) a.sendPiece(i, 0, Buffer.alloc(16384, i), () => written.push(i));
+      expect(written).toEqual([]); // not before the transport has the bytes
+      for (let i = 0; i < 100 && written.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(written.sort()).toEqual([0, 1, 2]);
+      for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(got).toEqual([0, 1, 2]);
+      // Handed to the socket, then the connection is destroyed: given back all the same.
+      const dropped: string[] = [];
+      a.sendPiece(5, 0, Buffer.alloc(16384), () => dropped.push('in flight'));
+      a.close();
+      for (let i = 0; i < 100 && dropped.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(dropped).toEqual(['in flight']);
+      a.sendPiece(6, 0, Buffer.alloc(16384), () => dropped.push('after close'));
+      expect(dropped).toEqual(['in flight', 'after close']);
+    } finally {
+      await close();
+    }
+  });
+
   it('closeGracefully gives up after its grace time when the peer never closes', async () => {
     const { out, inc, close } = await connected();
     try {

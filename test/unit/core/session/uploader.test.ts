@@ -10,6 +10,7 @@ import { BtError } from '../../../../src/core/errors.js';
 import type { PeerWire } from '../../../../src/core/peer/wire.js';
 import type { PieceStore } from '../../../../src/core/storage/store.js';
 import { TokenBucket } from '../../../../src/core/session/rate.js';
+import { ReadCache } from '../../../../src/core/storage/read-cache.js';
 import { OUR_REQQ, Uploader, type UploadPeer } from '../../../../src/core/session/uploader.js';
 import type { Message } from '../../../../src/core/wire/messages.js';
 
@@ -30,8 +31,10 @@ function fakePeer(options: { fast: boolean; choking?: boolean }): UploadPeer & {
       sent.messages.push(m);
       return 'none';
     },
-    sendPiece: (index: number, begin: number, block: Uint8Array) => {
+    sendPiece: (index: number, begin: number, block: Uint8Array, onWritten?: () => void) => {
       sent.pieces.push({ index, begin, length: block.length, first: block[0]! });
+      // As a socket does: the bytes are taken, and a moment later the write is done.
+      if (onWritten) setImmediate(onWritten);
       return true;
     },
     drained: async () => undefined,
@@ -179,5 +182,37 @@ describe('Uploader', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(peer.sent.pieces).toEqual([]);
     expect(sentBytes).toEqual([]);
+  });
+
+  it('from a read cache, every lent block is given back: once its write is done, or at once when its request went away', async () => {
+    const inner = memoryStore();
+    const cache = new ReadCache(inner, { pieceLength: PIECE, totalLength: PIECE * PIECES });
+    let lent = 0;
+    let released = 0;
+    const lease = cache.lease.bind(cache);
+    cache.lease = async (index, begin, length) => {
+      const l = await lease(index, begin, length);
+      lent++;
+      return { data: l.data, release: () => (released++, l.release()) };
+    };
+    const uploader = new Uploader({
+      store: cache,
+      bucket: new TokenBucket(0, () => performance.now()),
+      hasPiece: () => true,
+      pieceSize: () => PIECE,
+      onSent: () => undefined,
+      onReadError: () => undefined,
+      signal: new AbortController().signal,
+    });
+    const peer = fakePeer({ fast: true });
+    for (let i = 0; i < 3; i++) uploader.request(peer, { index: i, begin: 0, length: 100 });
+    await until(() => peer.sent.pieces.length === 3 && released === 3);
+    expect(lent).toBe(3);
+    expect(peer.sent.pieces.map((p) => p.first)).toEqual([0, 7, 14]);
+    // A request cancelled while its block was being read: the block is given back unsent.
+    uploader.request(peer, { index: 3, begin: 0, length: 100 });
+    uploader.cancel(peer, { index: 3, begin: 0, length: 100 });
+    await until(() => lent === 4 && released === 4);
+    expect(peer.sent.pieces).toHaveLength(3);
   });
 });

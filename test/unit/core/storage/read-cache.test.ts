@@ -2,7 +2,8 @@
  * The upload read cache (storage/read-cache.ts) over a fake store that counts its reads and can
  * hold them pending: blocks come from aligned chunks (1 MiB by default) read once, concurrent
  * misses share one read, the LRU stays within its byte budget, failures reach every waiter and are
- * not cached, and a written piece is never served stale.
+ * not cached, a written piece is never served stale, and a chunk's memory is reused only once it
+ * left the cache and no block of it is held (lent and not released, or handed out by `read`).
  */
 import { describe, expect, it } from 'vitest';
 import { BtError } from '../../../../src/core/errors.js';
@@ -39,6 +40,9 @@ class FakeStore implements PieceStore {
   holdWrites = false;
   private readonly writing: (() => void)[] = [];
   failNext: Error | null = null;
+  /** Read into the caller's buffer when given one (as the file stores do); each such buffer, in order. */
+  honourInto = false;
+  readonly intoBuffers: ArrayBufferLike[] = [];
   private readonly waiting: (() => void)[] = [];
 
   constructor(
@@ -53,15 +57,21 @@ class FakeStore implements PieceStore {
     for (const go of this.waiting.splice(0)) go();
   }
 
-  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
+  async read(index: number, begin: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.reads.push([index, begin, length]);
+    if (into && this.honourInto) this.intoBuffers.push(into.buffer);
     const fail = this.failNext;
     this.failNext = null;
     if (this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
     if (fail) throw fail;
     const size = index === this.pieceCount - 1 ? this.totalLength - index * this.pieceLength : this.pieceLength;
     if (begin < 0 || length <= 0 || begin + length > size) throw new RangeError(`block ${begin}+${length} outside piece ${index}`);
-    return expected(this.pieceLength, index, begin, length, this.gen.get(index) ?? 0);
+    const bytes = expected(this.pieceLength, index, begin, length, this.gen.get(index) ?? 0);
+    if (into && this.honourInto) {
+      into.set(bytes);
+      return into;
+    }
+    return bytes;
   }
 
   async readPiece(index: number): Promise<Uint8Array> {
@@ -272,6 +282,55 @@ describe('ReadCache', () => {
     await write;
     // …but once the write is done, that chunk must not be served from the cache.
     same(await cache.read(0, 0, 16 * KiB), expected(pieceLength, 0, 0, 16 * KiB, 1));
+  });
+
+  describe('reusing chunk memory', () => {
+    // One 64 KiB chunk per piece, room for two in the cache.
+    const pieceLength = 64 * KiB;
+    const make = () => {
+      const { store, cache } = setup(pieceLength, 12 * pieceLength, { maxBytes: 2 * pieceLength });
+      store.honourInto = true;
+      return { store, cache };
+    };
+    const block = (i: number) => expected(pieceLength, i, 0, 16 * KiB);
+
+    it('a lent block keeps its memory, however many chunks pass, until released; then the memory serves a later chunk', async () => {
+      const { store, cache } = make();
+      const held = await cache.lease(0, 0, 16 * KiB);
+      for (let i = 1; i <= 8; i++) (await cache.lease(i, 0, 16 * KiB)).release();
+      // Chunk 0 left the cache long ago, but its block is still held: intact, and its memory unused.
+      same(held.data, block(0));
+      expect(store.intoBuffers.filter((b) => b === held.data.buffer)).toHaveLength(1);
+      // Chunks 1..6 were out of the cache and released: their memory came back for later misses.
+      expect(new Set(store.intoBuffers).size).toBeLessThan(store.intoBuffers.length);
+      held.release();
+      held.release(); // twice is harmless
+      for (let i = 9; i <= 11; i++) (await cache.lease(i, 0, 16 * KiB)).release();
+      expect(store.intoBuffers.slice(9).some((b) => b === held.data.buffer)).toBe(true);
+      // Every block still read right with memory going round.
+      for (let i = 0; i < 12; i++) {
+        const l = await cache.lease(i, 16 * KiB, 16 * KiB);
+        same(l.data, expected(pieceLength, i, 16 * KiB, 16 * KiB));
+        l.release();
+      }
+    });
+
+    it('a block handed out by read() pins its chunk: that memory is never reused', async () => {
+      const { store, cache } = make();
+      const kept = await cache.read(0, 0, 16 * KiB);
+      for (let i = 1; i <= 11; i++) (await cache.lease(i, 0, 16 * KiB)).release();
+      same(kept, block(0));
+      expect(store.intoBuffers.filter((b) => b === kept.buffer)).toHaveLength(1);
+    });
+
+    it('the memory of a failed read is not reused', async () => {
+      const { store, cache } = make();
+      store.failNext = new BtError('IO_EIO', 'io', 'input/output error');
+      await expect(cache.lease(0, 0, 16 * KiB)).rejects.toMatchObject({ code: 'IO_EIO' });
+      const failed = store.intoBuffers[0];
+      for (let i = 1; i <= 11; i++) (await cache.lease(i, 0, 16 * KiB)).release();
+      expect(store.intoBuffers.slice(1)).not.toContain(failed);
+    });
   });
 
   it('passes the rest of the store interface through, and empties itself on close', async () => {

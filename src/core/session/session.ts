@@ -1,59 +1,91 @@
 /**
- * The session: the one place that joins peers, pieces and storage for one torrent (BEP 3, with
- * BEP 6 and BEP 10 on every connection). It downloads the selected pieces and, since a
- * downloader is also part of the swarm, uploads to others under the BEP 3 choking algorithm; a
- * session that starts complete is simply a seeder (the `seed` command reuses it as it is).
+ * The session: the coordinator that joins connections, pieces and storage for one torrent (BEP 3,
+ * with BEP 6 and BEP 10 on every connection, BEP 9 for magnet links, BEP 11 peer exchange). It
+ * acts on what its parts report and owns no protocol detail itself:
+ *
+ * - connections.ts  dialing, accepting, the handshake policy, the limits, the transport choice;
+ * - peer-book.ts    every address from every peer source (trackers, DHT, PEX, --peer) in one book;
+ * - assembler.ts    blocks → pieces → a `PieceVerifier` → storage; the one writer of the picker;
+ * - uploader.ts     the upload side; choker.ts / seed-choker.ts who is unchoked;
+ * - persistence.ts  the resume state; metadata.ts  BEP 9 fetching and serving.
  *
  *   const session = new Session({ metainfo, store, peerId, resumePath, listen: { host, port } });
+ *   // or, for a magnet link: new Session({ infoHash, peerId, onMetadata: async (info) => ({ metainfo, store, … }) })
  *   session.addSource(new TrackerSource({ client, tiers, infoHash, peerId }));
  *   session.addPeers('manual', [{ host: '127.0.0.1', port: 6881 }]);
  *   for await (const ev of session.run(signal)) { … }   // started, peer-…, piece-…, progress, complete, done
  *
+ * A session built from an infohash alone first fetches the info dictionary from peers (BEP 9)
+ * over the same connections it then downloads on; storage, picker and verifier are created once
+ * the metadata is known and checked (`onMetadata`).
+ *
  * `run` ends after its `done` event: the selection is complete (and seeding, if asked, reached its
  * ratio or time), or `signal` fired (within about a second: connections closed, writes finished,
  * the resume state saved). It throws a BtError when the download cannot go on: NO_PEERS /
- * DOWNLOAD_STALLED (category no-peers) when no data arrived for `stallTimeoutMs`, an io error
- * from the disk.
- *
- * Every peer source (trackers, --peer, later DHT and PEX) gives addresses through one path,
- * `addPeers(source, peers)`; connections are made up to `maxPeers`, failed ones retried with a
- * growing delay. Peers that deliver bad data are found block by block: when a piece fails, each
- * block's hash and sender are kept; when the piece later passes, the senders of the blocks that
- * differ are banned (a sole sender of a bad piece at once, others by the trust ledger).
+ * DOWNLOAD_STALLED / NO_METADATA (category no-peers) when nothing arrived for `stallTimeoutMs`,
+ * an io error from the disk.
  */
 import { networkInterfaces } from 'node:os';
 import { BtError, abortError, isBtError } from '../errors.js';
+import type { ExtensionFactory } from '../extension/registry.js';
 import type { HashPool } from '../hash/pool.js';
 import type { Metainfo } from '../metainfo/types.js';
-import { PeerWire } from '../peer/wire.js';
 import { Bitfield } from '../pieces/bitfield.js';
-import { BLOCK_LENGTH, BlockScheduler, DEFAULT_REQQ, PieceGeometry, TrustLedger, pipelineDepth } from '../pieces/blocks.js';
+import { DEFAULT_REQQ, PieceGeometry, pipelineDepth } from '../pieces/blocks.js';
 import { type PeerPieces, PiecePicker } from '../pieces/picker.js';
-import { loadResume, restore, saveResume, type TorrentIdentity } from '../storage/resume.js';
 import type { PieceStore } from '../storage/store.js';
 import { TcpTransport } from '../transport/tcp.js';
-import type { Connection, Endpoint, Listener, Transport } from '../transport/types.js';
+import type { Endpoint, Transport } from '../transport/types.js';
 import { normalizeAddress, parseIPv4, parseIPv6 } from '../tracker/peers.js';
+import { allowedFastSet } from '../wire/allowed-fast.js';
 import type { Message } from '../wire/messages.js';
+import type { PeerWire } from '../wire/peer-wire.js';
+import { PieceAssembler } from './assembler.js';
 import { type ChokeCandidate, Choker } from './choker.js';
+import { ConnectionManager } from './connections.js';
 import { PieceHasher } from './hasher.js';
-import { SmartBan } from './smart-ban.js';
-import { OUR_REQQ, Uploader } from './uploader.js';
+import { MetadataExchange, type MetadataPeer, type MetadataSlot } from './metadata.js';
 import { type Candidate, keyOf, PeerBook } from './peer-book.js';
+import { PeerExchange } from './pex.js';
+import { Persistence } from './persistence.js';
 import { AsyncQueue } from './queue.js';
 import { RateMeter, TokenBucket } from './rate.js';
 import type { DoneReason, PeerSource, PeerSourceContext, PeerSourceName, SessionEvent, SessionStats } from './types.js';
+import { OUR_REQQ, Uploader } from './uploader.js';
 
-export interface SessionOptions {
-  metainfo: Pick<Metainfo, 'infoHash' | 'name' | 'pieceLength' | 'pieces' | 'pieceCount' | 'totalLength' | 'files'>;
+/** What the session needs of a torrent's metainfo. */
+export type SessionMetainfo = Pick<Metainfo, 'infoHash' | 'name' | 'pieceLength' | 'pieces' | 'pieceCount' | 'totalLength' | 'files'> &
+  Partial<Pick<Metainfo, 'infoBytes' | 'private'>>;
+
+/** A torrent ready to download: its metainfo and where its data lives. */
+export interface TorrentSetup {
+  metainfo: SessionMetainfo;
   store: PieceStore;
-  peerId: Uint8Array;
   /** The resume state file; none when absent. */
   resumePath?: string;
-  /** Hash everything on disk instead of trusting the state file. */
-  recheck?: boolean;
   /** Per file (torrent order): download it. Default every file. */
   selection?: readonly boolean[];
+}
+
+export interface SessionOptions extends Partial<TorrentSetup> {
+  /**
+   * The v1 infohash, for a session started from a magnet link or a bare infohash (no
+   * `metainfo`): the info dictionary is then fetched from peers (BEP 9) and `onMetadata` turns
+   * it into a `TorrentSetup`.
+   */
+  infoHash?: Uint8Array;
+  /**
+   * The info dictionary's bytes arrived and hash to the infohash: parse and check them, open the
+   * storage. Throwing (a BtError) ends the session with that error.
+   */
+  onMetadata?: (info: Uint8Array) => Promise<TorrentSetup>;
+  /** Stop once the metadata is known (`--metadata-only`): `done` with reason `metadata`. */
+  metadataOnly?: boolean;
+  /** Largest info dictionary accepted from peers. Default 30 MiB (as libtorrent). */
+  maxMetadataSize?: number;
+  peerId: Uint8Array;
+  /** Hash everything on disk instead of trusting the state file. */
+  recheck?: boolean;
   /** Fetch pieces in order (streaming). */
   sequential?: boolean;
   /** Accept incoming connections here; none when absent. */
@@ -68,13 +100,19 @@ export interface SessionOptions {
   uploadLimit?: number;
   /** Keep seeding after completion until the ratio (uploaded / selected bytes) or the time is reached; with neither, until aborted. */
   seed?: { ratio?: number; timeMs?: number } | false;
-  /** Give up (NO_PEERS / DOWNLOAD_STALLED) when no piece data arrived for this long while incomplete. Default 60 s; 0 never. */
+  /** Give up (NO_PEERS / DOWNLOAD_STALLED / NO_METADATA) when no data arrived for this long while incomplete. Default 60 s; 0 never. */
   stallTimeoutMs?: number;
   uploadSlots?: number;
   /** Who is unchoked once we are a seed (seed-choker.ts); default the download choker ranking by upload rate. */
   seedChoker?: { round(candidates: readonly ChokeCandidate<unknown>[]): Set<unknown> };
   /** Hashes large pieces off the main thread; the caller owns (and closes) it. */
   hashPool?: HashPool | null;
+  /** BEP 11 peer exchange with peers that speak it. Default on; always off for a private torrent (BEP 27). */
+  pex?: boolean;
+  /** How often PEX messages go out to one peer (BEP 11: at most once a minute). */
+  pexIntervalMs?: number;
+  /** BEP 6 allowed-fast pieces given to each peer (0: none). Default 10. */
+  allowedFast?: number;
   /** BEP 10 `v`. */
   clientName?: string;
   connectTimeoutMs?: number;
@@ -93,17 +131,6 @@ export interface SessionOptions {
 }
 
 /**
- * Complete pieces being hashed or written above which reading from peers pauses: enough to keep
- * the hasher and the disk busy, small enough for memory to stay flat whatever the torrent's size.
- */
-const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
-/**
- * Piece buffers kept for reuse. Fresh memory costs a page fault per page, which at hundreds of
- * MB/s costs more than the protocol (most of all in a sandbox such as gVisor); a buffer kept
- * costs nothing more than it did while in use, so the cap only bounds memory after a burst.
- */
-const MAX_FREE_BUFFERS_BYTES = 48 * 1024 * 1024;
-/**
  * Most requests outstanding at one peer, whatever its `reqq`: 8 MiB in flight covers 300 MB/s at
  * 25 ms of round trip, and every outstanding block holds a piece buffer open.
  */
@@ -111,8 +138,11 @@ const MAX_PIPELINE = 500;
 const CHOKE_ROUND_MS = 10_000;
 /** How long a clean stop waits for each peer to read our last messages and close (see `closeGracefully`). */
 const GOODBYE_MS = 500;
+/** `have`s remembered from a peer before the metadata (and so the piece count) is known. */
+const MAX_EARLY_HAVES = 1 << 20;
 
-interface Peer {
+/** One connected peer, as the coordinator sees it. */
+interface Peer extends MetadataPeer {
   id: number;
   key: string;
   candidate: Candidate | undefined;
@@ -121,7 +151,11 @@ interface Peer {
   direction: 'outgoing' | 'incoming';
   peerIdHex: string;
   client: string | null;
+  /** What the peer has; before the metadata is known, what it said is kept in `early`. */
   pieces: PeerPieces;
+  early: { bits: Uint8Array | null; haves: Set<number>; all: boolean } | null;
+  /** The port it listens on (BEP 10 `p`), for PEX: an incoming peer's own port is not its listening one. */
+  listenPort: number | null;
   reqq: number;
   down: RateMeter;
   up: RateMeter;
@@ -132,6 +166,23 @@ interface Peer {
   connectedAt: number;
   lastDataAt: number;
   dropped: boolean;
+  /** Counted as a seed for `peer-complete` (once). */
+  completeSeen: boolean;
+}
+
+/** The parts that exist once the torrent's metainfo is known. */
+interface Torrent {
+  meta: SessionMetainfo;
+  store: PieceStore;
+  geometry: PieceGeometry;
+  picker: PiecePicker;
+  assembler: PieceAssembler<Peer>;
+  uploader: Uploader<Peer>;
+  persistence: Persistence;
+  hasher: PieceHasher;
+  selection: readonly boolean[] | undefined;
+  wantedBytes: number;
+  haveWantedBytes: number;
 }
 
 /** Addresses of this machine, to recognise ourselves in a tracker's peer list. */
@@ -152,110 +203,120 @@ function clientFromPeerId(id: Uint8Array): string | null {
 }
 
 export class Session {
-  private readonly meta: SessionOptions['metainfo'];
-  private readonly store: PieceStore;
   private readonly opts: SessionOptions;
   private readonly now: () => number;
   private readonly rng: () => number;
-  readonly geometry: PieceGeometry;
-  private readonly picker: PiecePicker;
-  private readonly scheduler: BlockScheduler<Peer>;
-  private readonly trust = new TrustLedger<Peer>();
-  private readonly hasher: PieceHasher;
-  private readonly choker: Choker<Peer>;
-  private readonly transports: readonly Transport[];
   private readonly infoHash: Buffer;
+  private readonly choker: Choker<Peer>;
   private readonly queue = new AsyncQueue<SessionEvent>();
   private readonly sources: PeerSource[] = [];
   private readonly book = new PeerBook();
   private readonly peers = new Set<Peer>();
-  private readonly bannedIds = new Set<string>();
-  private readonly listeners: Listener[] = [];
   private readonly local = localAddresses();
   private readonly abort = new AbortController();
-  /** Received blocks of pieces in progress, one buffer per piece. */
-  private readonly buffers = new Map<number, Uint8Array>();
-  private readonly freeBuffers: ArrayBuffer[] = [];
-  /** Who sent each block of a piece in progress (for bad-data attribution). */
-  private readonly blockFrom = new Map<number, Peer[]>();
-  private readonly smartBan = new SmartBan<Peer>(BLOCK_LENGTH);
-  private readonly inflight = new Set<Promise<void>>();
-  private inflightBytes = 0;
-  private inflightWaiters: (() => void)[] = [];
+  private readonly connections: ConnectionManager;
+  private readonly metadata: MetadataExchange<Peer>;
+  private readonly pex: PeerExchange<Peer> | null;
   private readonly pieceWaiters = new Map<number, (() => void)[]>();
   private readonly downRate: RateMeter;
   private readonly upRate: RateMeter;
   private readonly downBucket: TokenBucket;
-  private readonly uploader: Uploader<Peer>;
-  private readonly wantedBytes: number;
-  private haveWantedBytes = 0;
+  private readonly upBucket: TokenBucket;
+  private t: Torrent | null = null;
   private downloaded = 0;
   private uploaded = 0;
-  private wasted = 0;
   private startedAt = 0;
   private lastDataAt = 0;
   private completedAt: number | null = null;
   private startedComplete = false;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private lastChokeRound = -Infinity;
-  private lastSave = 0;
   private lastProgress = -Infinity;
-  private dirty = false;
-  private saving: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private fatal: BtError | undefined;
   private doneReason: DoneReason = 'complete';
   private nextPeerId = 1;
-  private listenPort = 0;
-  private halfOpen = 0;
   private running = false;
-  /** The pieces on disk are known (so the state may be saved). */
-  private restored = false;
+  private sourcesStarted = false;
+  /** How the disk was found at start (for the `started` event). */
+  private restoredInfo: Extract<SessionEvent, { type: 'started' }>['resume'] = { mode: 'none', checked: 0, recovered: 0, note: null };
 
   constructor(options: SessionOptions) {
     this.opts = options;
-    this.meta = options.metainfo;
-    this.store = options.store;
-    if (!this.meta.infoHash.v1) throw new BtError('SESSION_NO_V1', 'input', 'btkit downloads v1 and hybrid torrents; this one has no v1 infohash');
-    this.infoHash = this.meta.infoHash.v1;
+    const v1 = options.metainfo ? options.metainfo.infoHash.v1 : options.infoHash;
+    if (options.metainfo && !options.metainfo.infoHash.v1) throw new BtError('SESSION_NO_V1', 'input', 'btkit downloads v1 and hybrid torrents; this one has no v1 infohash');
+    if (!v1 || v1.length !== 20) throw new BtError('SESSION_NO_INFOHASH', 'internal', 'a session needs a metainfo or a 20-byte infohash');
+    if (!options.metainfo && !options.onMetadata) throw new BtError('SESSION_NO_METADATA_HANDLER', 'internal', 'a session from an infohash needs onMetadata');
+    if (options.metainfo && !options.store) throw new BtError('SESSION_NO_STORE', 'internal', 'a session with a metainfo needs its store');
+    this.infoHash = Buffer.from(v1);
     this.now = options.now ?? (() => performance.now());
     this.rng = options.rng ?? Math.random;
-    this.geometry = new PieceGeometry(this.meta.totalLength, this.meta.pieceLength);
-    const priorities = piecePriorities(this.meta, options.selection);
-    this.picker = new PiecePicker({ pieceCount: this.meta.pieceCount, rng: this.rng, sequential: options.sequential ?? false, priorities });
-    this.scheduler = new BlockScheduler<Peer>({ picker: this.picker, geometry: this.geometry, maxEndgameRequesters: 3 });
-    this.hasher = new PieceHasher(this.meta.pieces, this.meta.pieceLength, options.hashPool ?? null);
     this.choker = new Choker<Peer>({ slots: options.uploadSlots ?? 4, rng: this.rng });
-    this.transports = options.transports ?? [new TcpTransport()];
     const t0 = this.now();
     this.downRate = new RateMeter(t0);
     this.upRate = new RateMeter(t0);
     this.downBucket = new TokenBucket(options.downloadLimit ?? 0, this.now);
-    this.uploader = new Uploader<Peer>({
-      store: this.store,
-      bucket: new TokenBucket(options.uploadLimit ?? 0, this.now),
-      hasPiece: (i) => this.picker.hasPiece(i),
-      pieceSize: (i) => this.geometry.pieceSize(i),
-      onSent: (peer, bytes) => {
-        const now = this.now();
-        peer.up.add(bytes, now);
-        this.upRate.add(bytes, now);
-        this.uploaded += bytes;
-      },
-      onReadError: (err) => this.emit({ type: 'warning', message: `cannot read a block to upload: ${err.message}`, code: err.code }),
-      signal: this.abort.signal,
+    this.upBucket = new TokenBucket(options.uploadLimit ?? 0, this.now);
+    this.metadata = new MetadataExchange<Peer>({
+      infoHash: this.infoHash,
+      info: options.metainfo?.infoBytes ?? null,
+      maxSize: options.maxMetadataSize,
+      now: this.now,
+      drop: (p, err) => this.ban(p, err.message),
+      emit: (ev) => this.emit(ev),
     });
-    let wanted = 0;
-    for (let i = 0; i < this.meta.pieceCount; i++) if (priorities[i]! > 0) wanted += this.geometry.pieceSize(i);
-    this.wantedBytes = wanted;
+    const isPrivate = options.metainfo?.private ?? false;
+    this.pex =
+      options.pex === false || isPrivate
+        ? null
+        : new PeerExchange<Peer>({
+            intervalMs: options.pexIntervalMs,
+            learned: (peers) => this.addPeers('pex', peers),
+          });
+    this.connections = new ConnectionManager({
+      infoHash: this.infoHash,
+      peerId: options.peerId,
+      transports: options.transports ?? [new TcpTransport()],
+      book: this.book,
+      maxPeers: options.maxPeers,
+      maxHalfOpen: options.maxHalfOpen,
+      connectTimeoutMs: options.connectTimeoutMs,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      now: this.now,
+      signal: this.abort.signal,
+      wireOptions: (remote) => {
+        const { slot, factory } = this.metadata.plugin();
+        const extensions: ExtensionFactory[] = [factory];
+        if (this.pex) extensions.push(this.pex.factory());
+        return {
+          tag: slot,
+          wire: {
+            ...(this.t ? { pieceCount: this.t.meta.pieceCount } : {}),
+            extensions,
+            extendedHandshake: {
+              v: options.clientName ?? 'btkit',
+              reqq: OUR_REQQ,
+              ...(this.connections.port ? { p: this.connections.port } : {}),
+              ...(yourIp(remote.host) ? { yourip: yourIp(remote.host)! } : {}),
+            },
+          },
+        };
+      },
+      connected: () => this.peers.size,
+      isConnected: (idHex) => [...this.peers].some((p) => p.peerIdHex === idHex),
+      wantsPeers: () => !this.stopping && (this.completedAt === null || !!options.seed),
+      onPeer: (wire, candidate, source, slot) => void this.runPeer(wire, candidate, source, slot as MetadataSlot<Peer>),
+      onWarning: (message, code) => this.emit({ type: 'warning', message, code }),
+    });
+    if (options.metainfo) this.t = this.buildTorrent({ metainfo: options.metainfo, store: options.store!, resumePath: options.resumePath, selection: options.selection });
   }
 
   // --- public API ------------------------------------------------------------------------
 
-  /** A peer source to start with the session (trackers, later DHT and PEX). */
+  /** A peer source to start with the session (trackers, DHT; PEX and --peer feed `addPeers`). */
   addSource(source: PeerSource): void {
     this.sources.push(source);
-    if (this.running) source.start(this.sourceContext(source));
+    if (this.sourcesStarted) source.start(this.sourceContext(source));
   }
 
   /** Peer addresses from `source`; ourselves and known addresses are skipped. Manual peers are retried forever. */
@@ -263,27 +324,28 @@ export class Session {
     for (const e of peers) {
       if (!Number.isInteger(e.port) || e.port <= 0 || e.port > 0xffff) continue;
       const host = normalizeAddress(e.host);
-      if (this.listenPort !== 0 && e.port === this.listenPort && this.local.has(host)) continue;
+      const port = this.connections.port;
+      if (port !== 0 && e.port === port && this.local.has(host)) continue;
       this.book.add({ host, port: e.port }, source, this.now());
     }
-    if (this.running) this.connectMore();
+    if (this.running) this.connections.connectMore();
   }
 
   /** Whether we have piece `index` (verified and written). */
   hasPiece(index: number): boolean {
-    return this.picker.hasPiece(index);
+    return this.t?.picker.hasPiece(index) ?? false;
   }
 
   /** Resolves once piece `index` is verified and written; rejects when the session stops first or `signal` fires. */
   waitForPiece(index: number, signal?: AbortSignal): Promise<void> {
-    if (this.picker.hasPiece(index)) return Promise.resolve();
+    if (this.hasPiece(index)) return Promise.resolve();
     if (this.stopping) return Promise.reject(this.fatal ?? abortError(signal));
     return new Promise<void>((resolve, reject) => {
       const list = this.pieceWaiters.get(index) ?? [];
       const onAbort = () => reject(abortError(signal));
       list.push(() => {
         signal?.removeEventListener('abort', onAbort);
-        if (this.picker.hasPiece(index)) resolve();
+        if (this.hasPiece(index)) resolve();
         else reject(this.fatal ?? abortError(signal));
       });
       this.pieceWaiters.set(index, list);
@@ -293,31 +355,36 @@ export class Session {
 
   /** Our listening endpoint, once `run` has started listening. */
   get listening(): Endpoint | null {
-    const l = this.listeners[0];
-    return l ? l.local : null;
+    return this.connections.listening;
+  }
+
+  /** The info dictionary's bytes, once known (given, or fetched from peers). */
+  get info(): Uint8Array | null {
+    return this.metadata.info;
   }
 
   stats(): SessionStats {
     const now = this.now();
     let seeds = 0;
-    for (const p of this.peers) if (p.pieces === 'all' || (p.pieces as Bitfield).hasAll?.()) seeds++;
+    for (const p of this.peers) if (!p.early && (p.pieces === 'all' || p.pieces.hasAll())) seeds++;
     const downRate = this.downRate.rate(now);
-    const left = this.wantedBytes - this.haveWantedBytes;
+    const t = this.t;
+    const left = t ? t.wantedBytes - t.haveWantedBytes : 0;
     return {
-      pieces: this.meta.pieceCount,
-      havePieces: this.picker.completed,
-      totalBytes: this.wantedBytes,
-      doneBytes: this.haveWantedBytes,
+      pieces: t?.meta.pieceCount ?? 0,
+      havePieces: t?.picker.completed ?? 0,
+      totalBytes: t?.wantedBytes ?? 0,
+      doneBytes: t?.haveWantedBytes ?? 0,
       downloaded: this.downloaded,
       uploaded: this.uploaded,
-      wasted: this.wasted,
+      wasted: t?.assembler.wasted ?? 0,
       downRate,
       upRate: this.upRate.rate(now),
       peers: this.peers.size,
       seeds,
       known: this.book.size,
       elapsedMs: now - this.startedAt,
-      etaMs: left === 0 ? 0 : downRate > 0 ? Math.round((left / downRate) * 1000) : null,
+      etaMs: !t ? null : left === 0 ? 0 : downRate > 0 ? Math.round((left / downRate) * 1000) : null,
     };
   }
 
@@ -345,6 +412,74 @@ export class Session {
     }
   }
 
+  /** Stop everything; resolves when connections are closed, writes finished and the state saved. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  // --- the torrent's parts -----------------------------------------------------------------
+
+  private buildTorrent(setup: TorrentSetup): Torrent {
+    const meta = setup.metainfo;
+    const geometry = new PieceGeometry(meta.totalLength, meta.pieceLength);
+    const priorities = piecePriorities(meta, setup.selection);
+    const picker = new PiecePicker({ pieceCount: meta.pieceCount, rng: this.rng, sequential: this.opts.sequential ?? false, priorities });
+    const hasher = new PieceHasher(meta.pieces, meta.pieceLength, this.opts.hashPool ?? null);
+    let wanted = 0;
+    for (let i = 0; i < meta.pieceCount; i++) if (priorities[i]! > 0) wanted += geometry.pieceSize(i);
+    const padding = meta.files.filter((f) => f.padding && f.length > 0).map((f) => ({ offset: f.offset, length: f.length }));
+    const t: Torrent = {
+      meta,
+      store: setup.store,
+      geometry,
+      picker,
+      hasher,
+      selection: setup.selection,
+      wantedBytes: wanted,
+      haveWantedBytes: 0,
+      assembler: new PieceAssembler<Peer>({
+        geometry,
+        pieceLength: meta.pieceLength,
+        picker,
+        verifier: hasher,
+        store: setup.store,
+        padding,
+        hooks: {
+          verified: (i) => this.onVerified(i),
+          failed: (i, peers) => this.onFailed(i, peers),
+          liar: (p, i) => {
+            if (!p.dropped) this.ban(p, `sent bad data for piece ${i}`);
+          },
+          fatal: (err) => this.fail(err),
+        },
+      }),
+      uploader: new Uploader<Peer>({
+        store: setup.store,
+        bucket: this.upBucket,
+        hasPiece: (i) => picker.hasPiece(i),
+        pieceSize: (i) => geometry.pieceSize(i),
+        onSent: (peer, bytes) => {
+          const now = this.now();
+          peer.up.add(bytes, now);
+          this.upRate.add(bytes, now);
+          this.uploaded += bytes;
+        },
+        onReadError: (err) => this.emit({ type: 'warning', message: `cannot read a block to upload: ${err.message}`, code: err.code }),
+        signal: this.abort.signal,
+      }),
+      persistence: new Persistence({
+        path: setup.resumePath,
+        id: { infoHash: this.infoHash.toString('hex'), pieceLength: meta.pieceLength, totalLength: meta.totalLength, pieceCount: meta.pieceCount },
+        store: setup.store,
+        have: () => picker.haveBitfield(),
+        now: this.now,
+        everyMs: this.opts.saveEveryMs,
+      }),
+    };
+    return t;
+  }
+
   // --- start and stop ----------------------------------------------------------------------
 
   private emit(ev: SessionEvent): void {
@@ -354,84 +489,140 @@ export class Session {
   private async start(signal?: AbortSignal): Promise<void> {
     this.startedAt = this.now();
     this.lastDataAt = this.startedAt;
-    const id: TorrentIdentity = {
-      infoHash: this.infoHash.toString('hex'),
-      pieceLength: this.meta.pieceLength,
-      totalLength: this.meta.totalLength,
-      pieceCount: this.meta.pieceCount,
-    };
-    // Always look at the disk: a seeder (or a re-run without a state file) has its data there.
-    let note: string | null = null;
-    const loaded = this.opts.resumePath ? await loadResume(this.opts.resumePath, id) : null;
-    if (loaded && 'reason' in loaded) note = `${loaded.reason}; checking the data on disk`;
-    const restored = await restore({
-      store: this.store,
-      id,
-      state: loaded && 'state' in loaded ? loaded.state : null,
-      recheck: this.opts.recheck ?? false,
-      check: async (index, data) => (await this.hasher.check(index, data)).ok,
-      ...(signal ? { signal } : {}),
-    });
-    for (const i of restored.have.setIndices()) this.markHave(i);
-    if (this.stopping) return;
-    this.restored = true;
-    this.startedComplete = this.picker.wantedMissing === 0;
-    if (this.opts.selection) await this.store.prepare(this.opts.selection);
-    else await this.store.prepare(this.meta.files.map(() => true));
-    if (this.opts.listen) await this.startListening(this.opts.listen);
-    if (this.stopping) return;
-    this.emit({
-      type: 'started',
-      infoHash: id.infoHash,
-      name: this.meta.name,
-      pieces: this.meta.pieceCount,
-      pieceLength: this.meta.pieceLength,
-      totalBytes: this.wantedBytes,
-      doneBytes: this.haveWantedBytes,
-      resume: { mode: restored.mode, checked: restored.checked, recovered: restored.recovered, note },
-      listen: this.listening,
-    });
-    if (restored.mode !== 'fast') this.dirty = true;
-    this.lastSave = this.now();
-    if (this.startedComplete) {
-      this.completedAt = this.now();
-      this.emit({ type: 'complete', ...this.stats() });
-      if (!this.opts.seed) {
-        void this.stop();
-        return;
+    if (this.t) {
+      await this.prepareTorrent(this.t, signal);
+      if (this.stopping) return;
+      if (this.opts.listen) await this.connections.listen(this.opts.listen);
+      if (this.stopping) return;
+      this.emitStarted(this.t);
+      if (this.startedComplete) {
+        this.completedAt = this.now();
+        this.emit({ type: 'complete', ...this.stats() });
+        if (!this.opts.seed) {
+          void this.stop();
+          return;
+        }
       }
+    } else {
+      if (this.opts.listen) await this.connections.listen(this.opts.listen);
+      if (this.stopping) return;
+      this.emit({ type: 'metadata-wanted', infoHash: this.infoHash.toString('hex'), listen: this.listening });
+      void this.metadata.fetched.then(
+        (info) => this.onMetadata(info),
+        () => undefined,
+      );
     }
+    this.sourcesStarted = true;
     for (const s of this.sources) s.start(this.sourceContext(s));
     this.lastDataAt = this.now();
     this.tickTimer = setInterval(() => this.tick(), this.opts.tickMs ?? 1000);
-    this.connectMore();
+    this.connections.connectMore();
   }
 
-  private async startListening(listen: NonNullable<SessionOptions['listen']>): Promise<void> {
-    for (const t of this.transports) {
-      let l: Listener;
-      try {
-        l = await t.listen({ host: listen.host, port: listen.port, signal: this.abort.signal });
-      } catch (err) {
-        if (!(listen.fallbackToAnyPort && isBtError(err) && err.code === 'NET_EADDRINUSE')) throw err;
-        this.emit({ type: 'warning', message: `port ${listen.port} is in use; listening on another`, code: 'NET_EADDRINUSE' });
-        l = await t.listen({ host: listen.host, port: 0, signal: this.abort.signal });
-      }
-      if (this.stopping) {
-        await l.close();
-        return;
-      }
-      this.listeners.push(l);
-      if (this.listenPort === 0) this.listenPort = l.local.port;
-      void this.acceptLoop(l);
+  /** Look at the disk (resume state, or a hash of what is there) and prepare the files. */
+  private async prepareTorrent(t: Torrent, signal?: AbortSignal): Promise<void> {
+    const restored = await t.persistence.restore({
+      recheck: this.opts.recheck ?? false,
+      check: async (index, data) => (await t.hasher.check(index, data)).ok,
+      ...(signal ? { signal } : {}),
+    });
+    for (const i of restored.have.setIndices()) this.markHave(t, i);
+    this.startedComplete = t.picker.wantedMissing === 0;
+    await t.store.prepare(t.selection ?? t.meta.files.map(() => true));
+    this.restoredInfo = { mode: restored.mode, checked: restored.checked, recovered: restored.recovered, note: restored.note };
+  }
+
+  private emitStarted(t: Torrent): void {
+    this.emit({
+      type: 'started',
+      infoHash: this.infoHash.toString('hex'),
+      name: t.meta.name,
+      pieces: t.meta.pieceCount,
+      pieceLength: t.meta.pieceLength,
+      totalBytes: t.wantedBytes,
+      doneBytes: t.haveWantedBytes,
+      resume: this.restoredInfo,
+      listen: this.listening,
+    });
+  }
+
+  /** The metadata arrived (BEP 9): build the torrent's parts and go on over the same connections. */
+  private async onMetadata(info: Uint8Array): Promise<void> {
+    if (this.stopping || this.t) return;
+    const setup = await this.opts.onMetadata!(info).catch((err) => {
+      this.fail(err);
+      return null;
+    });
+    if (!setup || this.stopping) return;
+    if (this.opts.metadataOnly) {
+      this.doneReason = 'metadata';
+      void this.stop();
+      return;
     }
+    if (setup.metainfo.private && this.pex) {
+      // BEP 27: a private torrent's peers come from its trackers alone.
+      this.pex.disable();
+    }
+    const t = this.buildTorrent(setup);
+    await this.prepareTorrent(t, this.abort.signal).catch((err) => {
+      this.fail(err);
+    });
+    if (this.stopping) return;
+    this.t = t;
+    this.emitStarted(t);
+    // Every connection learns the piece count; what peers said before now becomes their piece set.
+    for (const p of [...this.peers]) {
+      try {
+        p.wire.setPieceCount(t.meta.pieceCount);
+        this.adoptEarlyPieces(t, p);
+      } catch (err) {
+        this.dropPeer(p, isBtError(err) ? err : new BtError('PEER_FAILED', 'network', String(err)));
+        continue;
+      }
+      // We said have none (or nothing) when we knew no pieces: what the disk held is told now.
+      if (t.picker.completed > 0) for (const i of t.picker.haveBitfield().setIndices()) p.wire.send({ type: 'have', index: i });
+      this.updateInterest(p);
+    }
+    this.lastDataAt = this.now();
+    if (this.startedComplete) {
+      this.completedAt = this.now();
+      this.emit({ type: 'complete', ...this.stats() });
+      if (!this.opts.seed) void this.stop();
+    }
+  }
+
+  /** Turn what a peer said before the piece count was known into its piece set. */
+  private adoptEarlyPieces(t: Torrent, p: Peer): void {
+    const early = p.early;
+    p.early = null;
+    if (!early) return;
+    const n = t.meta.pieceCount;
+    if (early.all) {
+      this.setPeerPieces(p, 'all');
+      return;
+    }
+    let bits: Bitfield;
+    if (early.bits) {
+      if (early.bits.length !== (n + 7) >>> 3) throw new BtError('WIRE_BAD_BITFIELD', 'network', `bitfield of ${early.bits.length} bytes for ${n} pieces`);
+      bits = Bitfield.fromWire(early.bits, n);
+    } else bits = new Bitfield(n);
+    for (const i of early.haves) {
+      if (i >= n) throw new BtError('WIRE_BAD_INDEX', 'network', `have for piece ${i} of ${n}`);
+      bits.set(i);
+    }
+    this.setPeerPieces(p, bits.hasAll() ? 'all' : bits);
   }
 
   private sourceContext(source: PeerSource): PeerSourceContext {
     return {
       addPeers: (peers) => this.addPeers(source.name, peers),
-      totals: () => ({ uploaded: this.uploaded, downloaded: this.downloaded, left: this.wantedBytes - this.haveWantedBytes }),
-      port: this.listenPort,
+      totals: () => ({
+        uploaded: this.uploaded,
+        downloaded: this.downloaded,
+        // Unknown before the metadata: BEP 3 trackers expect a number; a large one says "leecher".
+        left: this.t ? this.t.wantedBytes - this.t.haveWantedBytes : 16 * 1024 * 1024,
+      }),
+      port: this.connections.port,
       connectedPeers: () => this.peers.size,
       emit: (ev) => this.emit(ev),
       signal: this.abort.signal,
@@ -444,15 +635,11 @@ export class Session {
       if (this.fatal.category === 'interrupted') {
         this.fatal = undefined;
         this.doneReason = 'aborted';
+      } else {
+        this.doneReason = 'failed';
       }
     }
     void this.stop();
-  }
-
-  /** Stop everything; resolves when connections are closed, writes finished and the state saved. */
-  stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
-    return this.stopping;
   }
 
   private async shutdown(): Promise<void> {
@@ -460,41 +647,26 @@ export class Session {
     await Promise.resolve();
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.abort.abort(new BtError('SESSION_STOPPED', 'interrupted', 'session stopped'));
+    this.metadata.stop();
     const sourcesStopped = Promise.allSettled(this.sources.map((s) => s.stop(800)));
-    await Promise.allSettled(this.listeners.map((l) => l.close()));
+    await this.connections.close();
     // Peers are let go gracefully: what we queued last (the `have` of our last piece, which tells
     // a seed we completed) reaches them before the connection goes.
     const goodbyes = [...this.peers].map((p) => this.dropPeer(p, null, 'session stopped', { graceful: true }));
-    await Promise.allSettled([...this.inflight, ...goodbyes]);
+    await Promise.allSettled([this.t?.assembler.stop(), ...goodbyes]);
     for (const [, list] of this.pieceWaiters) for (const w of list) w();
     this.pieceWaiters.clear();
-    if (this.restored) {
+    if (this.t) {
       try {
-        await this.saving;
-        await this.saveState(true);
+        await this.t.persistence.close();
       } catch (err) {
         this.fatal ??= isBtError(err) ? err : new BtError('RESUME_SAVE_FAILED', 'io', `cannot save the resume state: ${(err as Error).message}`);
       }
+      await this.t.store.close().catch(() => undefined);
     }
-    await this.store.close().catch(() => undefined);
     await sourcesStopped;
     this.emit({ type: 'done', reason: this.doneReason, ...this.stats() });
     this.queue.end();
-  }
-
-  private async saveState(clean: boolean): Promise<void> {
-    if (!this.opts.resumePath) return;
-    if (!this.dirty && !clean) return;
-    this.dirty = false;
-    const files = await this.store.stat();
-    await saveResume(this.opts.resumePath, {
-      infoHash: this.infoHash.toString('hex'),
-      pieceLength: this.meta.pieceLength,
-      totalLength: this.meta.totalLength,
-      have: this.picker.haveBitfield(),
-      clean,
-      files,
-    });
   }
 
   // --- the timer -------------------------------------------------------------------------------
@@ -502,12 +674,17 @@ export class Session {
   private tick(): void {
     if (this.stopping) return;
     const now = this.now();
-    // Requests that got no answer: give the blocks to others; the peer is slow (snubbed).
-    for (const { peer, request } of this.scheduler.expire(now, this.opts.requestTimeoutMs ?? 30_000)) {
-      peer.wire.send({ type: 'cancel', ...request });
-      if (!peer.snubbed) peer.expiries++;
-      peer.snubbed = true;
-      if (peer.expiries >= 3) this.dropPeer(peer, new BtError('PEER_TOO_SLOW', 'network', 'requests timed out repeatedly'));
+    const t = this.t;
+    if (t) {
+      // Requests that got no answer: give the blocks to others; the peer is slow (snubbed).
+      for (const { peer, request } of t.assembler.scheduler.expire(now, this.opts.requestTimeoutMs ?? 30_000)) {
+        peer.wire.send({ type: 'cancel', ...request });
+        if (!peer.snubbed) peer.expiries++;
+        peer.snubbed = true;
+        if (peer.expiries >= 3) this.dropPeer(peer, new BtError('PEER_TOO_SLOW', 'network', 'requests timed out repeatedly'));
+      }
+    } else {
+      this.metadata.tick();
     }
     for (const p of [...this.peers]) {
       const st = p.wire.state!;
@@ -516,46 +693,49 @@ export class Session {
         continue;
       }
       if (st.keepAliveDue(now, this.opts.keepAliveMs ?? 90_000)) p.wire.send({ type: 'keep-alive' });
-      this.updateInterest(p);
-      this.requestMore(p);
+      if (t) {
+        this.updateInterest(p);
+        this.requestMore(p);
+      }
     }
+    this.pex?.tick(this.peers, now);
     if (now - this.lastChokeRound >= CHOKE_ROUND_MS) {
       this.lastChokeRound = now;
       this.chokeRound(now);
     }
-    this.connectMore();
+    this.connections.connectMore();
     if (now - this.lastProgress >= 1000) {
       this.lastProgress = now;
       this.emit({ type: 'progress', ...this.stats() });
     }
-    if (this.dirty && !this.saving && now - this.lastSave >= (this.opts.saveEveryMs ?? 5000)) {
-      this.lastSave = now;
-      this.saving = this.saveState(false)
-        .catch((err) => this.fail(err))
-        .finally(() => (this.saving = undefined));
-    }
+    t?.persistence.tick((err) => this.fail(err));
     const stall = this.opts.stallTimeoutMs ?? 60_000;
     if (this.completedAt === null && stall > 0 && now - this.lastDataAt >= stall) {
-      const nothing = this.downloaded === 0;
-      this.fail(
-        new BtError(
-          nothing ? 'NO_PEERS' : 'DOWNLOAD_STALLED',
-          'no-peers',
-          nothing
-            ? `no data arrived within ${Math.round(stall / 1000)} s (${this.book.size} peer address(es) known, ${this.peers.size} connected)`
-            : `no data arrived for ${Math.round(stall / 1000)} s (${this.peers.size} peer(s) connected)`,
-          { detail: { known: this.book.size, connected: this.peers.size, downloaded: this.downloaded } },
-        ),
-      );
+      this.fail(this.stallError(stall));
       return;
     }
     this.checkSeedDone(now);
   }
 
+  private stallError(stall: number): BtError {
+    const s = Math.round(stall / 1000);
+    const detail = { known: this.book.size, connected: this.peers.size, downloaded: this.downloaded };
+    if (!this.t) {
+      return new BtError('NO_METADATA', 'no-peers', `no peer sent the metadata within ${s} s (${this.book.size} peer address(es) known, ${this.peers.size} connected)`, {
+        detail,
+      });
+    }
+    if (this.downloaded === 0) {
+      return new BtError('NO_PEERS', 'no-peers', `no data arrived within ${s} s (${this.book.size} peer address(es) known, ${this.peers.size} connected)`, { detail });
+    }
+    return new BtError('DOWNLOAD_STALLED', 'no-peers', `no data arrived for ${s} s (${this.peers.size} peer(s) connected)`, { detail });
+  }
+
   private checkSeedDone(now: number): void {
-    if (this.completedAt === null || !this.opts.seed) return;
+    if (this.completedAt === null || !this.opts.seed || !this.t) return;
     const { ratio, timeMs } = this.opts.seed;
-    if (ratio !== undefined && this.wantedBytes > 0 && this.uploaded / this.wantedBytes >= ratio) {
+    const wanted = this.t.wantedBytes;
+    if (ratio !== undefined && wanted > 0 && this.uploaded / wanted >= ratio) {
       this.doneReason = 'seed-ratio';
       void this.stop();
     } else if (timeMs !== undefined && now - this.completedAt >= timeMs) {
@@ -565,6 +745,7 @@ export class Session {
   }
 
   private chokeRound(now: number): void {
+    if (!this.t) return;
     const seeding = this.completedAt !== null;
     const choker = seeding && this.opts.seedChoker ? (this.opts.seedChoker as unknown as Choker<Peer>) : this.choker;
     const unchoke = choker.round(
@@ -586,123 +767,35 @@ export class Session {
 
   private setChoked(p: Peer, choked: boolean): void {
     const st = p.wire.state!;
-    if (st.amChoking === choked) return;
+    if (st.amChoking === choked || !this.t) return;
     const action = p.wire.send({ type: choked ? 'choke' : 'unchoke' });
-    if (choked) this.uploader.choked(p, action);
+    if (choked) this.t.uploader.choked(p, action);
   }
 
-  // --- connections -----------------------------------------------------------------------------
+  // --- peers -----------------------------------------------------------------------------------
 
-  private connectMore(): void {
-    if (this.stopping || (this.completedAt !== null && !this.opts.seed)) return;
-    const max = this.opts.maxPeers ?? 50;
-    const maxHalfOpen = this.opts.maxHalfOpen ?? 16;
-    const now = this.now();
-    // A seed does not dial other seeds; it waits for leechers (and dials what trackers give).
-    for (const c of this.book.due(now)) {
-      if (this.peers.size + this.halfOpen >= max || this.halfOpen >= maxHalfOpen) return;
-      void this.dial(c);
-    }
-  }
-
-  private async dial(c: Candidate): Promise<void> {
-    c.state = 'connecting';
-    this.halfOpen++;
-    const transport = this.transports[0]!;
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(new BtError('NET_CONNECT_TIMEOUT', 'network', 'connect timed out')), this.opts.connectTimeoutMs ?? 10_000);
-    const onStop = () => ctl.abort(this.abort.signal.reason);
-    this.abort.signal.addEventListener('abort', onStop, { once: true });
-    let conn: Connection | undefined;
-    try {
-      conn = await transport.dial(c.endpoint, { signal: ctl.signal });
-    } catch (err) {
-      this.halfOpen--;
-      clearTimeout(timer);
-      this.abort.signal.removeEventListener('abort', onStop);
-      this.book.dialFailed(c, this.now());
-      void err;
-      return;
-    }
-    clearTimeout(timer);
-    this.abort.signal.removeEventListener('abort', onStop);
-    this.halfOpen--;
-    await this.setUp(conn, c, c.source);
-  }
-
-  private async acceptLoop(l: Listener): Promise<void> {
-    try {
-      for await (const conn of l) {
-        if (this.stopping || this.peers.size + this.halfOpen >= (this.opts.maxPeers ?? 50) + 5) {
-          conn.close();
-          continue;
-        }
-        void this.setUp(conn, undefined, 'incoming');
-      }
-    } catch {
-      // the listener failed: incoming connections stop, outgoing ones go on
-    }
-  }
-
-  /** Handshake, then run the peer until it ends. */
-  private async setUp(conn: Connection, candidate: Candidate | undefined, source: PeerSourceName): Promise<void> {
-    if (this.stopping) {
-      conn.close();
-      return;
-    }
-    const remote = { host: conn.remote.host, port: conn.remote.port };
-    const wire = new PeerWire(conn, {
-      infoHash: this.infoHash,
-      peerId: this.opts.peerId,
-      pieceCount: this.meta.pieceCount,
-      now: this.now,
-      extendedHandshake: {
-        v: this.opts.clientName ?? 'btkit',
-        reqq: OUR_REQQ,
-        ...(this.listenPort ? { p: this.listenPort } : {}),
-        ...(yourIp(remote.host) ? { yourip: yourIp(remote.host)! } : {}),
-      },
-    });
-    if (conn.direction === 'incoming') this.halfOpen++;
-    let selfOrBanned: 'self' | 'banned' | 'duplicate' | null = null;
-    try {
-      await wire.handshake({
-        timeoutMs: this.opts.handshakeTimeoutMs ?? 10_000,
-        signal: this.abort.signal,
-        accept: (h) => {
-          const idHex = Buffer.from(h.peerId).toString('hex');
-          if (Buffer.compare(h.peerId, this.opts.peerId) === 0) selfOrBanned = 'self';
-          else if (this.bannedIds.has(idHex)) selfOrBanned = 'banned';
-          else if ([...this.peers].some((p) => p.peerIdHex === idHex)) selfOrBanned = 'duplicate';
-          if (selfOrBanned) throw new BtError('PEER_REFUSED', 'network', `refused: ${selfOrBanned}`);
-        },
-      });
-    } catch {
-      if (conn.direction === 'incoming') this.halfOpen--;
-      if (candidate) {
-        if (selfOrBanned === 'self' || selfOrBanned === 'banned') this.book.exclude(candidate, selfOrBanned);
-        else this.book.dialFailed(candidate, this.now());
-      }
-      return;
-    } finally {
-      // nothing
-    }
-    if (conn.direction === 'incoming') this.halfOpen--;
+  /** A handshaken connection (connections.ts): run it until it ends. */
+  private async runPeer(wire: PeerWire, candidate: Candidate | undefined, source: PeerSourceName, slot: MetadataSlot<Peer>): Promise<void> {
     if (this.stopping) {
       wire.close();
       return;
     }
     const now = this.now();
+    const remote = { host: wire.conn.remote.host, port: wire.conn.remote.port };
+    const t = this.t;
     const peer: Peer = {
       id: this.nextPeerId++,
       key: candidate?.key ?? keyOf(remote),
       candidate,
       wire,
       source,
-      direction: conn.direction,
+      direction: wire.conn.direction,
       peerIdHex: Buffer.from(wire.peerHandshake!.peerId).toString('hex'),
       client: clientFromPeerId(wire.peerHandshake!.peerId),
-      pieces: new Bitfield(this.meta.pieceCount),
+      // Before the metadata a peer holds no piece we can count; `early` keeps what it says.
+      pieces: new Bitfield(t ? t.meta.pieceCount : 0),
+      early: t ? null : { bits: null, haves: new Set(), all: false },
+      listenPort: wire.conn.direction === 'outgoing' ? remote.port : null,
       reqq: DEFAULT_REQQ,
       down: new RateMeter(now),
       up: new RateMeter(now),
@@ -712,10 +805,11 @@ export class Session {
       connectedAt: now,
       lastDataAt: now,
       dropped: false,
+      completeSeen: false,
     };
-    if (candidate) this.book.connected(candidate);
     this.peers.add(peer);
-    this.emit({ type: 'peer-connected', peer: peer.key, peerId: peer.peerIdHex, source, direction: conn.direction, client: peer.client });
+    this.metadata.bind(slot, peer);
+    this.emit({ type: 'peer-connected', peer: peer.key, peerId: peer.peerIdHex, source, direction: peer.direction, client: peer.client });
     this.sendPieceSet(peer);
     try {
       await wire.run({
@@ -723,6 +817,7 @@ export class Session {
         onExtendedHandshake: (h) => {
           if (h.reqq) peer.reqq = Math.min(h.reqq, 4096);
           if (h.v) peer.client = h.v.slice(0, 64);
+          if (h.p) peer.listenPort = h.p;
         },
         onChunkEnd: () => this.requestMore(peer),
         beforeRead: () => this.beforeRead(),
@@ -735,18 +830,37 @@ export class Session {
 
   private sendPieceSet(p: Peer): void {
     const fast = p.wire.state!.features.fast;
-    const have = this.picker.completed;
-    if (have === this.meta.pieceCount && fast) p.wire.send({ type: 'have-all' });
+    const t = this.t;
+    const have = t?.picker.completed ?? 0;
+    if (t && have === t.meta.pieceCount && fast) p.wire.send({ type: 'have-all' });
     else if (have === 0) {
       if (fast) p.wire.send({ type: 'have-none' });
-    } else p.wire.send({ type: 'bitfield', bits: this.picker.haveBitfield().toWire() });
+    } else p.wire.send({ type: 'bitfield', bits: t!.picker.haveBitfield().toWire() });
+    this.sendAllowedFast(p);
+  }
+
+  /**
+   * BEP 6 allowed fast: pieces a peer may request from us even while choked, so a newcomer with
+   * nothing gets its first piece without waiting for an unchoke. Only pieces we have are worth
+   * offering; the set is the canonical one for the peer's address, so it is the same on every
+   * reconnection.
+   */
+  private sendAllowedFast(p: Peer): void {
+    const t = this.t;
+    const k = this.opts.allowedFast ?? 10;
+    if (!t || k === 0 || !p.wire.state!.features.fast || t.picker.completed === 0) return;
+    if (p.pieces === 'all' || (p.pieces as Bitfield).hasAll?.()) return;
+    for (const index of allowedFastSet(this.infoHash, p.wire.conn.remote.host, t.meta.pieceCount, Math.min(k, t.meta.pieceCount))) {
+      if (t.picker.hasPiece(index)) p.wire.send({ type: 'allowed-fast', index });
+    }
   }
 
   /** Backpressure before the next socket read: the download limit, and the disk. */
   private beforeRead(): Promise<void> | void {
     const waits: Promise<void>[] = [];
     if (!this.downBucket.unlimited && this.downBucket.waitMs() > 0) waits.push(this.downBucket.ready(this.abort.signal).catch(() => undefined));
-    if (this.inflightBytes > MAX_INFLIGHT_BYTES) waits.push(new Promise<void>((resolve) => this.inflightWaiters.push(resolve)));
+    const disk = this.t?.assembler.backpressure();
+    if (disk) waits.push(disk);
     if (waits.length === 0) return;
     return Promise.all(waits).then(() => undefined);
   }
@@ -756,10 +870,14 @@ export class Session {
     p.dropped = true;
     const closed = options.graceful ? p.wire.closeGracefully(GOODBYE_MS) : Promise.resolve(p.wire.close(error ?? undefined));
     this.peers.delete(p);
-    this.uploader.forget(p);
-    this.picker.removePeer(p.pieces);
-    this.scheduler.releasePeer(p);
-    this.smartBan.peerGone(p);
+    this.metadata.peerGone(p);
+    this.pex?.peerGone(p);
+    const t = this.t;
+    if (t) {
+      t.uploader.forget(p);
+      if (!p.early) t.picker.removePeer(p.pieces);
+      t.assembler.peerGone(p);
+    }
     if (p.candidate) this.book.disconnected(p.candidate, this.now());
     this.emit({
       type: 'peer-dropped',
@@ -771,7 +889,7 @@ export class Session {
       uploaded: p.wire.uploadedPayload,
     });
     if (!this.stopping) {
-      this.connectMore();
+      this.connections.connectMore();
       // Blocks it held go to others now, not at their next chunk.
       for (const q of this.peers) this.requestMore(q);
       // Its upload slot goes to a waiting peer now, not at the next round (up to 10 s later): a
@@ -787,47 +905,54 @@ export class Session {
   }
 
   private ban(p: Peer, reason: string): void {
-    this.bannedIds.add(p.peerIdHex);
+    this.connections.ban(p.peerIdHex);
     if (p.candidate) this.book.exclude(p.candidate, 'banned');
     this.emit({ type: 'peer-banned', peer: p.key, reason });
     this.dropPeer(p, new BtError('PEER_BANNED', 'network', reason));
   }
 
+  /** A peer's piece set changes (bitfield, have all, or its haves completed it). */
+  private setPeerPieces(p: Peer, pieces: PeerPieces): void {
+    const t = this.t!;
+    t.picker.removePeer(p.pieces);
+    p.pieces = pieces;
+    t.picker.addPeer(pieces);
+    if ((pieces === 'all' || pieces.hasAll()) && !p.completeSeen) {
+      p.completeSeen = true;
+      this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex });
+    }
+  }
+
   // --- messages --------------------------------------------------------------------------------
 
   private onMessage(p: Peer, m: Message): void {
+    if (p.early) {
+      this.onEarlyMessage(p, m);
+      return;
+    }
+    const t = this.t!;
     switch (m.type) {
       case 'bitfield':
-        // A bitfield may replace an earlier piece set (wire/state.ts: after have none): uncount that first.
-        this.picker.removePeer(p.pieces);
-        p.pieces = Bitfield.fromWire(m.bits, this.meta.pieceCount);
-        this.picker.addPeer(p.pieces);
-        if (p.pieces.hasAll()) this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex });
+        // A bitfield may replace an earlier piece set (wire/state.ts: after have none).
+        this.setPeerPieces(p, Bitfield.fromWire(m.bits, t.meta.pieceCount));
         this.updateInterest(p);
         return;
       case 'have-all':
-        p.pieces = 'all';
-        this.picker.addPeer('all');
-        this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex });
+        this.setPeerPieces(p, 'all');
         this.updateInterest(p);
         return;
       case 'have-none':
         return;
       case 'have':
         if (p.pieces !== 'all' && p.pieces.set(m.index)) {
-          this.picker.addHave(m.index);
-          if (p.pieces.hasAll()) {
-            // Count a peer that completed as a seed from now on.
-            this.picker.removePeer(p.pieces);
-            p.pieces = 'all';
-            this.picker.addPeer('all');
-            this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex });
-          }
-          if (!p.wire.state!.amInterested && this.picker.isWanted(m.index)) p.wire.send({ type: 'interested' });
+          t.picker.addHave(m.index);
+          // Count a peer that completed as a seed from now on.
+          if (p.pieces.hasAll()) this.setPeerPieces(p, 'all');
+          if (!p.wire.state!.amInterested && t.picker.isWanted(m.index)) p.wire.send({ type: 'interested' });
         }
         return;
       case 'choke':
-        if (!p.wire.state!.features.fast) this.scheduler.releasePeer(p);
+        if (!p.wire.state!.features.fast) t.assembler.scheduler.releasePeer(p);
         return;
       case 'unchoke':
         p.rejected.clear();
@@ -836,22 +961,41 @@ export class Session {
       case 'interested':
         if (p.wire.state!.amChoking && this.unchokedCount() < this.choker.slots) this.setChoked(p, false);
         return;
-      case 'not-interested':
-        return;
       case 'request':
-        this.uploader.request(p, m);
+        t.uploader.request(p, m);
         return;
       case 'cancel':
-        this.uploader.cancel(p, m);
+        t.uploader.cancel(p, m);
         return;
       case 'reject':
-        if (this.scheduler.release(p, m)) {
+        if (t.assembler.scheduler.release(p, m)) {
           p.rejected.add(m.index);
           this.requestMore(p);
         }
         return;
       case 'piece':
-        this.onPiece(p, m.index, m.begin, m.block);
+        this.onPiece(t, p, m.index, m.begin, m.block);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Before the metadata: remember what the peer has (bounded); we have nothing to serve. */
+  private onEarlyMessage(p: Peer, m: Message): void {
+    const early = p.early!;
+    switch (m.type) {
+      case 'bitfield':
+        early.bits = Uint8Array.from(m.bits);
+        return;
+      case 'have-all':
+        early.all = true;
+        return;
+      case 'have':
+        if (early.haves.size < MAX_EARLY_HAVES) early.haves.add(m.index);
+        return;
+      case 'request':
+        if (p.wire.state!.features.fast) p.wire.send({ type: 'reject', index: m.index, begin: m.begin, length: m.length });
         return;
       default:
         return;
@@ -859,47 +1003,44 @@ export class Session {
   }
 
   private updateInterest(p: Peer): void {
+    const t = this.t;
+    if (!t || p.early) return;
     const st = p.wire.state!;
-    const want = this.picker.wantedMissing > 0 && this.picker.interesting(p.pieces);
+    const want = t.picker.wantedMissing > 0 && t.picker.interesting(p.pieces);
     if (want && !st.amInterested) p.wire.send({ type: 'interested' });
     else if (!want && st.amInterested) p.wire.send({ type: 'not-interested' });
   }
 
   private requestMore(p: Peer): void {
-    if (p.dropped || this.stopping) return;
+    const t = this.t;
+    if (!t || p.dropped || p.early || this.stopping) return;
     const st = p.wire.state!;
     if (!st.amInterested) return;
     if (st.peerChoking && st.allowedFastIn.size === 0) return;
     const now = this.now();
     const depth = p.snubbed ? 1 : pipelineDepth(p.down.rate(now), { max: Math.min(p.reqq, MAX_PIPELINE), min: 16 });
-    const outstanding = this.scheduler.outstandingCount(p);
+    const outstanding = t.assembler.scheduler.outstandingCount(p);
     const room = depth - outstanding;
     // Top up in batches (an eighth of the pipeline at a time): one pass over the picker and one
     // write per batch, not per block.
     if (room <= 0 || (outstanding > 0 && room < Math.max(2, depth >> 3))) return;
-    const requests = this.scheduler.request(p, p.pieces, room, {
+    const requests = t.assembler.request(p, p.pieces, room, {
       now,
-      canRequest: (i) => st.canRequest(i) && !p.rejected.has(i) && this.smartBan.mayRequest(i, p),
+      canRequest: (i) => st.canRequest(i) && !p.rejected.has(i) && t.assembler.mayRequest(i, p),
     });
-    for (const r of requests) {
-      this.smartBan.requested(r.index, p);
-      p.wire.send({ type: 'request', ...r });
-    }
+    for (const r of requests) p.wire.send({ type: 'request', ...r });
   }
 
   // --- pieces ----------------------------------------------------------------------------------
 
-  private onPiece(p: Peer, index: number, begin: number, block: Uint8Array): void {
-    const now = this.now();
-    const res = this.scheduler.received(p, index, begin, block.length);
+  private onPiece(t: Torrent, p: Peer, index: number, begin: number, block: Uint8Array): void {
+    const res = t.assembler.receive(p, index, begin, block);
     if (res.status === 'invalid') {
       this.dropPeer(p, new BtError('PEER_BAD_BLOCK', 'network', `a block that is not one of ours (piece ${index}, offset ${begin}, ${block.length} bytes)`));
       return;
     }
-    if (res.status !== 'accepted') {
-      this.wasted += block.length;
-      return;
-    }
+    if (res.status !== 'accepted') return;
+    const now = this.now();
     p.down.add(block.length, now);
     this.downRate.add(block.length, now);
     this.downBucket.consume(block.length);
@@ -910,95 +1051,35 @@ export class Session {
       p.snubbed = false;
       p.expiries = 0;
     }
-    let buf = this.buffers.get(index);
-    if (!buf) {
-      buf = this.allocPiece(index);
-      this.buffers.set(index, buf);
-    }
-    buf.set(block, begin);
-    let from = this.blockFrom.get(index);
-    if (!from) this.blockFrom.set(index, (from = []));
-    from[begin / BLOCK_LENGTH] = p;
     for (const c of res.cancels) c.peer.wire.send({ type: 'cancel', ...c.request });
-    if (res.pieceComplete) this.verify(index);
   }
 
-  private allocPiece(index: number): Uint8Array {
-    const size = this.geometry.pieceSize(index);
-    const ab = this.freeBuffers.pop() ?? new ArrayBuffer(this.meta.pieceLength);
-    return new Uint8Array(ab, 0, size);
+  private markHave(t: Torrent, index: number): void {
+    if (t.picker.hasPiece(index)) return;
+    t.assembler.markHave(index);
+    if (t.picker.priorityOf(index) > 0) t.haveWantedBytes += t.geometry.pieceSize(index);
   }
 
-  private recycle(data: Uint8Array): void {
-    const ab = data.buffer;
-    if (!(ab instanceof ArrayBuffer) || ab.byteLength !== this.meta.pieceLength) return;
-    if ((this.freeBuffers.length + 1) * this.meta.pieceLength > MAX_FREE_BUFFERS_BYTES) return;
-    this.freeBuffers.push(ab);
-  }
-
-  private verify(index: number): void {
-    const data = this.buffers.get(index)!;
-    this.buffers.delete(index);
-    const from = this.blockFrom.get(index) ?? [];
-    this.blockFrom.delete(index);
-    const size = data.length;
-    this.inflightBytes += size;
-    const work = (async () => {
-      const { ok, data: back } = await this.hasher.check(index, data);
-      if (this.stopping && !ok) return;
-      if (ok) {
-        await this.store.writePiece(index, back);
-        this.onVerified(index, back);
-      } else {
-        this.onFailed(index, back, from);
-      }
-      this.recycle(back);
-    })();
-    this.inflight.add(work);
-    work
-      .catch((err) => this.fail(err))
-      .finally(() => {
-        this.inflight.delete(work);
-        this.inflightBytes -= size;
-        if (this.inflightBytes <= MAX_INFLIGHT_BYTES / 2) for (const w of this.inflightWaiters.splice(0)) w();
-      });
-  }
-
-  private markHave(index: number): void {
-    if (this.picker.hasPiece(index)) return;
-    this.picker.markHave(index);
-    if (this.picker.priorityOf(index) > 0) this.haveWantedBytes += this.geometry.pieceSize(index);
-  }
-
-  private onVerified(index: number, data: Uint8Array): void {
-    const contributors = this.scheduler.pieceVerified(index);
-    if (this.picker.priorityOf(index) > 0) this.haveWantedBytes += this.geometry.pieceSize(index);
-    this.trust.verified(contributors);
-    // The piece is right now: whoever sent a block that differs from it earlier lied.
-    for (const liar of this.smartBan.verified(index, data)) if (!liar.dropped) this.ban(liar, `sent bad data for piece ${index}`);
-    this.dirty = true;
+  private onVerified(index: number): void {
+    const t = this.t!;
+    if (t.picker.priorityOf(index) > 0) t.haveWantedBytes += t.geometry.pieceSize(index);
+    t.persistence.markDirty();
     for (const p of this.peers) {
       // Seeds are told too: a seed counts the peers that completed (`btkit seed --until peers-complete`).
-      if (p.pieces !== 'all' && p.pieces.get(index)) continue;
+      if (p.pieces !== 'all' && !p.early && p.pieces.get(index)) continue;
       p.wire.send({ type: 'have', index });
     }
-    this.emit({ type: 'piece-verified', index, havePieces: this.picker.completed, doneBytes: this.haveWantedBytes, totalBytes: this.wantedBytes });
+    this.emit({ type: 'piece-verified', index, havePieces: t.picker.completed, doneBytes: t.haveWantedBytes, totalBytes: t.wantedBytes });
     const waiters = this.pieceWaiters.get(index);
     if (waiters) {
       this.pieceWaiters.delete(index);
       for (const w of waiters) w();
     }
-    if (this.picker.wantedMissing === 0 && this.completedAt === null) this.onComplete();
+    if (t.picker.wantedMissing === 0 && this.completedAt === null) this.onComplete();
   }
 
-  private onFailed(index: number, data: Uint8Array, from: Peer[]): void {
-    const contributors = this.scheduler.pieceFailed(index);
-    this.wasted += data.length;
-    // Each block's hash and sender are kept: when the piece passes, they tell who lied.
-    this.smartBan.failed(index, data, from, contributors.size);
-    const peers = [...contributors.keys()];
+  private onFailed(index: number, peers: Peer[]): void {
     this.emit({ type: 'piece-failed', index, peers: peers.map((p) => p.key) });
-    for (const p of this.trust.failed(contributors)) if (!p.dropped) this.ban(p, `sent bad data for piece ${index}`);
     for (const p of this.peers) this.requestMore(p);
   }
 

@@ -31,7 +31,12 @@ export interface SessionStats {
   etaMs: number | null;
 }
 
-export type DoneReason = 'complete' | 'seed-ratio' | 'seed-time' | 'aborted';
+/**
+ * Why a session ended: the selection is `complete`; seeding reached its `seed-ratio` or
+ * `seed-time`; `metadata`: a metadata-only run got the info dictionary; `aborted` by the caller;
+ * `failed`: an error ended it (the error follows, e.g. NO_PEERS after `--timeout`).
+ */
+export type DoneReason = 'complete' | 'seed-ratio' | 'seed-time' | 'metadata' | 'aborted' | 'failed';
 
 export type SessionEvent =
   | {
@@ -57,6 +62,17 @@ export type SessionEvent =
   | ({ type: 'progress' } & SessionStats)
   | ({ type: 'complete' } & SessionStats)
   | { type: 'warning'; message: string; code: string | null }
+  /** Started from a magnet link or infohash: the info dictionary is being asked of peers (BEP 9). */
+  | { type: 'metadata-wanted'; infoHash: string; listen: Endpoint | null }
+  /** A peer offers the metadata, in this size. */
+  | { type: 'metadata-peer'; peer: string; size: number }
+  | { type: 'metadata-piece'; peer: string; piece: number; pieces: number }
+  /** A peer we stopped asking for the metadata, or dropped; `code` says why. */
+  | { type: 'metadata-rejected'; peer: string; reason: string; code: string }
+  /** The assembled metadata did not hash to the infohash; these peers had sent it. */
+  | { type: 'metadata-hash-mismatch'; peers: string[] }
+  /** The info dictionary arrived and hashes to the infohash: from these peers, after this long. */
+  | { type: 'metadata'; infoHash: string; size: number; peers: string[]; elapsedMs: number }
   | ({ type: 'done'; reason: DoneReason } & SessionStats);
 
 /** What a peer source may do: give peers, read our totals for announces, report what happened. */

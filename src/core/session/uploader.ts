@@ -8,7 +8,7 @@
  * peers it is told are unchoked, and drops or rejects their queues when they are choked.
  */
 import { type BtError, isBtError } from '../errors.js';
-import type { PeerWire } from '../peer/wire.js';
+import type { PeerWire } from '../wire/peer-wire.js';
 import { ReadCache } from '../storage/read-cache.js';
 import type { PieceStore } from '../storage/store.js';
 import type { BlockRef } from '../wire/messages.js';

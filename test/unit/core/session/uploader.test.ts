@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BtError } from '../../../../src/core/errors.js';
-import type { PeerWire } from '../../../../src/core/peer/wire.js';
+import type { PeerWire } from '../../../../src/core/wire/peer-wire.js';
 import type { PieceStore } from '../../../../src/core/storage/store.js';
 import { TokenBucket } from '../../../../src/core/session/rate.js';
 import { ReadCache } from '../../../../src/core/storage/read-cache.js';

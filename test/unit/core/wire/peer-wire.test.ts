@@ -1,5 +1,5 @@
 /**
- * One peer connection (peer/wire.ts) over real TCP on 127.0.0.1: BEP 3 handshakes in both
+ * One peer connection (wire/peer-wire.ts) over real TCP on 127.0.0.1: BEP 3 handshakes in both
  * directions, BEP 6 and BEP 10 negotiated, the BEP 10 handshake's fields, refusal of another
  * torrent, a handshake timeout, small messages joined into one write, blocks sent as header +
  * block, a malformed frame ending the connection with its WIRE_ code, and a graceful close that
@@ -8,7 +8,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ExtendedHandshake } from '../../../../src/core/extension/index.js';
-import { PeerWire } from '../../../../src/core/peer/wire.js';
+import { PeerWire } from '../../../../src/core/wire/peer-wire.js';
 import { TcpTransport } from '../../../../src/core/transport/tcp.js';
 import type { Connection } from '../../../../src/core/transport/types.js';
 import type { Message } from '../../../../src/core/wire/index.js';

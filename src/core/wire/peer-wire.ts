@@ -36,13 +36,14 @@ import {
   encodePieceHeader,
   negotiated,
   reservedWith,
-} from '../wire/index.js';
+} from './index.js';
 
 export interface PeerWireOptions {
   infoHash: Uint8Array;
   peerId: Uint8Array;
-  pieceCount: number;
-  /** BEP 10 plug-ins (none yet; BEP 9 and BEP 11 later). */
+  /** Unknown for a magnet link until its metadata arrives (BEP 9): see `setPieceCount`. */
+  pieceCount?: number;
+  /** BEP 10 plug-ins (BEP 9 ut_metadata, BEP 11 ut_pex). */
   extensions?: readonly ExtensionFactory[];
   /** Fields of our BEP 10 handshake besides `m` (v, p, reqq, yourip). */
   extendedHandshake?: Omit<ExtendedHandshakeInit, 'm'>;
@@ -98,12 +99,23 @@ export class PeerWire {
   ) {
     this.conn = conn;
     this.now = options.now ?? (() => performance.now());
-    this.decoder = new MessageDecoder({ pieceCount: options.pieceCount, ...(options.maxBlockLength ? { maxBlockLength: options.maxBlockLength } : {}) });
+    this.decoder = new MessageDecoder({
+      ...(options.pieceCount !== undefined ? { pieceCount: options.pieceCount } : {}),
+      ...(options.maxBlockLength ? { maxBlockLength: options.maxBlockLength } : {}),
+    });
     this.iterator = conn[Symbol.asyncIterator]();
     if (canRecycle(conn)) this.recycle = (chunk) => conn.recycle(chunk);
     void conn.closed.then(() => {
       this.isClosed = true;
     });
+  }
+
+  /**
+   * The piece count became known (BEP 9 metadata arrived after the connection was made): from now
+   * on the decoder checks bitfield lengths and piece indices against it.
+   */
+  setPieceCount(n: number): void {
+    this.decoder.setPieceCount(n);
   }
 
   get closed(): boolean {

@@ -1,0 +1,195 @@
+/**
+ * The connection manager: how peers get connected (BEP 3 handshake), whoever found them. It
+ * listens on every transport, dials candidates from the address book (peer-book.ts) up to the
+ * total and half-open limits, runs the handshake with the policy (not ourselves, not a banned
+ * peer id, not a second connection to a peer id already connected) and hands each handshaken
+ * `PeerWire` to the coordinator.
+ *
+ * Why its own part: dialing, accepting and their limits are the same whatever the session does
+ * with a peer afterwards, and the transport choice lives here alone: TCP now; uTP (BEP 29) is a
+ * second `Transport`, and the per-candidate choice of which one to dial goes in `transportFor`.
+ */
+import { BtError, isBtError } from '../errors.js';
+import type { Connection, Endpoint, Listener, Transport } from '../transport/types.js';
+import { PeerWire, type PeerWireOptions } from '../wire/peer-wire.js';
+import type { Candidate, PeerBook } from './peer-book.js';
+import type { PeerSourceName } from './types.js';
+
+export interface ConnectionManagerOptions {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  /** The first one dials; every one listens. */
+  transports: readonly Transport[];
+  book: PeerBook;
+  /** Most connections (handshaken and half-open). Default 50. */
+  maxPeers?: number;
+  /** Connections being dialed or handshaken at once. Default 16. */
+  maxHalfOpen?: number;
+  connectTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  now: () => number;
+  /** Aborts every dial and handshake (the session stopping). */
+  signal: AbortSignal;
+  /**
+   * Per-connection wire options (extensions, the BEP 10 handshake fields, the piece count when
+   * known), and a `tag` handed back with the connection in `onPeer` (e.g. what ties its plug-ins to it).
+   */
+  wireOptions(remote: Endpoint): { wire: Omit<PeerWireOptions, 'infoHash' | 'peerId' | 'now'>; tag?: unknown };
+  /** Peers handshaken and running now. */
+  connected(): number;
+  /** Whether a peer with this id (hex) is connected already. */
+  isConnected(peerIdHex: string): boolean;
+  /** Whether the session wants more connections now (a complete download that does not seed does not). */
+  wantsPeers(): boolean;
+  /** A handshaken connection: the coordinator runs it from here. */
+  onPeer(wire: PeerWire, candidate: Candidate | undefined, source: PeerSourceName, tag: unknown): void;
+  onWarning(message: string, code: string): void;
+}
+
+export class ConnectionManager {
+  private readonly opts: ConnectionManagerOptions;
+  private readonly listeners: Listener[] = [];
+  private readonly banned = new Set<string>();
+  private halfOpen = 0;
+  private listenPort = 0;
+
+  constructor(options: ConnectionManagerOptions) {
+    this.opts = options;
+  }
+
+  /** Our listening endpoint (the first transport's), once listening. */
+  get listening(): Endpoint | null {
+    const l = this.listeners[0];
+    return l ? l.local : null;
+  }
+
+  /** The port we accept on (0 when we do not listen). */
+  get port(): number {
+    return this.listenPort;
+  }
+
+  get halfOpenCount(): number {
+    return this.halfOpen;
+  }
+
+  /** Accept on every transport; a busy port falls back to any free one when allowed. */
+  async listen(listen: { host: string; port: number; fallbackToAnyPort?: boolean }): Promise<void> {
+    for (const t of this.opts.transports) {
+      let l: Listener;
+      try {
+        l = await t.listen({ host: listen.host, port: listen.port, signal: this.opts.signal });
+      } catch (err) {
+        if (!(listen.fallbackToAnyPort && isBtError(err) && err.code === 'NET_EADDRINUSE')) throw err;
+        this.opts.onWarning(`port ${listen.port} is in use; listening on another`, 'NET_EADDRINUSE');
+        l = await t.listen({ host: listen.host, port: 0, signal: this.opts.signal });
+      }
+      if (this.opts.signal.aborted) {
+        await l.close();
+        return;
+      }
+      this.listeners.push(l);
+      if (this.listenPort === 0) this.listenPort = l.local.port;
+      void this.acceptLoop(l);
+    }
+  }
+
+  /** Never connect to this peer id again (it sent bad data). */
+  ban(peerIdHex: string): void {
+    this.banned.add(peerIdHex);
+  }
+
+  /** Dial due candidates up to the limits. */
+  connectMore(): void {
+    if (this.opts.signal.aborted || !this.opts.wantsPeers()) return;
+    const max = this.opts.maxPeers ?? 50;
+    const maxHalfOpen = this.opts.maxHalfOpen ?? 16;
+    for (const c of this.opts.book.due(this.opts.now())) {
+      if (this.opts.connected() + this.halfOpen >= max || this.halfOpen >= maxHalfOpen) return;
+      void this.dial(c);
+    }
+  }
+
+  /** Stop accepting. Connections already handed over are the coordinator's to close. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.listeners.map((l) => l.close()));
+  }
+
+  /** The transport to dial a candidate with: the first one today; uTP-first with TCP fallback is decided here. */
+  private transportFor(_c: Candidate): Transport {
+    return this.opts.transports[0]!;
+  }
+
+  private async dial(c: Candidate): Promise<void> {
+    c.state = 'connecting';
+    this.halfOpen++;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(new BtError('NET_CONNECT_TIMEOUT', 'network', 'connect timed out')), this.opts.connectTimeoutMs ?? 10_000);
+    const onStop = () => ctl.abort(this.opts.signal.reason);
+    this.opts.signal.addEventListener('abort', onStop, { once: true });
+    let conn: Connection | undefined;
+    try {
+      conn = await this.transportFor(c).dial(c.endpoint, { signal: ctl.signal });
+    } catch {
+      this.opts.book.dialFailed(c, this.opts.now());
+      return;
+    } finally {
+      this.halfOpen--;
+      clearTimeout(timer);
+      this.opts.signal.removeEventListener('abort', onStop);
+    }
+    await this.handshake(conn, c, c.source);
+  }
+
+  private async acceptLoop(l: Listener): Promise<void> {
+    try {
+      for await (const conn of l) {
+        if (this.opts.signal.aborted || this.opts.connected() + this.halfOpen >= (this.opts.maxPeers ?? 50) + 5) {
+          conn.close();
+          continue;
+        }
+        void this.handshake(conn, undefined, 'incoming');
+      }
+    } catch {
+      // the listener failed: incoming connections stop, outgoing ones go on
+    }
+  }
+
+  /** The BEP 3 handshake and our policy; a connection that passes goes to `onPeer`. */
+  private async handshake(conn: Connection, candidate: Candidate | undefined, source: PeerSourceName): Promise<void> {
+    if (this.opts.signal.aborted) {
+      conn.close();
+      return;
+    }
+    const { wire: options, tag } = this.opts.wireOptions({ host: conn.remote.host, port: conn.remote.port });
+    const wire = new PeerWire(conn, { infoHash: this.opts.infoHash, peerId: this.opts.peerId, now: this.opts.now, ...options });
+    this.halfOpen++;
+    let refused: 'self' | 'banned' | 'duplicate' | null = null;
+    try {
+      await wire.handshake({
+        timeoutMs: this.opts.handshakeTimeoutMs ?? 10_000,
+        signal: this.opts.signal,
+        accept: (h) => {
+          const idHex = Buffer.from(h.peerId).toString('hex');
+          if (Buffer.compare(h.peerId, this.opts.peerId) === 0) refused = 'self';
+          else if (this.banned.has(idHex)) refused = 'banned';
+          else if (this.opts.isConnected(idHex)) refused = 'duplicate';
+          if (refused) throw new BtError('PEER_REFUSED', 'network', `refused: ${refused}`);
+        },
+      });
+    } catch {
+      if (candidate) {
+        if (refused === 'self' || refused === 'banned') this.opts.book.exclude(candidate, refused);
+        else this.opts.book.dialFailed(candidate, this.opts.now());
+      }
+      return;
+    } finally {
+      this.halfOpen--;
+    }
+    if (this.opts.signal.aborted) {
+      wire.close();
+      return;
+    }
+    if (candidate) this.opts.book.connected(candidate);
+    this.opts.onPeer(wire, candidate, source, tag);
+  }
+}

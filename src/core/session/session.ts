@@ -292,6 +292,7 @@ export class Session {
           tag: slot,
           wire: {
             ...(this.t ? { pieceCount: this.t.meta.pieceCount } : {}),
+            ...(this.dhtPort() ? { dht: true } : {}),
             extensions,
             extendedHandshake: {
               v: options.clientName ?? 'btkit',
@@ -828,6 +829,12 @@ export class Session {
     }
   }
 
+  /** Our DHT's port when a DHT source runs (BEP 5), else 0. */
+  private dhtPort(): number {
+    for (const s of this.sources) if (s.dhtPort) return s.dhtPort;
+    return 0;
+  }
+
   private sendPieceSet(p: Peer): void {
     const fast = p.wire.state!.features.fast;
     const t = this.t;
@@ -837,6 +844,8 @@ export class Session {
       if (fast) p.wire.send({ type: 'have-none' });
     } else p.wire.send({ type: 'bitfield', bits: t!.picker.haveBitfield().toWire() });
     this.sendAllowedFast(p);
+    const dhtPort = this.dhtPort();
+    if (dhtPort && p.wire.state!.features.dht) p.wire.send({ type: 'port', port: dhtPort });
   }
 
   /**
@@ -926,6 +935,11 @@ export class Session {
   // --- messages --------------------------------------------------------------------------------
 
   private onMessage(p: Peer, m: Message): void {
+    if (m.type === 'port') {
+      // BEP 5: the peer's DHT node listens on this UDP port at its address.
+      if (m.port > 0) for (const s of this.sources) s.nodeSeen?.(p.wire.conn.remote.host, m.port);
+      return;
+    }
     if (p.early) {
       this.onEarlyMessage(p, m);
       return;

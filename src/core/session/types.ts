@@ -59,6 +59,8 @@ export type SessionEvent =
   | { type: 'piece-verified'; index: number; havePieces: number; doneBytes: number; totalBytes: number }
   | { type: 'piece-failed'; index: number; peers: string[] }
   | { type: 'tracker'; url: string; event: string; peers: number; interval: number | null; error: { code: string; message: string } | null }
+  /** One DHT round (BEP 5): peers found by get_peers, nodes that accepted our announce_peer (null: not announced). */
+  | { type: 'dht'; peers: number; announced: number | null; error: { code: string; message: string } | null }
   | ({ type: 'progress' } & SessionStats)
   | ({ type: 'complete' } & SessionStats)
   | { type: 'warning'; message: string; code: string | null }
@@ -93,6 +95,10 @@ export interface PeerSource {
   start(ctx: PeerSourceContext): void;
   /** The selection became complete in this run (trackers send `completed`). */
   completed?(): void;
+  /** A DHT source's UDP port: sent to peers in the BEP 5 `port` message. */
+  readonly dhtPort?: number;
+  /** A peer sent its DHT port (BEP 5 `port` message). */
+  nodeSeen?(host: string, port: number): void;
   /** Stop, telling the source's servers we leave (trackers send `stopped`); must settle within `deadlineMs`. */
   stop(deadlineMs: number): Promise<void>;
 }

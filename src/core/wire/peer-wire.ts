@@ -48,6 +48,8 @@ export interface PeerWireOptions {
   /** Fields of our BEP 10 handshake besides `m` (v, p, reqq, yourip). */
   extendedHandshake?: Omit<ExtendedHandshakeInit, 'm'>;
   now?: () => number;
+  /** Set the BEP 5 DHT bit in our handshake (we run a DHT node and send `port`). */
+  dht?: boolean;
   /** Largest block a peer may request from us or send us. Default 16 KiB. */
   maxBlockLength?: number;
 }
@@ -71,7 +73,7 @@ export class PeerWire {
   private readonly decoder: MessageDecoder;
   private readonly iterator: AsyncIterator<Uint8Array>;
   private readonly now: () => number;
-  private readonly ourReserved = reservedWith(['fast', 'extended']);
+  private readonly ourReserved: Uint8Array;
   state: ConnectionState | undefined;
   registry: ExtensionRegistry | undefined;
   peerHandshake: Handshake | undefined;
@@ -99,6 +101,7 @@ export class PeerWire {
   ) {
     this.conn = conn;
     this.now = options.now ?? (() => performance.now());
+    this.ourReserved = reservedWith(options.dht ? ['fast', 'extended', 'dht'] : ['fast', 'extended']);
     this.decoder = new MessageDecoder({
       ...(options.pieceCount !== undefined ? { pieceCount: options.pieceCount } : {}),
       ...(options.maxBlockLength ? { maxBlockLength: options.maxBlockLength } : {}),

@@ -1,0 +1,166 @@
+/**
+ * The session over the in-memory transport (transport/memory.ts): no sockets, so what is tested
+ * is the coordinator and its parts alone — a download from a seed, a download that starts from the
+ * infohash alone and gets the metadata from the seed (BEP 9) over the connections it then
+ * downloads on, and a metadata-only run. No assertion is timed.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTorrent } from '../../../../src/core/metainfo/create.js';
+import { parseTorrent } from '../../../../src/core/metainfo/parse.js';
+import type { Metainfo } from '../../../../src/core/metainfo/types.js';
+import { Session, type SessionEvent, type SessionOptions } from '../../../../src/core/session/index.js';
+import { FileStore } from '../../../../src/core/storage/file-store.js';
+import { makePeerId } from '../../../../src/core/tracker/peer-id.js';
+import { MemoryNetwork } from '../../../../src/core/transport/memory.js';
+import { patternBytes } from '../../../helpers/tmp.js';
+
+let root: string;
+let meta: Metainfo;
+let data: Buffer;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'btkit-memsession-'));
+  data = patternBytes(512 * 1024 + 77, 'memory');
+  await writeFile(join(root, 'f.bin'), data);
+  meta = (await createTorrent({ path: join(root, 'f.bin'), pieceLength: 32 * 1024, threads: 1 })).metainfo;
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function drain(session: Session, signal?: AbortSignal): Promise<{ events: SessionEvent[]; error: unknown }> {
+  const events: SessionEvent[] = [];
+  let error: unknown;
+  try {
+    for await (const ev of session.run(signal)) events.push(ev);
+  } catch (e) {
+    error = e;
+  }
+  return { events, error };
+}
+
+/** A seed on `net` at 127.0.0.2:6881, running until the returned stop is called. */
+function startSeed(net: MemoryNetwork) {
+  const seed = new Session({
+    metainfo: meta,
+    store: FileStore.open(meta, { outDir: root }),
+    peerId: makePeerId('-BK0100-'),
+    transports: [net.transport('127.0.0.2')],
+    listen: { host: '127.0.0.2', port: 6881 },
+    seed: {},
+    tickMs: 50,
+  });
+  const ctl = new AbortController();
+  const run = drain(seed, ctl.signal);
+  return {
+    seed,
+    stop: async () => {
+      ctl.abort();
+      return run;
+    },
+  };
+}
+
+let outs = 0;
+function leecher(net: MemoryNetwork, options: Partial<SessionOptions>): { session: Session; out: string } {
+  const out = join(root, `out-${++outs}`);
+  const session = new Session({
+    peerId: makePeerId('-BK0100-'),
+    transports: [net.transport('127.0.0.3')],
+    stallTimeoutMs: 20_000,
+    tickMs: 50,
+    ...options,
+  } as SessionOptions);
+  session.addPeers('manual', [{ host: '127.0.0.2', port: 6881 }]);
+  return { session, out };
+}
+
+describe('session over the in-memory transport', () => {
+  it('downloads from a seed, byte for byte', async () => {
+    const net = new MemoryNetwork();
+    const s = startSeed(net);
+    try {
+      const out = join(root, 'plain');
+      const { session } = leecher(net, { metainfo: meta, store: FileStore.open(meta, { outDir: out }) });
+      const r = await drain(session);
+      expect(r.error).toBeUndefined();
+      expect(r.events.at(-1)).toMatchObject({ type: 'done', reason: 'complete' });
+      expect((await readFile(join(out, 'f.bin'))).equals(data)).toBe(true);
+      expect(r.events.find((e) => e.type === 'peer-connected')).toMatchObject({ source: 'manual', direction: 'outgoing' });
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('starts from the infohash alone: fetches the metadata from the seed (BEP 9), then the data over the same connection', async () => {
+    const net = new MemoryNetwork();
+    const s = startSeed(net);
+    try {
+      let out = '';
+      let got: Uint8Array | undefined;
+      const { session } = leecher(net, {
+        infoHash: meta.infoHash.v1!,
+        onMetadata: async (info) => {
+          got = info;
+          const m = parseTorrent(Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]));
+          out = join(root, 'magnet');
+          return { metainfo: m, store: FileStore.open(m, { outDir: out }) };
+        },
+      });
+      const r = await drain(session);
+      expect(r.error).toBeUndefined();
+      expect(Buffer.from(got!).equals(meta.infoBytes)).toBe(true);
+      const types = r.events.map((e) => e.type);
+      expect(types[0]).toBe('metadata-wanted');
+      expect(types.indexOf('metadata')).toBeLessThan(types.indexOf('started'));
+      expect(r.events.filter((e) => e.type === 'peer-connected')).toHaveLength(1);
+      expect(r.events.at(-1)).toMatchObject({ type: 'done', reason: 'complete' });
+      expect((await readFile(join(out, 'f.bin'))).equals(data)).toBe(true);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a metadata-only run ends with reason `metadata` once the info dictionary is checked', async () => {
+    const net = new MemoryNetwork();
+    const s = startSeed(net);
+    try {
+      let calls = 0;
+      const { session } = leecher(net, {
+        infoHash: meta.infoHash.v1!,
+        metadataOnly: true,
+        onMetadata: async (info) => {
+          calls++;
+          const m = parseTorrent(Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]));
+          return { metainfo: m, store: FileStore.open(m, { outDir: join(root, 'meta-only') }) };
+        },
+      });
+      const r = await drain(session);
+      expect(r.error).toBeUndefined();
+      expect(calls).toBe(1);
+      expect(r.events.find((e) => e.type === 'metadata')).toMatchObject({ size: meta.infoBytes.length });
+      expect(r.events.some((e) => e.type === 'piece-verified')).toBe(false);
+      expect(r.events.at(-1)).toMatchObject({ type: 'done', reason: 'metadata' });
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('without any peer that has the metadata, the stall timeout ends it with NO_METADATA and done says failed', async () => {
+    const net = new MemoryNetwork();
+    const { session } = leecher(net, {
+      infoHash: Buffer.alloc(20, 7),
+      stallTimeoutMs: 300,
+      onMetadata: async () => {
+        throw new Error('never called');
+      },
+    });
+    const r = await drain(session);
+    expect(r.error).toMatchObject({ code: 'NO_METADATA', category: 'no-peers' });
+    expect(r.events.at(-1)).toMatchObject({ type: 'done', reason: 'failed' });
+  });
+});

@@ -48,7 +48,9 @@ export function storeLayout(meta: Pick<Metainfo, 'name' | 'files' | 'multiFile'>
     if (f.padding) return { diskPath: null, length: f.length, offset: f.offset };
     const components = meta.multiFile ? [meta.name, ...f.path] : [meta.name];
     assertSafePath(components, `info.files[${i}]`);
-    const diskPath = resolve(root, ...components);
+    // One joined argument, not a spread: a hostile torrent's path may hold more components
+    // than a call takes arguments. assertSafePath refused separators inside a component.
+    const diskPath = resolve(root, components.join(sep));
     if (!isInside(root, diskPath)) {
       throw new BtError('STORAGE_PATH_ESCAPES', 'input', `path \`${components.join('/')}\` resolves outside the output directory \`${root}\``, {
         detail: { path: components, outDir: root },

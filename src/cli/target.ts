@@ -2,10 +2,10 @@
  * Resolve the `<torrent|magnet|infohash|->` argument that several commands take into what the core
  * needs: the infohash, a name, tracker tiers and, for a torrent, the parsed metainfo.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { fromSystemError, inputError } from '../core/errors.js';
-import { type Magnet, type Metainfo, MAX_TORRENT_BYTES, parseInfoHashText, parseMagnet, parseTorrent } from '../core/metainfo/index.js';
-import { readStdin } from './io.js';
+import { type BtError, ioError } from '../core/errors.js';
+import { readFileBounded } from '../core/fs/bounded-read.js';
+import { type Magnet, type Metainfo, MAX_TORRENT_BYTES, type ParseOptions, parseInfoHashText, parseMagnet, parseTorrent } from '../core/metainfo/index.js';
+import { readStdin, torrentTooLarge, untilInterrupted } from './io.js';
 
 export interface Target {
   kind: 'torrent' | 'magnet' | 'infohash';
@@ -19,7 +19,14 @@ export interface Target {
   magnet?: Magnet;
 }
 
-export async function resolveTarget(arg: string): Promise<Target> {
+export interface ReadTorrentOptions {
+  /** Ends a read that waits (a FIFO without a writer, a silent pipe); default: SIGINT/SIGTERM. */
+  signal?: AbortSignal;
+  /** How to parse (e.g. `unsafePaths: 'report'` where nothing is written, as in `inspect`). */
+  parse?: ParseOptions;
+}
+
+export async function resolveTarget(arg: string, options: ReadTorrentOptions = {}): Promise<Target> {
   if (/^magnet:\?/i.test(arg)) {
     const magnet = parseMagnet(arg);
     return {
@@ -33,7 +40,7 @@ export async function resolveTarget(arg: string): Promise<Target> {
   }
   const hash = parseInfoHashText(arg);
   if (hash) return { kind: 'infohash', infoHash: hash, infoHashV2: null, trackers: [] };
-  const metainfo = await readTorrentArg(arg);
+  const metainfo = await readTorrentArg(arg, { ...options, alsoAccepted: 'a magnet link or a 40-hex infohash' });
   return {
     kind: 'torrent',
     infoHash: metainfo.infoHash.v1,
@@ -45,26 +52,30 @@ export async function resolveTarget(arg: string): Promise<Target> {
 }
 
 /** Read and parse a torrent file, or standard input for `-`. */
-export async function readTorrentArg(arg: string): Promise<Metainfo> {
-  const bytes = await readTorrentBytes(arg);
-  return parseTorrent(bytes);
+export async function readTorrentArg(arg: string, options: ReadTorrentOptions & { alsoAccepted?: string } = {}): Promise<Metainfo> {
+  const bytes = await readTorrentBytes(arg, options);
+  return parseTorrent(bytes, options.parse);
 }
 
-export async function readTorrentBytes(arg: string): Promise<Buffer> {
-  if (arg === '-') return readStdin();
+/**
+ * The bytes of a torrent from a file, a device, a FIFO or standard input (`-`): at most
+ * MAX_TORRENT_BYTES from any of them (METAINFO_TOO_LARGE), counted as read since `stat` says 0
+ * for devices and pipes, and interruptible throughout.
+ */
+export async function readTorrentBytes(arg: string, options: ReadTorrentOptions & { alsoAccepted?: string } = {}): Promise<Buffer> {
+  const read = (signal: AbortSignal) =>
+    arg === '-'
+      ? readStdin({ signal })
+      : readFileBounded(arg, { limit: MAX_TORRENT_BYTES, tooLarge: (seen) => torrentTooLarge(`\`${arg}\``, seen), signal });
   try {
-    // Check the size before reading: a multi-gigabyte file given by mistake must not be loaded.
-    const { size } = await stat(arg);
-    if (size > MAX_TORRENT_BYTES) {
-      throw inputError('METAINFO_TOO_LARGE', `\`${arg}\` is ${size} bytes; a torrent file is at most ${MAX_TORRENT_BYTES}`);
-    }
-    return await readFile(arg);
+    return await (options.signal ? read(options.signal) : untilInterrupted(read));
   } catch (err) {
-    if (err instanceof Error && err.name === 'BtError') throw err;
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') {
-      throw inputError('TARGET_NOT_FOUND', `\`${arg}\` is neither a torrent file, a magnet link nor a 40-hex infohash`);
+    const e = err as BtError;
+    if (e.code === 'IO_ENOENT') {
+      // Say what is wrong (the file is not there); name the other forms only where they work.
+      const also = options.alsoAccepted ? `, and it is not ${options.alsoAccepted}` : '';
+      throw ioError('TARGET_NOT_FOUND', `\`${arg}\`: no such file${also}`, { cause: err, detail: { path: arg } });
     }
-    throw fromSystemError(err, arg);
+    throw err;
   }
 }

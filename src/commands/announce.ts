@@ -86,7 +86,7 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
 
   async run(): Promise<AnnounceCommandResult> {
     const { args, flags } = await this.parse(Announce);
-    const target = await resolveTarget(args.target);
+    const target = await resolveTarget(args.target, { signal: this.signal });
     // BEP 52: trackers are given the v2 hash truncated to 20 bytes when there is no v1 hash.
     const infoHash = target.infoHash ?? target.infoHashV2?.subarray(0, 20);
     if (!infoHash) throw new BtError('ANNOUNCE_NO_INFOHASH', 'input', 'the target has no infohash');

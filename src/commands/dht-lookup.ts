@@ -63,7 +63,7 @@ Exit status: 0 when peers were found; 6 (no peers) when the lookup finished but 
     const { args, flags } = await this.parse(DhtLookup);
     if (flags['announce-port'] !== undefined && !flags.announce) throw new BtError('USAGE', 'usage', '--announce-port needs --announce');
     if (flags.seed && !flags.announce) throw new BtError('USAGE', 'usage', '--seed needs --announce');
-    const target = await resolveTarget(args.target);
+    const target = await resolveTarget(args.target, { signal: this.signal });
     // BEP 52: a v2-only swarm is found in the DHT under its hash truncated to 20 bytes.
     const infoHash = target.infoHash ?? target.infoHashV2?.subarray(0, 20);
     if (!infoHash) throw new BtError('DHT_NO_INFOHASH', 'input', 'the target has no infohash');

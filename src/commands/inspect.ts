@@ -28,7 +28,7 @@ export default class Inspect extends BaseCommand<InspectResult> {
 
   async run(): Promise<InspectResult> {
     const { args, flags } = await this.parse(Inspect);
-    const target = await resolveTarget(args.target);
+    const target = await resolveTarget(args.target, { signal: this.signal });
     if (target.kind !== 'torrent' || !target.metainfo) {
       if (target.kind === 'infohash') {
         const { BtError } = await import('../core/errors.js');

@@ -38,7 +38,7 @@ export default class Magnet extends BaseCommand<MagnetCommandResult> {
 
   async run(): Promise<MagnetCommandResult> {
     const { args, flags } = await this.parse(Magnet);
-    const meta = await readTorrentArg(args.torrent);
+    const meta = await readTorrentArg(args.torrent, { signal: this.signal });
     const m = magnetOf(meta, { trackers: !flags['no-trackers'], webSeeds: flags['web-seeds'] });
     if (flags['no-name']) delete m.name;
     if (flags.length) m.exactLength = meta.totalLength;

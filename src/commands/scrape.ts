@@ -37,7 +37,7 @@ Exit status: 0 when at least one tracker answered; 4 (network) when all failed, 
 
   async run(): Promise<ScrapeCommandResult> {
     const { argv, flags } = await this.parse(Scrape);
-    const targets = await Promise.all((argv as string[]).map((a) => resolveTarget(a)));
+    const targets = await Promise.all((argv as string[]).map((a) => resolveTarget(a, { signal: this.signal })));
 
     // URL → the infohashes to ask it about (in the order the targets were given).
     const plan = new Map<string, Buffer[]>();

@@ -58,7 +58,7 @@ Every request is logged: one line per announce or scrape on stdout, or with --js
     if (flags.allow?.length) {
       allow = [];
       for (const a of flags.allow) {
-        const t = await resolveTarget(a);
+        const t = await resolveTarget(a, { signal: this.signal });
         const h = t.infoHash ?? t.infoHashV2?.subarray(0, 20);
         if (!h) throw new BtError('USAGE', 'usage', `\`${a}\` has no infohash`);
         allow.push(hex(h));

@@ -35,7 +35,7 @@ PATH is the content itself (the file of a single-file torrent, the top directory
 
   async run(): Promise<VerifyCommandResult> {
     const { args, flags } = await this.parse(Verify);
-    const meta = await readTorrentArg(args.torrent);
+    const meta = await readTorrentArg(args.torrent, { signal: this.signal });
     const contentPath = await locateContent(meta, args.path);
     const progress = await byteProgress('verifying', this.chatty);
     let report: VerifyReport;

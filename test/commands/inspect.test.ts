@@ -2,11 +2,13 @@
  * `btkit inspect`: a torrent (file or stdin) as a summary with a tree or a list, as --json, as
  * --raw bencode-as-JSON; a magnet link; typed one-line errors for everything else.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, lines, ROOT, runClean as run } from '../helpers/cli.js';
+import { cliBin, ensureBuilt, lines, ROOT, runClean as run } from '../helpers/cli.js';
 import { tempDirs, writeTree } from '../helpers/tmp.js';
 import { parseTorrent } from '../../src/core/metainfo/parse.js';
 
@@ -156,13 +158,13 @@ describe('btkit inspect: errors', () => {
     expect(lines(r.stderr)).toEqual(['btkit inspect: error: an infohash alone has nothing to inspect: give a torrent file or a magnet link [INSPECT_NEEDS_TORRENT]']);
   });
 
-  it('neither a file, a magnet link nor an infohash: exit 3; --json puts the error on stdout', async () => {
+  it('a file that does not exist: exit 7 (io), "no such file"; --json puts the error on stdout (issue 13 item 6)', async () => {
     const r = await run(['inspect', 'no-such-thing.torrent']);
-    expect(r.code).toBe(3);
-    expect(lines(r.stderr)).toEqual(['btkit inspect: error: `no-such-thing.torrent` is neither a torrent file, a magnet link nor a 40-hex infohash [TARGET_NOT_FOUND]']);
+    expect(r.code).toBe(7);
+    expect(lines(r.stderr)).toEqual(['btkit inspect: error: `no-such-thing.torrent`: no such file, and it is not a magnet link or a 40-hex infohash [TARGET_NOT_FOUND]']);
     const json = await run(['inspect', 'no-such-thing.torrent', '--json']);
     expect(json.stderr).toBe('');
-    expect(json.json()).toMatchObject({ ok: false, command: 'inspect', error: { code: 'TARGET_NOT_FOUND', category: 'input', exitCode: 3 } });
+    expect(json.json()).toMatchObject({ ok: false, command: 'inspect', error: { code: 'TARGET_NOT_FOUND', category: 'io', exitCode: 7 } });
   });
 
   it('garbage on stdin: exit 3', async () => {
@@ -180,3 +182,54 @@ describe('btkit inspect: errors', () => {
     expect(json.json()).toMatchObject({ ok: false, error: { code: 'USAGE', category: 'usage', exitCode: 2 } });
   });
 });
+
+describe('btkit inspect: bounded reads from any source (issue 13 item 1)', () => {
+  it('/dev/zero (stat says 0 bytes) is refused at the 64 MiB cap, exit 3, quickly', async () => {
+    const started = Date.now();
+    const r = await run(['inspect', '/dev/zero']);
+    expect(r.code).toBe(3);
+    expect(lines(r.stderr)).toEqual([expect.stringMatching(/^btkit inspect: error: `\/dev\/zero` is larger than a torrent can be .*\[METAINFO_TOO_LARGE\]$/)]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('standard input over the cap: the same code', async () => {
+    const r = await run(['inspect', '-', '--json'], { input: Buffer.alloc(64 * 1024 * 1024 + 1) });
+    expect(r.code).toBe(3);
+    expect(r.json()).toMatchObject({ error: { code: 'METAINFO_TOO_LARGE', category: 'input' } });
+  });
+
+  it('a FIFO with no writer: SIGTERM ends the wait with exit 130, at once', async () => {
+    const path = join(await tmp.make('fifo'), 'pipe');
+    execFileSync('mkfifo', [path]);
+    const child = spawn(process.execPath, [cliBin(), 'inspect', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    // Wait until it is blocked in open(): a thread sits in the kernel's wait_for_partner (fifo_open).
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !waitingInFifoOpen(child.pid!)) await new Promise((r) => setTimeout(r, 100));
+    const killed = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => {
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(null);
+      }, 5000);
+      child.on('close', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+    });
+    expect(code).toBe(130);
+    expect(Date.now() - killed).toBeLessThan(5000);
+    expect(stderr).toMatch(/interrupted/);
+  });
+});
+
+/** True when a thread of `pid` waits in the kernel to open a FIFO (Linux /proc). */
+function waitingInFifoOpen(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).some((t) => readFileSync(`/proc/${pid}/task/${t}/wchan`, 'utf8').includes('wait_for_partner'));
+  } catch {
+    return false;
+  }
+}

@@ -96,10 +96,12 @@ describe('btkit magnet', () => {
     expect(json.json()).toMatchObject({ ok: false, command: 'magnet', error: { code: 'USAGE', category: 'usage', exitCode: 2 } });
   });
 
-  it('a missing torrent is an input error (exit 3)', async () => {
+  it('a missing torrent is a file-system error (exit 7) that names no other form (issue 13 item 6)', async () => {
     const r = await run(['magnet', join(torrent, '..', 'nope.torrent')]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(7);
     expect(lines(r.stderr)).toHaveLength(1);
-    expect(r.stderr).toContain('[TARGET_NOT_FOUND]');
+    expect(r.stderr).toContain('nope.torrent`: no such file [TARGET_NOT_FOUND]');
+    // magnet takes a torrent only: the message does not offer forms it would not accept.
+    expect(r.stderr).not.toMatch(/magnet link|infohash/);
   });
 });

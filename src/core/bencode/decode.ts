@@ -33,6 +33,13 @@ export interface DecodeOptions {
   maxDepth?: number;
   /** Maximum number of values (of every kind) in the whole document. Default 4,000,000. */
   maxItems?: number;
+  /**
+   * Maximum digits in an integer, sign not counted, leading zeros counted. Default 20, as in
+   * libtorrent's bdecode: every int64 and uint64 fits, and a hostile 60-million-digit integer is
+   * refused at its first byte past the bound instead of being scanned and handed to BigInt, whose
+   * parsing grows faster than linearly (21 s for one unused key, issue 15).
+   */
+  maxIntegerDigits?: number;
   /** Permit bytes after the first complete value (the count is returned as `end`). Default false. */
   allowTrailing?: boolean;
 }
@@ -69,6 +76,7 @@ type Frame = { list: BValue[]; start: number } | { dict: BDict; start: number; p
 
 export const DEFAULT_MAX_DEPTH = 64;
 export const DEFAULT_MAX_ITEMS = 4_000_000;
+export const DEFAULT_MAX_INTEGER_DIGITS = 20;
 
 function fail(code: string, message: string, offset: number): never {
   throw new BtError(code, 'input', `bencode: ${message} at byte ${offset}`, { detail: { offset } });
@@ -79,6 +87,7 @@ export function decode(input: Uint8Array, options: DecodeOptions = {}): DecodeRe
   const strict = (options.mode ?? 'strict') === 'strict';
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxItems = options.maxItems ?? DEFAULT_MAX_ITEMS;
+  const maxIntegerDigits = options.maxIntegerDigits ?? DEFAULT_MAX_INTEGER_DIGITS;
   const buf = input;
   const len = buf.length;
   const spans = new WeakMap<object, Span>();
@@ -102,7 +111,12 @@ export function decode(input: Uint8Array, options: DecodeOptions = {}): DecodeRe
       pos++;
     }
     const firstDigit = pos;
-    while (pos < len && buf[pos]! >= C.zero && buf[pos]! <= C.nine) pos++;
+    const digitsEnd = Math.min(len, firstDigit + maxIntegerDigits);
+    while (pos < digitsEnd && buf[pos]! >= C.zero && buf[pos]! <= C.nine) pos++;
+    // Stop at the bound: whatever follows, an integer this long is refused.
+    if (pos === firstDigit + maxIntegerDigits && pos < len && buf[pos]! >= C.zero && buf[pos]! <= C.nine) {
+      fail('BENCODE_INTEGER_TOO_LONG', `integer of more than ${maxIntegerDigits} digits`, start);
+    }
     if (pos >= len) fail('BENCODE_UNEXPECTED_END', 'unterminated integer', start);
     if (pos === firstDigit) fail('BENCODE_BAD_INTEGER', 'integer without digits', start);
     if (buf[pos] !== C.e) fail('BENCODE_BAD_INTEGER', `unexpected byte 0x${buf[pos]!.toString(16)} in integer`, pos);

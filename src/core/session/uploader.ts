@@ -11,7 +11,7 @@ import { type BtError, isBtError } from '../errors.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import { ReadCache } from '../storage/read-cache.js';
 import type { PieceStore } from '../storage/store.js';
-import type { BlockRef } from '../wire/messages.js';
+import type { BlockRef, Message } from '../wire/messages.js';
 import type { SendAction } from '../wire/state.js';
 import type { TokenBucket } from './rate.js';
 
@@ -57,7 +57,7 @@ export class Uploader<P extends UploadPeer> {
     const q = this.queueOf(peer);
     const valid = this.opts.hasPiece(m.index) && m.begin + m.length <= this.opts.pieceSize(m.index);
     if (st.amChoking || !valid || q.requests.length >= OUR_REQQ) {
-      if (st.features.fast) peer.wire.send({ type: 'reject', ...m });
+      if (st.features.fast) peer.wire.send(rejectOf(m));
       return;
     }
     q.requests.push({ index: m.index, begin: m.begin, length: m.length });
@@ -70,14 +70,14 @@ export class Uploader<P extends UploadPeer> {
     const i = q ? q.requests.findIndex((r) => r.index === m.index && r.begin === m.begin && r.length === m.length) : -1;
     if (i < 0) return;
     q!.requests.splice(i, 1);
-    if (peer.wire.state!.features.fast) peer.wire.send({ type: 'reject', index: m.index, begin: m.begin, length: m.length });
+    if (peer.wire.state!.features.fast) peer.wire.send(rejectOf(m));
   }
 
   /** We choked `peer`: its queue is rejected (fast extension) or dropped (BEP 3), as the wire says. */
   choked(peer: P, action: SendAction): void {
     const q = this.queues.get(peer);
     if (!q) return;
-    if (action === 'reject-their-requests') for (const r of q.requests) peer.wire.send({ type: 'reject', ...r });
+    if (action === 'reject-their-requests') for (const r of q.requests) peer.wire.send(rejectOf(r));
     if (action === 'reject-their-requests' || action === 'discard-their-requests') q.requests = [];
   }
 
@@ -115,9 +115,15 @@ export class Uploader<P extends UploadPeer> {
           if (!(isBtError(err) && err.category === 'io')) throw err;
           // This block cannot be read: answer it (BEP 6) and go on with the rest of the queue, or
           // the same failing read would head the queue for ever.
+          // A request that left the queue meanwhile (cancelled, or rejected by a choke) was
+          // answered already: a second reject for it would be a reject of nothing outstanding.
           const i = q.requests.indexOf(r);
-          if (i >= 0) q.requests.splice(i, 1);
-          if (!peer.dropped && peer.wire.state!.features.fast) peer.wire.send({ type: 'reject', ...r });
+          if (i < 0) {
+            this.opts.onReadError(err);
+            continue;
+          }
+          q.requests.splice(i, 1);
+          if (!peer.dropped && peer.wire.state!.features.fast) peer.wire.send(rejectOf(r));
           this.opts.onReadError(err);
           continue;
         }
@@ -138,6 +144,15 @@ export class Uploader<P extends UploadPeer> {
       q.serving = false;
     }
   }
+}
+
+/**
+ * The BEP 6 `reject` for a block. Built field by field: the session hands us the `request` message
+ * itself, and `{ type: 'reject', ...m }` let its `type: 'request'` win, so we sent our own
+ * `request` back instead of a reject (issue 15).
+ */
+function rejectOf(r: BlockRef): Message {
+  return { type: 'reject', index: r.index, begin: r.begin, length: r.length };
 }
 
 /**

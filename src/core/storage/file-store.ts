@@ -15,7 +15,7 @@
  * open (up to `maxOpenFiles`, least recently used closed first).
  */
 import { constants } from 'node:fs';
-import { type FileHandle, mkdir, open, realpath } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BtError, fromSystemError } from '../errors.js';
 import { assertSafePath } from '../metainfo/paths.js';
@@ -48,7 +48,9 @@ export function storeLayout(meta: Pick<Metainfo, 'name' | 'files' | 'multiFile'>
     if (f.padding) return { diskPath: null, length: f.length, offset: f.offset };
     const components = meta.multiFile ? [meta.name, ...f.path] : [meta.name];
     assertSafePath(components, `info.files[${i}]`);
-    const diskPath = resolve(root, ...components);
+    // One joined argument, not a spread: a hostile torrent's path may hold more components
+    // than a call takes arguments. assertSafePath refused separators inside a component.
+    const diskPath = resolve(root, components.join(sep));
     if (!isInside(root, diskPath)) {
       throw new BtError('STORAGE_PATH_ESCAPES', 'input', `path \`${components.join('/')}\` resolves outside the output directory \`${root}\``, {
         detail: { path: components, outDir: root },
@@ -64,6 +66,31 @@ function isInside(root: string, path: string): boolean {
 }
 
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+function assertLeadsInside(rootReal: string, dir: string, real: string): void {
+  if (real !== rootReal && !isInside(rootReal, real)) {
+    throw new BtError('STORAGE_PATH_ESCAPES', 'input', `\`${dir}\` leads outside the output directory through a symbolic link`, { detail: { dir, real } });
+  }
+}
+
+/**
+ * `dir` or its nearest ancestor that exists (a link counts, even one that leads nowhere: its
+ * `realpath` then fails, and nothing is created through it). Bounded by the depth of `dir`;
+ * `root` exists (it was created first), so the walk stops there at the latest.
+ */
+async function deepestExisting(dir: string, root: string): Promise<string> {
+  let at = dir;
+  for (;;) {
+    try {
+      await lstat(at);
+      return at;
+    } catch (err) {
+      const up = dirname(at);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || at === root || up === at) throw err;
+      at = up;
+    }
+  }
+}
 
 export class FileStore extends LayoutReadStore implements PieceStore {
   private readonly handles = new Map<number, Promise<FileHandle>>();
@@ -102,16 +129,27 @@ export class FileStore extends LayoutReadStore implements PieceStore {
     return this.rootReal;
   }
 
-  /** Create `dir` (inside the root) and check it did not lead outside through a symbolic link. */
-  private async ensureDir(dir: string): Promise<void> {
+  /**
+   * Check that `dir` (inside the root) leads nowhere outside it through a symbolic link, then
+   * create it when `create`. The check comes first: `mkdir -p` through `DIR/<name>` or
+   * `DIR/<name>/sub` linked elsewhere created directories out there before a later `realpath`
+   * noticed (issue 15). The deepest part of `dir` that exists is resolved and must be inside the
+   * root; what is missing below it is then created by us, under a directory already checked.
+   */
+  private async ensureDir(dir: string, create = true): Promise<void> {
     if (this.checkedDirs.has(dir)) return;
     const rootReal = await this.realRoot();
     try {
-      await mkdir(dir, { recursive: true });
-      const real = await realpath(dir);
-      if (real !== rootReal && !isInside(rootReal, real)) {
-        throw new BtError('STORAGE_PATH_ESCAPES', 'input', `\`${dir}\` leads outside the output directory through a symbolic link`, { detail: { dir, real } });
+      const existing = await deepestExisting(dir, this.root);
+      assertLeadsInside(rootReal, existing, await realpath(existing));
+      if (existing === dir) {
+        this.checkedDirs.add(dir);
+        return;
       }
+      if (!create) return;
+      await mkdir(dir, { recursive: true });
+      // Again once created: a link planted meanwhile is caught here.
+      assertLeadsInside(rootReal, dir, await realpath(dir));
     } catch (err) {
       throw fromSystemError(err, dir);
     }
@@ -133,7 +171,9 @@ export class FileStore extends LayoutReadStore implements PieceStore {
     }
     const path = this.files[fileIndex]!.diskPath!;
     const opening = (async () => {
-      if (create) await this.ensureDir(dirname(path));
+      // Reads are checked too: the handle is opened read-write and cached, and the writes that
+      // come later (a download after its resume check) reuse it.
+      await this.ensureDir(dirname(path), create);
       try {
         return await open(path, constants.O_RDWR | (create ? constants.O_CREAT : 0) | O_NOFOLLOW, 0o644);
       } catch (err) {

@@ -16,9 +16,9 @@
  *   was verified and written, so the state never claims data the disk does not have (short of
  *   the machine itself losing its page cache: `--recheck` covers that).
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { throwIfAborted } from '../errors.js';
+import { BtError, fromSystemError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { Bitfield } from '../pieces/bitfield.js';
 import type { FileStat, PieceStore } from './store.js';
@@ -86,8 +86,35 @@ export function decodeResume(bytes: Uint8Array, id: TorrentIdentity): { state: R
   return { state: { infoHash: id.infoHash, pieceLength: id.pieceLength, totalLength: id.totalLength, have, clean: doc.clean, files } };
 }
 
-/** Read a state file; null when it does not exist; a reason when it is unusable. */
+/**
+ * Refuse a state folder, or a state file, that is a symbolic link: with `DIR/.btkit` linked
+ * elsewhere, the resume file was written out there (issue 15). The folder is the caller's
+ * (`DIR/.btkit` for a download); a link above it (`-o` itself) is the user's choice and allowed.
+ */
+async function assertNotLinked(path: string): Promise<void> {
+  for (const p of [dirname(path), path]) {
+    let linked = false;
+    try {
+      linked = (await lstat(p)).isSymbolicLink();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw fromSystemError(err, p);
+    }
+    if (linked) {
+      throw new BtError('STORAGE_STATE_SYMLINK', 'input', `\`${p}\` is a symbolic link; btkit keeps its resume state only in a real folder inside the output directory`, {
+        detail: { path: p },
+      });
+    }
+  }
+}
+
+/**
+ * Read a state file; null when it does not exist; a reason when it is unusable. Throws
+ * STORAGE_STATE_SYMLINK when the folder or the file is a symbolic link: a download refuses to
+ * start rather than write its state through it later.
+ */
 export async function loadResume(path: string, id: TorrentIdentity): Promise<{ state: ResumeState } | { reason: string } | null> {
+  await assertNotLinked(path);
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -98,8 +125,12 @@ export async function loadResume(path: string, id: TorrentIdentity): Promise<{ s
   return decodeResume(bytes, id);
 }
 
+/** Write the state file atomically; refuses a symbolically linked folder or file (STORAGE_STATE_SYMLINK). */
 export async function saveResume(path: string, state: ResumeState): Promise<void> {
+  await assertNotLinked(path);
   await mkdir(dirname(path), { recursive: true }).catch(() => undefined);
+  // Checked again once the folder exists: it may have been created, as a link, meanwhile.
+  await assertNotLinked(path);
   await writeFileAtomic(path, encodeResume(state), { overwrite: true });
 }
 

@@ -106,10 +106,12 @@ function getOnce(url: string, signal: AbortSignal, options: HttpGetOptions): Pro
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else resolve(value!);
+      // The exchange is over whatever its outcome: the socket goes now. A redirect's body is not
+      // read, and a tracker may make it endless (chunked, never finished): left to drain, it kept
+      // the socket, and with it the process, alive long after the answer was printed (issue 15).
+      req.destroy();
+      if (err) reject(err);
+      else resolve(value!);
     };
     const onAbort = () => finish(signal.reason);
     const req = mod.get(
@@ -122,7 +124,6 @@ function getOnce(url: string, signal: AbortSignal, options: HttpGetOptions): Pro
         const status = res.statusCode ?? 0;
         const location = res.headers.location;
         if (REDIRECT_STATUSES.has(status) && location) {
-          res.resume();
           finish(null, { status, body: Buffer.alloc(0), location });
           return;
         }

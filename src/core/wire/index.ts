@@ -16,3 +16,4 @@ export * from './handshake.js';
 export * from './messages.js';
 export * from './decoder.js';
 export * from './state.js';
+export * from './allowed-fast.js';

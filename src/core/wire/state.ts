@@ -68,14 +68,10 @@ export class ConnectionState {
   /** Time (ms, caller's clock) of the last byte received / sent. */
   lastReceivedAt: number;
   lastSentAt: number;
-  /** A bitfield, have all or have none arrived, or some other message made it too late for one. */
-  private pieceSetClosed = false;
-  /**
-   * The piece set was a BEP 6 have none and no have followed: bitfields may still replace it.
-   * aria2c 1.36 as a leecher sends have none, then its (empty) bitfield once unchoked, and again
-   * later; dropping it for that would leave aria2c unable to download from us.
-   */
-  private lateBitfieldOk = false;
+  /** The peer's opening is over (a piece set or any other message than those allowed before one). */
+  private openingDone = false;
+  /** The peer sent have all: a seed, which no later piece set can contradict. */
+  private saidHaveAll = false;
 
   constructor(
     readonly features: Features,
@@ -88,8 +84,18 @@ export class ConnectionState {
   /**
    * Apply a received message. Throws BtError (category network) on a protocol violation the peer
    * must be dropped for: a BEP 6 message without BEP 6 (WIRE_FAST_NOT_NEGOTIATED), an extended
-   * message without BEP 10 (WIRE_EXTENDED_NOT_NEGOTIATED), a bitfield / have all / have none
-   * other than right after the handshake (WIRE_UNEXPECTED_BITFIELD).
+   * message without BEP 10 (WIRE_EXTENDED_NOT_NEGOTIATED), a piece set that cannot be believed
+   * (WIRE_UNEXPECTED_BITFIELD: any piece set after a have all, a have none after the opening).
+   *
+   * BEP 3 allows the bitfield "only directly after the handshaking" (BEP 6 gives have all / have
+   * none the same place), but real clients send it later: aria2c 1.36, each time it tells a peer
+   * about pieces it finished, sends one bitfield instead of the haves when that is no longer than
+   * them (`5 + bitfield bytes <= 9 × haves`), and have all instead once it has everything (with
+   * BEP 6). So a downloading aria2c on a fast link sends bitfields throughout, between haves and
+   * after other messages; refusing them cost btkit the peer every few seconds (issue 13). A later
+   * bitfield or have all therefore replaces the peer's set: the session must uncount the old one.
+   * What stays refused has no use and would rewrite what the picker counted: a piece set after
+   * have all (a seed does not lose pieces), and a have none after the opening.
    */
   receive(m: Message, now?: number): ReceiveAction {
     if (now !== undefined) this.lastReceivedAt = now;
@@ -100,16 +106,13 @@ export class ConnectionState {
       throw protocolError('WIRE_EXTENDED_NOT_NEGOTIATED', 'extended message from a peer without the extension protocol', { type: m.type });
     }
     if (PIECE_SET.has(m.type)) {
-      // BEP 3: the bitfield "may only be sent directly after the handshaking"; BEP 6 gives have
-      // all / have none the same place. A second one, or one after a have, would rewrite what
-      // the picker already counted.
-      const replacesHaveNone = m.type === 'bitfield' && this.lateBitfieldOk;
-      if (this.pieceSetClosed && !replacesHaveNone) throw protocolError('WIRE_UNEXPECTED_BITFIELD', `${m.type} after the first messages`, { type: m.type });
-      this.lateBitfieldOk = (m.type === 'have-none' && !this.pieceSetClosed) || replacesHaveNone;
-      this.pieceSetClosed = true;
+      if (this.saidHaveAll || (m.type === 'have-none' && this.openingDone)) {
+        throw protocolError('WIRE_UNEXPECTED_BITFIELD', `${m.type} after ${this.saidHaveAll ? 'have all' : 'the first messages'}`, { type: m.type });
+      }
+      if (m.type === 'have-all') this.saidHaveAll = true;
+      this.openingDone = true;
     } else if (!BEFORE_PIECE_SET_OK.has(m.type)) {
-      this.pieceSetClosed = true;
-      if (m.type === 'have') this.lateBitfieldOk = false;
+      this.openingDone = true;
     }
     switch (m.type) {
       case 'choke':

@@ -42,12 +42,21 @@ describe('resolveTarget', () => {
     expect(t.infoHash).toEqual(parseTorrent(bytes).infoHash.v1);
   });
 
-  it('text that is none of these is an input error that says what was expected', async () => {
+  it('a missing file is an io error that says so, naming the other forms only where they are accepted', async () => {
     const dir = await tmp.make('target');
-    const e = await thrown(resolveTarget(join(dir, 'missing.torrent')));
+    const path = join(dir, 'missing.torrent');
+    const e = await thrown(resolveTarget(path));
     expect(e.code).toBe('TARGET_NOT_FOUND');
+    expect(e.category).toBe('io');
+    expect(e.message).toBe(`\`${path}\`: no such file, and it is not a magnet link or a 40-hex infohash`);
+    const f = await thrown(readTorrentArg(path));
+    expect(f).toMatchObject({ code: 'TARGET_NOT_FOUND', category: 'io', message: `\`${path}\`: no such file` });
+  });
+
+  it('every source stops at the one cap with METAINFO_TOO_LARGE (a device: stat says 0 bytes)', async () => {
+    const e = await thrown(readTorrentArg('/dev/zero'));
+    expect(e.code).toBe('METAINFO_TOO_LARGE');
     expect(e.category).toBe('input');
-    expect(e.message).toMatch(/neither a torrent file, a magnet link nor a 40-hex infohash/);
   });
 
   it('a file that is not a torrent, or a directory, is refused with a typed error', async () => {

@@ -11,13 +11,20 @@ import type { BDict, BValue } from '../../../../src/core/bencode/index.js';
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** Integers as the decoder returns them: small, safe, and bigints on both sides of ±2^53 and far beyond. */
+/** The largest integer the decoder accepts by default: 20 digits (DEFAULT_MAX_INTEGER_DIGITS). */
+export const MAX_INT_20 = 10n ** 20n - 1n;
+
+/**
+ * Integers as the decoder returns them: small, safe, bigints on both sides of ±2^53, of 64 bits
+ * and up to the 20-digit bound.
+ */
 export const bInt: fc.Arbitrary<number | bigint> = fc.oneof(
   fc.integer({ min: -1000, max: 1000 }),
   fc.maxSafeInteger(),
   fc.bigInt({ min: SAFE + 1n, max: SAFE + 1000n }),
   fc.bigInt({ min: -SAFE - 1000n, max: -SAFE - 1n }),
-  fc.bigInt({ min: -(1n << 300n), max: 1n << 300n }).map((b) => (b >= -SAFE && b <= SAFE ? Number(b) : b)),
+  fc.constantFrom(MAX_INT_20, -MAX_INT_20, (1n << 64n) - 1n, -(1n << 63n)),
+  fc.bigInt({ min: -MAX_INT_20, max: MAX_INT_20 }).map((b) => (b >= -SAFE && b <= SAFE ? Number(b) : b)),
 ).map((n) => (Object.is(n, -0) ? 0 : n));
 
 /** Byte strings, biased to include short, empty and non-UTF-8 ones. */

@@ -68,7 +68,48 @@ describe('round trips', () => {
     expect(decode(b('i9007199254740991e')).value).toBe(Number.MAX_SAFE_INTEGER);
     expect(decode(b('i9007199254740992e')).value).toBe(9007199254740992n);
     expect(decode(b('i-9007199254740992e')).value).toBe(-9007199254740992n);
-    expect(decode(b('i123456789012345678901234567890e')).value).toBe(123456789012345678901234567890n);
+    expect(decode(b('i99999999999999999999e')).value).toBe(99999999999999999999n);
+    expect(decode(b('i123456789012345678901234567890e'), { maxIntegerDigits: 30 }).value).toBe(123456789012345678901234567890n);
+  });
+
+  it('integers longer than the digit bound are refused at their `i`, wherever they are (issue 15)', () => {
+    fc.assert(
+      fc.property(
+        // One-digit integers around it, so that only the long one meets the bound.
+        fc.array(bValue({ maxDepth: 2, int: fc.integer({ min: -9, max: 9 }) }), { maxLength: 4 }),
+        fc.nat(),
+        fc.record({ negative: fc.boolean(), first: fc.integer({ min: 0, max: 9 }), extra: fc.integer({ min: 1, max: 200 }), bound: fc.integer({ min: 1, max: 40 }), terminated: fc.boolean() }),
+        (items, where, { negative, first, extra, bound, terminated }) => {
+          const at = where % (items.length + 1);
+          const before = items.slice(0, at).map((x) => encode(x));
+          const offset = 1 + before.reduce((n, x) => n + x.length, 0);
+          const digits = `${first}${'7'.repeat(bound + extra - 1)}`;
+          const token = b(`i${negative ? '-' : ''}${digits}${terminated ? 'e' : ''}`);
+          const bytes = Buffer.concat([b('l'), ...before, token, ...items.slice(at).map((x) => encode(x)), b('e')]);
+          for (const mode of ['strict', 'lenient'] as const) {
+            const e = thrownSync(() => decode(bytes, { mode, maxIntegerDigits: bound }));
+            expect(e.code).toBe('BENCODE_INTEGER_TOO_LONG');
+            expect(e.detail?.offset).toBe(offset);
+          }
+          // At the bound exactly, the same digits are an integer (or a lenient leading zero).
+          const fits = b(`i${negative ? '-' : ''}${digits.slice(0, bound)}e`);
+          const v = decode(fits, { mode: 'lenient', maxIntegerDigits: bound }).value;
+          expect(BigInt(v as number | bigint)).toBe(BigInt(`${negative ? '-' : ''}${digits.slice(0, bound)}`));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a 5-million-digit integer is refused by default, at byte 0, after reading no more than 21 digits', () => {
+    const huge = Buffer.alloc(5_000_002, 0x39);
+    huge[0] = 0x69; // i
+    huge[huge.length - 1] = 0x65; // e
+    const e = thrownSync(() => decode(huge));
+    expect(e).toMatchObject({ code: 'BENCODE_INTEGER_TOO_LONG', category: 'input', detail: { offset: 0 } });
+    // Not even a valid bound's worth: a byte that is not a digit after 21 digits still says "too long".
+    expect(thrownSync(() => decode(b(`i${'1'.repeat(21)}xe`))).code).toBe('BENCODE_INTEGER_TOO_LONG');
+    expect(thrownSync(() => decode(b(`i${'1'.repeat(20)}xe`))).code).toBe('BENCODE_BAD_INTEGER');
   });
 
   it('every list and dictionary has the span of its own bytes', () => {

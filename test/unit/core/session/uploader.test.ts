@@ -122,6 +122,30 @@ describe('Uploader', () => {
     expect(store.reads).toBe(0);
   });
 
+  it('a request handed over as the wire message itself is answered with a reject, not our own request (issue 15)', async () => {
+    // The session passes the decoded `request` message, `type` included; a spread of it after
+    // `type: 'reject'` sent `request` back, every one of them in every rejecting path.
+    const { uploader } = setup({ have: [0, 3], failAt: [3] });
+    const peer = fakePeer({ fast: true });
+    const asked = (index: number, begin: number): Message => ({ type: 'request', index, begin, length: 100 });
+    uploader.request(peer, asked(2, 0) as Extract<Message, { type: 'request' }>); // a piece we lack
+    uploader.request(peer, asked(3, 0) as Extract<Message, { type: 'request' }>); // fails to read
+    await until(() => peer.sent.messages.length === 2);
+    uploader.request(peer, asked(0, 200) as Extract<Message, { type: 'request' }>);
+    uploader.request(peer, asked(0, 300) as Extract<Message, { type: 'request' }>);
+    uploader.cancel(peer, { type: 'cancel', index: 0, begin: 300, length: 100 } as Extract<Message, { type: 'cancel' }>);
+    uploader.choked(peer, 'reject-their-requests');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(peer.sent.messages.map((m) => m.type)).toEqual(['reject', 'reject', 'reject', 'reject']);
+    expect(peer.sent.messages).toEqual([
+      { type: 'reject', index: 2, begin: 0, length: 100 },
+      { type: 'reject', index: 3, begin: 0, length: 100 },
+      { type: 'reject', index: 0, begin: 300, length: 100 },
+      { type: 'reject', index: 0, begin: 200, length: 100 },
+    ]);
+    uploader.forget(peer);
+  });
+
   it('bounds a queue at OUR_REQQ: the request past it is rejected', () => {
     const { uploader } = setup();
     const peer = fakePeer({ fast: true });
@@ -171,6 +195,17 @@ describe('Uploader', () => {
     expect(errors.map((e) => e.code)).toEqual(['IO_EIO']);
     expect(peer.sent.messages).toEqual([{ type: 'reject', index: 1, begin: 0, length: 100 }]);
     expect(peer.sent.pieces.map((p) => p.index)).toEqual([0, 2]);
+  });
+
+  it('a block whose read fails after a choke rejected its request is not rejected a second time', async () => {
+    const { uploader, errors } = setup({ failAt: [0] });
+    const peer = fakePeer({ fast: true });
+    uploader.request(peer, { index: 0, begin: 0, length: 100 });
+    // The read is under way; the choke answers the request now, the failed read must not again.
+    uploader.choked(peer, 'reject-their-requests');
+    await until(() => errors.length === 1);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(peer.sent.messages).toEqual([{ type: 'reject', index: 0, begin: 0, length: 100 }]);
   });
 
   it('nothing is sent to a peer that was dropped while its block was being read', async () => {

@@ -106,6 +106,12 @@ describe('FileStore', () => {
     expect(() => storeLayout(metaOf('a/b', [[['a/b'], 1]], 16, false), '/tmp/o')).toThrow(expect.objectContaining({ category: 'input' }));
   });
 
+  it('lays out a path of 300,000 components without spreading it into one call (issue 15)', () => {
+    const deep = Array.from({ length: 300_000 }, () => 'd');
+    const [file] = storeLayout(metaOf('top', [[deep, 1]], 16), '/tmp/o');
+    expect(file!.diskPath).toBe(`/tmp/o/top/${deep.join('/')}`);
+  });
+
   it('refuses to write through a symbolic link that leads out of the output directory', async () => {
     const out = await tmp.make('fs-link-dir');
     const outside = await tmp.make('fs-outside');

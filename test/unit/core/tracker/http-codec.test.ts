@@ -112,6 +112,30 @@ describe('announce answers', () => {
       ],
     });
   });
+  it('a body as large as the 2 MiB cap allows: 130,000 and 349,000 compact peers, 116,000 in peers6 (issue 15)', () => {
+    // `peers.push(...decodeCompactPeers(…))` passed every peer as an argument: past the call
+    // stack at 130,000 (RangeError, which the CLI reported as an internal error).
+    const entry4 = hx('7f0000011ae1');
+    const entry6 = hx('00000000000000000000000000000001 1ae1');
+    for (const [n4, n6] of [[130_000, 0], [349_000, 0], [0, 116_000]] as const) {
+      const body = Buffer.concat([
+        b(`d8:intervali60e5:peers${n4 * 6}:`),
+        Buffer.alloc(n4 * 6).fill(entry4),
+        b(`6:peers6${n6 * 18}:`),
+        Buffer.alloc(n6 * 18).fill(entry6),
+        b('e'),
+      ]);
+      expect(body.length).toBeLessThanOrEqual(2 * 1024 * 1024);
+      const peers = parseAnnounceBody(body).peers;
+      expect(peers).toHaveLength(n4 + n6);
+      expect(peers[peers.length - 1]).toEqual(n6 ? { ip: '::1', port: 6881, family: 6 } : { ip: '127.0.0.1', port: 6881, family: 4 });
+    }
+  });
+  it('a dictionary-model list of 150,000 peers is read without a spread', () => {
+    const one = 'd2:ip9:127.0.0.14:porti1ee';
+    const body = b(`d8:intervali60e5:peersl${one.repeat(150_000)}ee`);
+    expect(parseAnnounceBody(body).peers).toHaveLength(150_000);
+  });
   it('the dictionary model (BEP 3), with and without peer ids, IPv6 text and hostnames', () => {
     const body = b('d8:intervali900e5:peersld2:ip9:127.0.0.17:peer id20:-XX0001-aaaaaaaaaaaa4:porti6881eed2:ip3:::14:porti1eed2:ip9:peer.host4:porti2eeee');
     expect(parseAnnounceBody(body).peers).toEqual([

@@ -86,30 +86,72 @@ describe('protocol violations', () => {
     );
   });
 
-  it('accepts one bitfield, after the extended handshake too, but not later or twice', () => {
+  it('accepts a piece set after the extended handshake, and none after have all', () => {
     const s = new ConnectionState(FAST);
     s.receive({ type: 'keep-alive' });
     s.receive({ type: 'extended', id: 0, payload: new Uint8Array() });
     expect(s.receive({ type: 'have-all' })).toBe('none');
-    expect(() => s.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
+    // A seed does not lose pieces: a later piece set would rewrite what the picker counted.
+    expect(() => s.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD', category: 'network' }));
+    expect(() => s.receive({ type: 'have-all' })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
+    expect(() => s.receive({ type: 'have-none' })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
+  });
 
-    // aria2c 1.36: have none, allowed fast, interested, then its bitfield once unchoked, and again; not after a have.
-    const aria = new ConnectionState(FAST);
-    aria.receive({ type: 'have-none' });
-    aria.receive({ type: 'allowed-fast', index: 3 });
-    aria.receive({ type: 'interested' });
-    expect(aria.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toBe('none');
-    expect(aria.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toBe('none');
-    aria.receive({ type: 'have', index: 2 });
-    expect(() => aria.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
-    const haveThen = new ConnectionState(FAST);
-    haveThen.receive({ type: 'have-none' });
-    haveThen.receive({ type: 'have', index: 0 });
-    expect(() => haveThen.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
+  it('refuses have none after the opening (it would take back pieces)', () => {
+    const afterBitfield = new ConnectionState(FAST);
+    afterBitfield.receive({ type: 'bitfield', bits: new Uint8Array(1) });
+    expect(() => afterBitfield.receive({ type: 'have-none' })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
+    const afterHave = new ConnectionState(FAST);
+    afterHave.receive({ type: 'have', index: 0 });
+    expect(() => afterHave.receive({ type: 'have-none' })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
+    const twice = new ConnectionState(FAST);
+    twice.receive({ type: 'have-none' });
+    expect(() => twice.receive({ type: 'have-none' })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
+  });
+});
 
-    const late = new ConnectionState(PLAIN);
-    late.receive({ type: 'have', index: 1 });
-    expect(() => late.receive({ type: 'bitfield', bits: new Uint8Array(1) })).toThrow(expect.objectContaining({ code: 'WIRE_UNEXPECTED_BITFIELD' }));
+// Issue 13: aria2c 1.36 leeching from `btkit seed` was dropped dozens of times with
+// WIRE_UNEXPECTED_BITFIELD. Each time aria2c tells a peer about finished pieces it sends a
+// bitfield instead of the haves when that is no longer (5 + bitfield bytes <= 9 per have), and
+// have all once complete. These are the message orders of its connections, from its debug log.
+describe('issue 13: aria2c 1.36 sends bitfields and have all at any time', () => {
+  const bits = (b: number) => ({ type: 'bitfield', bits: Uint8Array.of(b) }) as const;
+
+  it('bitfield, allowed fast, interested, then a second bitfield', () => {
+    const s = new ConnectionState(FAST);
+    s.receive({ type: 'extended', id: 0, payload: new Uint8Array() });
+    expect(s.receive(bits(0x10))).toBe('none');
+    for (const index of [658, 629, 432]) s.receive({ type: 'allowed-fast', index });
+    s.receive({ type: 'interested' });
+    expect(s.receive(bits(0x18))).toBe('none');
+    expect(s.peerInterested).toBe(true);
+  });
+
+  it('have none, haves, a bitfield, more haves, another bitfield, then have all', () => {
+    const s = new ConnectionState(FAST);
+    s.receive({ type: 'have-none' });
+    s.receive({ type: 'interested' });
+    s.receive({ type: 'have', index: 2 });
+    expect(s.receive(bits(0x30))).toBe('none');
+    s.receive({ type: 'have', index: 1 });
+    s.receive({ type: 'request', index: 0, begin: 0, length: 16384 });
+    expect(s.receive(bits(0x78))).toBe('none');
+    expect(s.receive({ type: 'have-all' })).toBe('none');
+  });
+
+  it('haves, not interested, then have all (its download finished)', () => {
+    const s = new ConnectionState(FAST);
+    s.receive(bits(0xf7));
+    s.receive({ type: 'interested' });
+    s.receive({ type: 'have', index: 4 });
+    s.receive({ type: 'not-interested' });
+    expect(s.receive({ type: 'have-all' })).toBe('none');
+  });
+
+  it('without BEP 6 too: a plain peer may send its bitfield again after haves', () => {
+    const s = new ConnectionState(PLAIN);
+    s.receive({ type: 'have', index: 1 });
+    expect(s.receive(bits(0xc0))).toBe('none');
   });
 });
 

@@ -19,6 +19,7 @@ export const EXIT_CODES: readonly ExitCodeRow[] = [
   { code: 5, category: 'verification', meaning: 'verification failed: data on disk does not match the torrent' },
   { code: 6, category: 'no-peers', meaning: 'no peers: the swarm or DHT had nobody to talk to' },
   { code: 7, category: 'io', meaning: 'file system error: missing file, permission denied, disk full' },
+  { code: 8, category: 'no-metadata', meaning: 'no metadata: no peer sent the info dictionary of a magnet link in time' },
   { code: 130, category: 'interrupted', meaning: 'interrupted (SIGINT) or aborted' },
 ];
 

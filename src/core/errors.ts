@@ -18,6 +18,8 @@ export type ErrorCategory =
   | 'network'
   /** The network worked, but nobody had what we asked for (no peers found). */
   | 'no-peers'
+  /** A magnet link's metadata (BEP 9) did not arrive in time: no peer sent the info dictionary. */
+  | 'no-metadata'
   /** Data on disk does not match the torrent. */
   | 'verification'
   /** The local file system refused: permission, no space, a missing file to read. */

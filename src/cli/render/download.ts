@@ -2,7 +2,8 @@
  * `btkit download` output: the progress line for a terminal, the summary, and the JSON shapes of
  * the result and of the NDJSON events. Pure: statistics in, text or plain objects out.
  */
-import type { DoneReason, SessionEvent, SessionStats } from '../../core/session/index.js';
+import type { DoneReason, DownloadEvent, DownloadOutcome, SessionEvent, SessionStats } from '../../core/session/index.js';
+import { join } from 'node:path';
 import { formatBytes, formatDuration, formatRate, keyValues } from './format.js';
 
 export interface DownloadFileView {
@@ -19,8 +20,10 @@ export interface DownloadResult extends Pick<SessionStats, 'pieces' | 'havePiece
   /** Where the content is: the file (single-file torrent) or the top directory. */
   contentPath: string | null;
   outDir: string | null;
-  /** Why the download ended: a run that was aborted has no result. */
-  reason: Exclude<DoneReason, 'aborted'>;
+  /** Why the download ended: a run that was aborted or failed has no result. */
+  reason: Exclude<DoneReason, 'aborted' | 'failed'>;
+  /** The .torrent written for a magnet download (--save-torrent, --metadata-only). */
+  torrentFile: string | null;
   files: DownloadFileView[];
   /** downloaded / elapsed, bytes per second. */
   averageRate: number;
@@ -66,7 +69,7 @@ export function renderSummary(r: DownloadResult): string[] {
  * The NDJSON form of a session event (stable field names; numbers rounded). Returns null for
  * events not printed.
  */
-export function eventJson(ev: SessionEvent): Record<string, unknown> | null {
+export function eventJson(ev: DownloadEvent): Record<string, unknown> | null {
   switch (ev.type) {
     case 'progress':
     case 'complete':
@@ -90,13 +93,62 @@ export function pieceSampler(pieceCount: number): (havePieces: number) => boolea
   return (have) => have % every === 0 || have === pieceCount;
 }
 
-/** `0`, `2-4`, `0,3` → indices; null when the text is not a list of indices. */
-export function parseIndexList(text: string): number[] | null {
-  if (!/^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$/.test(text)) return null;
-  const out: number[] = [];
-  for (const part of text.split(',')) {
-    const [a, b] = part.split('-').map((x) => Number(x.trim()));
-    for (let i = a!; i <= (b ?? a!); i++) out.push(i);
+/** `0`, `2-4`, `0,3` → indices (the core's; kept here for the renderers that import it). */
+export { parseIndexList } from '../../core/session/select.js';
+
+/** The result envelope of a finished download. */
+export function downloadResult(o: DownloadOutcome, infoHash: string, seen: { peersSeen: number; banned: string[] }): DownloadResult {
+  const meta = o.meta;
+  const f = o.final;
+  return {
+    infoHash,
+    name: meta?.name ?? '',
+    contentPath: o.outDir && meta && o.final.reason !== 'metadata' ? join(o.outDir, meta.name) : null,
+    outDir: o.outDir,
+    reason: (f.reason === 'seed-ratio' || f.reason === 'seed-time' || f.reason === 'metadata' ? f.reason : 'complete') as DownloadResult['reason'],
+    torrentFile: o.savedTorrent,
+    files: (meta?.files ?? [])
+      .map((file, index) => ({ index, path: meta!.multiFile ? [meta!.name, ...file.path].join('/') : meta!.name, length: file.length, selected: o.selection[index] ?? false, padding: file.padding }))
+      .filter((file) => !file.padding)
+      .map(({ padding: _padding, ...file }) => file),
+    pieces: f.pieces,
+    havePieces: f.havePieces,
+    totalBytes: f.totalBytes,
+    doneBytes: f.doneBytes,
+    downloaded: f.downloaded,
+    uploaded: f.uploaded,
+    wasted: f.wasted,
+    elapsedMs: Math.round(f.elapsedMs),
+    averageRate: f.elapsedMs > 0 ? Math.round((f.downloaded * 1000) / f.elapsedMs) : 0,
+    peersSeen: seen.peersSeen,
+    banned: seen.banned,
+    resume: o.started ? { mode: o.started.resume.mode, checked: o.started.resume.checked, recovered: o.started.resume.recovered } : { mode: 'none', checked: 0, recovered: 0 },
+    streamed: o.streamed,
+  };
+}
+
+/** The human line (to stderr) for an event, when it gets one. */
+export function downloadNote(ev: DownloadEvent): { text: string; warning?: boolean } | null {
+  switch (ev.type) {
+    case 'metadata-wanted':
+      return { text: `fetching the metadata of ${ev.infoHash} from peers${ev.listen ? `; listening on port ${ev.listen.port}` : ''}` };
+    case 'metadata':
+      return { text: `metadata: ${formatBytes(ev.size)} from ${ev.peers.length} peer${ev.peers.length === 1 ? '' : 's'} in ${formatDuration(ev.elapsedMs)}` };
+    case 'metadata-hash-mismatch':
+      return { text: `the metadata from ${ev.peers.join(', ')} does not match the infohash; asking again`, warning: true };
+    case 'torrent-saved':
+      return { text: `saved ${ev.path}` };
+    case 'started': {
+      const resume = ev.resume.mode === 'fast' ? ', resumed' : ev.resume.checked > 0 ? `, ${ev.resume.recovered} of ${ev.resume.checked} pieces on disk verified` : '';
+      const lines = [`downloading ${ev.name} (${formatBytes(ev.totalBytes)}, ${formatBytes(ev.doneBytes)} already on disk${resume})${ev.listen ? `; listening on port ${ev.listen.port}` : ''}`];
+      if (ev.resume.note) lines.push(ev.resume.note);
+      return { text: lines.join('\n') };
+    }
+    case 'peer-banned':
+      return { text: `banned ${ev.peer}: ${ev.reason}`, warning: true };
+    case 'warning':
+      return { text: ev.message, warning: true };
+    default:
+      return null;
   }
-  return out;
 }

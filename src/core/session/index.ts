@@ -17,3 +17,6 @@ export * from './rate.js';
 export * from './hasher.js';
 export * from './seed-choker.js';
 export * from './stop-conditions.js';
+export * from './download.js';
+export * from './select.js';
+export * from './dht-source.js';

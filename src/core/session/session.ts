@@ -560,9 +560,10 @@ export class Session {
       void this.stop();
       return;
     }
-    if (setup.metainfo.private && this.pex) {
-      // BEP 27: a private torrent's peers come from its trackers alone.
-      this.pex.disable();
+    if (setup.metainfo.private) {
+      // BEP 27: a private torrent's peers come from its trackers alone: no PEX, no DHT.
+      this.pex?.disable();
+      for (const s of this.sources) if (s.name === 'dht') void s.stop(0);
     }
     const t = this.buildTorrent(setup);
     await this.prepareTorrent(t, this.abort.signal).catch((err) => {
@@ -722,7 +723,7 @@ export class Session {
     const s = Math.round(stall / 1000);
     const detail = { known: this.book.size, connected: this.peers.size, downloaded: this.downloaded };
     if (!this.t) {
-      return new BtError('NO_METADATA', 'no-peers', `no peer sent the metadata within ${s} s (${this.book.size} peer address(es) known, ${this.peers.size} connected)`, {
+      return new BtError('NO_METADATA', 'no-metadata', `no peer sent the metadata within ${s} s (${this.book.size} peer address(es) known, ${this.peers.size} connected)`, {
         detail,
       });
     }

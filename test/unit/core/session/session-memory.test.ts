@@ -160,7 +160,7 @@ describe('session over the in-memory transport', () => {
       },
     });
     const r = await drain(session);
-    expect(r.error).toMatchObject({ code: 'NO_METADATA', category: 'no-peers' });
+    expect(r.error).toMatchObject({ code: 'NO_METADATA', category: 'no-metadata' });
     expect(r.events.at(-1)).toMatchObject({ type: 'done', reason: 'failed' });
   });
 });

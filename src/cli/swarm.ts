@@ -1,0 +1,50 @@
+/**
+ * Flags and their meaning shared by the commands that join a swarm (`download`, `seed`): the DHT
+ * (BEP 5), peer exchange (BEP 11), and the listening address — one name and one default for one
+ * meaning across commands.
+ */
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { PUBLIC_BOOTSTRAP_NODES, type HostPort } from '../core/dht/index.js';
+import { hostPortFlag } from './flags.js';
+import { Flags } from './oclif.js';
+
+export const swarmFlags = {
+  dht: Flags.boolean({
+    default: true,
+    allowNo: true,
+    description: 'Find peers through the DHT (BEP 5) and announce to it; --no-dht turns it off. Always off for private torrents.',
+  }),
+  bootstrap: hostPortFlag({
+    multiple: true,
+    description: 'A DHT node to start from, host:port (repeatable). Default: the saved routing table, then the public routers.',
+  }),
+  'dht-state': Flags.string({ description: 'The DHT state file (node id, routing table), shared with dht-lookup. Default: $XDG_STATE_HOME/btkit/dht.json.' }),
+  pex: Flags.boolean({
+    default: true,
+    allowNo: true,
+    description: 'Exchange peer lists with peers (BEP 11); --no-pex turns it off. Always off for private torrents.',
+  }),
+};
+
+/** $XDG_STATE_HOME/btkit/dht.json (an absolute XDG path only, as the spec says), else ~/.local/state. */
+export function defaultDhtStatePath(): string {
+  const xdg = process.env.XDG_STATE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'state'), 'btkit', 'dht.json');
+}
+
+/**
+ * The DHT settings from the flags: the given bootstrap nodes, else the public routers — except
+ * under BTKIT_NO_PUBLIC_DHT (tests, sandboxes), where no --bootstrap means no DHT at all (a saved
+ * routing table could hold public nodes too), so a forgotten flag never sends a packet outside.
+ */
+export function dhtSettings(
+  flags: { dht: boolean; bootstrap?: HostPort[] | undefined; 'dht-state'?: string | undefined },
+  host: string,
+): { bootstrap: HostPort[]; statePath: string | null; host: string } | null {
+  if (!flags.dht) return null;
+  const given = flags.bootstrap ?? [];
+  if (given.length === 0 && process.env.BTKIT_NO_PUBLIC_DHT) return null;
+  const bootstrap = given.length > 0 ? given : [...PUBLIC_BOOTSTRAP_NODES];
+  return { bootstrap, statePath: flags['dht-state'] ?? defaultDhtStatePath(), host };
+}

@@ -1,0 +1,264 @@
+/**
+ * A whole download, as `btkit download` runs it: from a torrent, a magnet link or a bare
+ * infohash to the data on disk (or streamed), with every peer source the torrent allows —
+ * trackers (BEP 3/12/15), given peers (`--peer`, a magnet's `x.pe`), the DHT (BEP 5) and peer
+ * exchange (BEP 11) — and, for a magnet, the metadata fetched from peers (BEP 9) and optionally
+ * saved as a `.torrent`.
+ *
+ *   for await (const ev of runDownload(options, signal)) render(ev);   // returns a DownloadOutcome
+ *
+ * Why here and not in the command: the command is glue (flags → options, events → text or
+ * NDJSON); the order of set-up and tear-down (the DHT node and its state file, the tracker
+ * client's sockets, the hash pool, the temporary directory, the stream of one file to a pipe) is
+ * engine logic, and tests drive it without a process.
+ */
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DhtNode, type HostPort, loadDhtState, saveDhtState } from '../dht/index.js';
+import { BtError, fromSystemError, isBtError } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import { HashPool } from '../hash/pool.js';
+import { parseTorrent } from '../metainfo/parse.js';
+import { buildTorrentFile } from '../metainfo/torrent-file.js';
+import type { Metainfo } from '../metainfo/types.js';
+import { FileStore } from '../storage/file-store.js';
+import { TrackerClient, TrackerTiers } from '../tracker/index.js';
+import type { Endpoint } from '../transport/types.js';
+import { DhtSource } from './dht-source.js';
+import { POOL_MIN_PIECE } from './hasher.js';
+import { selectFiles } from './select.js';
+import { Session, type TorrentSetup } from './session.js';
+import { streamFile } from './stream.js';
+import { TrackerSource } from './tracker-source.js';
+import type { SessionEvent, SessionStats } from './types.js';
+
+export interface DownloadTarget {
+  /** The v1 infohash (20 bytes). */
+  infoHash: Buffer;
+  /** Present for a .torrent; absent for a magnet link or an infohash (fetched from peers). */
+  metainfo?: Metainfo;
+  /** BEP 12 tiers: the torrent's, or a magnet's `tr` (one tier each). */
+  trackers: string[][];
+  /** A magnet's `x.pe` peers. */
+  peers: Endpoint[];
+  /** A magnet's `dn`. */
+  name?: string;
+  /** A magnet's BEP 53 `so` file ranges. */
+  select?: [number, number][];
+}
+
+export interface DownloadOptions {
+  target: DownloadTarget;
+  /** Where the content goes (created if missing). Null: a temporary directory, removed at the end (streaming only). */
+  outDir: string | null;
+  /** `--select` specs (indices or globs). */
+  select: readonly string[];
+  /** Stream the one selected file, in order, to this writer (`--stdout`). */
+  stream?: (chunk: Uint8Array) => Promise<void>;
+  /** `--peer` addresses. */
+  peers: readonly Endpoint[];
+  /** Use the trackers (of the torrent or the magnet). */
+  useTrackers: boolean;
+  /** The DHT (BEP 5): nodes to start from and the state file; null: no DHT. Never for a private torrent. */
+  dht: { bootstrap: readonly HostPort[]; statePath: string | null; host: string } | null;
+  /** BEP 11 peer exchange (never for a private torrent). */
+  pex: boolean;
+  /** Stop once the metadata is known; write the .torrent. */
+  metadataOnly: boolean;
+  /** Where to write the .torrent of a magnet download: a path, `default` (NAME.torrent in the output directory), or null. */
+  saveTorrent: string | 'default' | null;
+  peerId: Uint8Array;
+  clientName: string;
+  listen: { host: string; port: number };
+  maxPeers: number;
+  downloadLimit: number;
+  uploadLimit: number;
+  seed: { ratio?: number; timeMs?: number } | false;
+  stallTimeoutMs: number;
+  recheck: boolean;
+}
+
+/** What the job says beyond the session's events. */
+export type DownloadEvent = SessionEvent | { type: 'torrent-saved'; path: string; infoHash: string };
+
+export interface DownloadOutcome {
+  meta: Metainfo | null;
+  /** The output directory, or null when it was a temporary one. */
+  outDir: string | null;
+  selection: boolean[];
+  /** Bytes written to the stream (`stream`), or null without one. */
+  streamed: number | null;
+  savedTorrent: string | null;
+  final: SessionStats & { reason: string };
+  started: Extract<SessionEvent, { type: 'started' }> | undefined;
+}
+
+/** Our DHT state file's nodes are saved only after a run in which nodes answered. */
+async function startDht(options: NonNullable<DownloadOptions['dht']>, port: number, signal: AbortSignal): Promise<DhtNode> {
+  const loaded = options.statePath ? await loadDhtState(options.statePath) : { state: null };
+  const start = (p: number) =>
+    DhtNode.start(
+      {
+        bootstrap: options.bootstrap,
+        host: options.host,
+        port: p,
+        ...(loaded.state ? { nodeId: Buffer.from(loaded.state.nodeId, 'hex'), nodes: loaded.state.nodes } : {}),
+      },
+      { signal },
+    );
+  // The DHT's UDP port is the peer port when free (the usual convention), else any.
+  try {
+    return await start(port);
+  } catch (err) {
+    if (port === 0 || !isBtError(err)) throw err;
+    return start(0);
+  }
+}
+
+export async function* runDownload(options: DownloadOptions, signal: AbortSignal): AsyncGenerator<DownloadEvent, DownloadOutcome, undefined> {
+  const { target } = options;
+  const infoHash = target.infoHash.toString('hex');
+  const temporary = options.outDir === null;
+  const outDir = resolve(temporary ? await mkdtemp(join(tmpdir(), 'btkit-stream-')) : options.outDir!);
+  const resumePath = temporary ? undefined : join(outDir, '.btkit', `${infoHash}.resume`);
+  let meta: Metainfo | null = target.metainfo ?? null;
+  let selection: boolean[] = [];
+  let streamIndex: number | null = null;
+  let savedTorrent: string | null = null;
+  let store: FileStore | null = null;
+  const extra: DownloadEvent[] = [];
+
+  /** Selection, the one streamed file, the store: the same for a .torrent and for fetched metadata. */
+  const setUp = async (m: Metainfo): Promise<TorrentSetup> => {
+    if (!m.infoHash.v1) throw new BtError('DOWNLOAD_V2_ONLY', 'input', 'this is a v2-only torrent; btkit downloads v1 and hybrid torrents');
+    selection = selectFiles(m, options.select, target.select);
+    if (options.stream) {
+      const chosen = selection.map((s, i) => (s && !m.files[i]!.padding ? i : -1)).filter((i) => i >= 0);
+      if (chosen.length !== 1) throw new BtError('USAGE', 'usage', `--stdout streams one file; ${chosen.length} are selected (use --select to pick one)`);
+      streamIndex = chosen[0]!;
+    }
+    // Paths are checked (again) here, before anything is created.
+    store = FileStore.open(m, { outDir });
+    if (!temporary && !options.metadataOnly) {
+      try {
+        await mkdir(join(outDir, '.btkit'), { recursive: true });
+      } catch (err) {
+        throw fromSystemError(err, outDir);
+      }
+    }
+    return { metainfo: m, store, selection, ...(resumePath ? { resumePath } : {}) };
+  };
+
+  const initial = meta ? await setUp(meta) : null;
+  const isPrivate = meta?.private ?? false;
+  const pool = new HashPool(1);
+  const stopper = new AbortController();
+  const jobSignal = AbortSignal.any([signal, stopper.signal]);
+  let dht: DhtNode | null = null;
+  let client: TrackerClient | null = null;
+  try {
+    if (options.dht && !isPrivate) dht = await startDht(options.dht, options.listen.port, jobSignal);
+    const session = new Session({
+      ...(initial ?? {
+        infoHash: target.infoHash,
+        onMetadata: async (info: Uint8Array) => {
+          // The .torrent around the received info dictionary: its bytes verbatim, the magnet's trackers.
+          const file = buildTorrentFile({ info, announce: target.trackers });
+          const m = parseTorrent(file);
+          meta = m;
+          const setup = await setUp(m);
+          if (options.saveTorrent !== null || options.metadataOnly) {
+            const path = options.saveTorrent === null || options.saveTorrent === 'default' ? join(outDir, `${m.name}.torrent`) : resolve(options.saveTorrent);
+            await writeTorrent(path, file);
+            savedTorrent = path;
+            extra.push({ type: 'torrent-saved', path, infoHash });
+          }
+          return setup;
+        },
+        metadataOnly: options.metadataOnly,
+      }),
+      peerId: options.peerId,
+      recheck: options.recheck,
+      sequential: options.stream !== undefined,
+      listen: { ...options.listen, fallbackToAnyPort: true },
+      maxPeers: options.maxPeers,
+      downloadLimit: options.downloadLimit,
+      uploadLimit: options.uploadLimit,
+      seed: options.seed,
+      stallTimeoutMs: options.stallTimeoutMs,
+      // Pieces from 256 KiB up are hashed off the main thread (once the piece length is known).
+      hashPool: pool,
+      pex: options.pex && !isPrivate,
+      clientName: options.clientName,
+    });
+    if (options.useTrackers && target.trackers.length > 0) {
+      client = new TrackerClient();
+      session.addSource(new TrackerSource({ client, tiers: new TrackerTiers(target.trackers), infoHash: target.infoHash, peerId: options.peerId, key: (Math.random() * 0x1_0000_0000) >>> 0 }));
+    }
+    if (dht) session.addSource(new DhtSource({ node: dht, infoHash: target.infoHash }));
+    session.addPeers('manual', [...options.peers, ...target.peers]);
+
+    // --stdout: a second loop writes the file in order while the session runs. A failed stream
+    // (a closed pipe) stops the session; a failed session ends the stream.
+    let streamed: number | null = null;
+    let streamError: unknown;
+    let streaming: Promise<void> = Promise.resolve();
+    const startStream = () => {
+      if (!options.stream || streamIndex === null || !store || !meta) return;
+      streamed = 0;
+      const write = options.stream;
+      const [s, m, i] = [store, meta, streamIndex];
+      streaming = (async () => {
+        for await (const chunk of streamFile(session, s, m, i, { signal: jobSignal })) {
+          await write(chunk);
+          streamed! += chunk.length;
+        }
+      })().catch((err: unknown) => {
+        streamError = err;
+        if (!jobSignal.aborted) stopper.abort(isBtError(err) ? err : fromSystemError(err, 'standard output'));
+      });
+    };
+
+    let started: Extract<SessionEvent, { type: 'started' }> | undefined;
+    let final: SessionStats & { reason: string } = { ...session.stats(), reason: 'aborted' };
+    try {
+      for await (const ev of session.run(jobSignal)) {
+        for (const e of extra.splice(0)) yield e;
+        if (ev.type === 'started') {
+          started = ev;
+          startStream();
+        } else if (ev.type === 'done') final = ev;
+        yield ev;
+      }
+      await streaming;
+      if (streamError) throw streamError;
+    } catch (err) {
+      stopper.abort();
+      await streaming;
+      // A closed pipe downstream is what ended it, not the session's abort.
+      if (streamError && !signal.aborted) throw streamError;
+      throw err;
+    }
+    return { meta, outDir: temporary ? null : outDir, selection, streamed, savedTorrent, final, started };
+  } finally {
+    if (client) await client.close().catch(() => undefined);
+    if (dht) {
+      try {
+        if (options.dht?.statePath && dht.tableSize().v4 + dht.tableSize().v6 > 0) await saveDhtState(options.dht.statePath, dht.exportState());
+      } catch {
+        // the state file is a cache: failing to write it costs only a slower start next time
+      }
+      await dht.close().catch(() => undefined);
+    }
+    await pool.close();
+    if (temporary) await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten. */
+async function writeTorrent(path: string, bytes: Buffer): Promise<void> {
+  const existing = await readFile(path).catch(() => null);
+  if (existing?.equals(bytes)) return;
+  await writeFileAtomic(path, bytes, { mkdirMode: 0o777 });
+}

@@ -4,6 +4,7 @@
  */
 import { Flags } from './oclif.js';
 import { BtError } from '../core/errors.js';
+import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH } from '../core/metainfo/parse.js';
 
 const usage = (message: string) => new BtError('USAGE', 'usage', message);
 
@@ -48,7 +49,40 @@ export function parseHostPort(text: string): HostPort {
   return { host: m[1]!, port };
 }
 
+/** A piece length: a byte size from 1 B to 1 GiB (what parsing a torrent accepts). */
+export function parsePieceLength(text: string): number {
+  const n = parseByteSize(text);
+  if (n < MIN_PIECE_LENGTH || n > MAX_PIECE_LENGTH) throw usage(`\`${text}\` is not a usable piece length (from 1 B to 1 GiB; usually a power of two from 16KiB to 16MiB)`);
+  return n;
+}
+
+/**
+ * A URL whose scheme is one of `schemes` (e.g. ['http', 'https', 'udp']) and that names a host;
+ * `what` says what it is for in the message ("tracker", "web seed").
+ */
+export function parseUrl(text: string, schemes: readonly string[], what: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/[^/\s?#]+/i.exec(text);
+  if (!m || !schemes.includes(m[1]!.toLowerCase())) {
+    throw usage(`\`${text}\` is not a ${what} URL (${schemes.map((s) => `${s}://`).join(', ')})`);
+  }
+  return text;
+}
+
+/** The trackers btkit itself talks to (announce, scrape, seed). */
+export const TRACKER_SCHEMES = ['http', 'https', 'udp'] as const;
+export const trackerUrlFlag = Flags.custom<string>({ parse: async (input) => parseUrl(input, TRACKER_SCHEMES, 'tracker') });
+
+/** A bind address: an IP address or a host name; a dotted quad that is no IPv4 address is refused. */
+export function parseBindHost(text: string): string {
+  if (text === '' || (/^[\d.]+$/.test(text) && !/^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/.test(text))) {
+    throw usage(`\`${text}\` is not an address to bind to (examples: 127.0.0.1, 0.0.0.0, ::)`);
+  }
+  return text;
+}
+export const bindHostFlag = Flags.custom<string>({ parse: async (input) => parseBindHost(input) });
+
 export const byteSizeFlag = Flags.custom<number>({ parse: async (input) => parseByteSize(input) });
+export const pieceLengthFlag = Flags.custom<number>({ parse: async (input) => parsePieceLength(input) });
 export const durationFlag = Flags.custom<number>({ parse: async (input) => parseDuration(input) });
 export const hostPortFlag = Flags.custom<HostPort>({ parse: async (input) => parseHostPort(input) });
 

@@ -1,7 +1,7 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { randomBytes } from 'node:crypto';
 import { BaseCommand } from '../cli/base-command.js';
-import { byteSizeFlag, dashValueFlag, durationFlag } from '../cli/flags.js';
+import { byteSizeFlag, dashValueFlag, durationFlag, trackerUrlFlag } from '../cli/flags.js';
 import { announceView, renderAnnounce, toErrorView, type AnnounceOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, isBtError } from '../core/errors.js';
@@ -63,7 +63,7 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
     target: Args.string({ required: true, description: 'A .torrent file (`-` for standard input), a magnet link, or a 40-hex infohash.' }),
   };
   static override flags = {
-    tracker: Flags.string({ char: 't', multiple: true, description: 'Announce to this tracker URL (http://, https://, udp://) instead of the torrent\'s trackers.' }),
+    tracker: trackerUrlFlag({ char: 't', multiple: true, description: 'Announce to this tracker URL (http://, https://, udp://) instead of the torrent\'s trackers.' }),
     event: Flags.string({ options: [...ANNOUNCE_EVENTS], default: 'started', description: 'The announce event (default: started).' }),
     port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'The port we claim to listen on (default: 6881).' }),
     uploaded: byteSizeFlag({ description: 'Bytes uploaded so far (e.g. 0, 1GiB). Default 0.' }),

@@ -2,13 +2,13 @@ import { Args, Flags } from '../cli/oclif.js';
 import { access } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { BaseCommand } from '../cli/base-command.js';
-import { byteSizeFlag } from '../cli/flags.js';
+import { parseUrl, pieceLengthFlag } from '../cli/flags.js';
 import { writeStdout } from '../cli/io.js';
 import { byteProgress } from '../cli/progress.js';
 import { formatBytes, formatDuration, formatRate } from '../cli/render/format.js';
 import { magnetOf } from '../cli/render/torrent.js';
 import { BtError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/fs/atomic.js';
+import { checkWritablePlace, writeFileAtomic } from '../core/fs/atomic.js';
 import { createTorrent } from '../core/metainfo/create.js';
 import { formatMagnet } from '../core/metainfo/magnet.js';
 
@@ -53,7 +53,7 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
     output: Flags.string({ char: 'o', description: 'Where to write the torrent; `-` for stdout. Default: <name>.torrent in the current directory.' }),
     force: Flags.boolean({ char: 'f', description: 'Overwrite the output file if it exists.' }),
     name: Flags.string({ char: 'n', description: 'Torrent name (default: the base name of the path).' }),
-    'piece-length': byteSizeFlag({ char: 'p', description: 'Piece length, e.g. 256KiB, 1MiB, 4m (default: automatic, see above).' }),
+    'piece-length': pieceLengthFlag({ char: 'p', description: 'Piece length, e.g. 256KiB, 1MiB, 4m (default: automatic, see above).' }),
     tracker: Flags.string({ char: 't', multiple: true, description: 'Tracker announce URL; repeat for more tiers, comma-separate trackers of one tier.' }),
     'web-seed': Flags.string({ char: 'w', multiple: true, description: 'Web seed URL (BEP 19 url-list); repeatable.' }),
     private: Flags.boolean({ description: 'Mark the torrent private (BEP 27): peers only from its trackers.' }),
@@ -71,14 +71,15 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
   async run(): Promise<CreateCommandResult> {
     const { args, flags } = await this.parse(Create);
     const trackers = (flags.tracker ?? []).map((t) => t.split(',').map((u) => u.trim()).filter(Boolean)).filter((t) => t.length > 0);
-    for (const url of [...trackers.flat(), ...(flags['web-seed'] ?? [])]) {
-      if (!/^(https?|udp|wss?):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s), udp or ws(s) URL`);
-    }
+    // WebTorrent trackers (ws, wss) belong in a torrent even though btkit does not speak to them.
+    for (const url of trackers.flat()) parseUrl(url, ['http', 'https', 'udp', 'ws', 'wss'], 'tracker');
+    for (const url of flags['web-seed'] ?? []) parseUrl(url, ['http', 'https'], 'web seed');
     // Refuse an existing output before hashing, not after minutes of work.
     const plannedOutput = flags.output ?? `${flags.name ?? basename(resolve(args.path))}.torrent`;
     if (plannedOutput !== '-' && !flags.force && (await access(plannedOutput).then(() => true, () => false))) {
       throw new BtError('OUTPUT_EXISTS', 'io', `\`${plannedOutput}\` already exists (use --force to overwrite)`);
     }
+    if (plannedOutput !== '-') await checkWritablePlace(plannedOutput);
     const progress = await byteProgress('hashing', this.chatty);
     const { version } = this.config;
     let result;

@@ -32,7 +32,7 @@ State: our node id and routing table are saved (atomically) at the end of a run 
 
 --json prints NDJSON: one object per event as it happens ({"type":"query"|"response"|"failure"|"peer"|"done"|"announce",…}; "peer" carries the node that gave it), then a last line with the {"ok":…} envelope holding the summary.
 
-Exit status: 0 when peers were found; 6 (no peers) when the lookup finished but no node knew a peer; 4 (network) when our UDP socket could not be bound, when no node answered at all (the bootstrap nodes are unreachable or wrong), or when --announce was accepted by no node.`;
+Exit status: 0 when peers were found, or with --announce when a node accepted our announce (peers or not: we may be the swarm's first peer); 6 (no peers) when the lookup finished but no node knew a peer; 4 (network) when our UDP socket could not be bound, when no node answered at all (the bootstrap nodes are unreachable or wrong), or when --announce was accepted by no node.`;
   static override examples = [
     { command: '<%= config.bin %> <%= command.id %> 08ada5a7a6183aae1e09d831df6748d566095a10', description: 'Peers of an infohash, from the public DHT.' },
     { command: "<%= config.bin %> <%= command.id %> 'magnet:?xt=urn:btih:…' --max-peers 20 --timeout 10s", description: 'At most 20 peers, at most 10 seconds.' },
@@ -176,7 +176,8 @@ Exit status: 0 when peers were found; 6 (no peers) when the lookup finished but 
     if (announce && announce.accepted === 0) {
       throw new BtError('DHT_ANNOUNCE_FAILED', 'network', `no node accepted the announce (${announce.attempted} asked)`, { detail: { result } });
     }
-    if (peers.length === 0) {
+    // With --announce, publishing us was the job: a swarm we are the first peer of is a success.
+    if (peers.length === 0 && !announce) {
       throw new BtError('DHT_NO_PEERS', 'no-peers', `no peers found for ${hex} (${done.answered} nodes answered)`, { detail: { result } });
     }
     return result;

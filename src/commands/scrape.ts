@@ -1,6 +1,6 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { durationFlag } from '../cli/flags.js';
+import { durationFlag, trackerUrlFlag } from '../cli/flags.js';
 import { renderScrape, scrapeView, toErrorView, type ScrapeOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, isBtError } from '../core/errors.js';
@@ -30,7 +30,7 @@ Exit status: 0 when at least one tracker answered; 4 (network) when all failed, 
     targets: Args.string({ required: true, description: 'One or more .torrent files, magnet links or 40-hex infohashes.' }),
   };
   static override flags = {
-    tracker: Flags.string({ char: 't', multiple: true, description: "Scrape this tracker (announce URL: http://, https://, udp://) instead of the targets' trackers." }),
+    tracker: trackerUrlFlag({ char: 't', multiple: true, description: "Scrape this tracker (announce URL: http://, https://, udp://) instead of the targets' trackers." }),
     timeout: durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'Give up on a tracker after this long (default: 15s).' }),
     'udp-retransmit': durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'First UDP retransmission delay, doubling after each try (default: 15s, as BEP 15 says).' }),
   };

@@ -1,6 +1,6 @@
 import { Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { durationFlag } from '../cli/flags.js';
+import { bindHostFlag, durationFlag } from '../cli/flags.js';
 import { formatDuration } from '../cli/render/format.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError } from '../core/errors.js';
@@ -36,7 +36,7 @@ Every request is logged: one line per announce or scrape on stdout, or with --js
     { command: '<%= config.bin %> <%= command.id %> --no-udp --stop-after 10m --quiet &', description: 'An HTTP-only tracker for a CI job, gone after ten minutes.' },
   ];
   static override flags = {
-    host: Flags.string({ default: '127.0.0.1', description: 'Address to bind to, both HTTP and UDP (default: 127.0.0.1).' }),
+    host: bindHostFlag({ default: '127.0.0.1', description: 'Address to bind to, both HTTP and UDP (default: 127.0.0.1).' }),
     'http-port': Flags.integer({ min: 0, max: 65535, default: 6969, description: 'HTTP port; 0 picks a free one (default: 6969).' }),
     'udp-port': Flags.integer({ min: 0, max: 65535, default: 6969, description: 'UDP port; 0 picks a free one (default: 6969).' }),
     'no-http': Flags.boolean({ description: 'Do not serve HTTP.' }),

@@ -147,7 +147,9 @@ describe('btkit announce', () => {
   });
 
   it('human output lists each failure before the error line', async () => {
-    const r = await runCli(['announce', IH, '-t', refusing.udp!.announceUrl, '-t', 'wss://127.0.0.1:1/announce']);
+    // A wss:// tracker can come from the target (a magnet link, a torrent); given with -t it is a usage error.
+    const magnet = `magnet:?xt=urn:btih:${IH}&tr=${encodeURIComponent(refusing.udp!.announceUrl)}&tr=${encodeURIComponent('wss://127.0.0.1:1/announce')}`;
+    const r = await runCli(['announce', magnet]);
     expect(r.code).toBe(4);
     expect(r.stdout).toContain(`${refusing.udp!.announceUrl}  FAILED after`);
     expect(r.stdout).toContain('[TRACKER_UNSUPPORTED_SCHEME]');
@@ -161,6 +163,14 @@ describe('btkit announce', () => {
     expect((await runCli(['announce', IH, '-t', server.http!.announceUrl, '--peer-id', 'x'.repeat(21)])).code).toBe(2);
     expect((await runCli(['announce', IH, '-t', server.http!.announceUrl, '--key', 'xyz'])).code).toBe(2);
     expect((await runCli(['announce', IH, '-t', server.http!.announceUrl, '--event', 'paused'])).code).toBe(2);
+  });
+
+  it('a -t that is no http(s)/udp URL is a usage error, exit 2, one line (issue 13 item 10)', async () => {
+    for (const url of ['ftp://tracker.example/announce', 'wss://127.0.0.1:1/announce', 'not-a-url']) {
+      const r = await runCli(['announce', IH, '-t', url]);
+      expect(r.code, url).toBe(2);
+      expect(r.stderr).toBe(`btkit announce: error: --tracker: \`${url}\` is not a tracker URL (http://, https://, udp://) [USAGE] (see 'btkit announce --help')\n`);
+    }
   });
 
   it('takes a magnet link and its trackers', async () => {

@@ -207,6 +207,31 @@ describe('btkit create: errors', () => {
     expect(json.json()).toMatchObject({ ok: false, error: { code: 'IO_ENOENT', category: 'io', exitCode: 7 } });
   });
 
+  it('an output directory that does not exist: exit 7 naming it, before any hashing (issue 13 item 9)', async () => {
+    const out = join(work, 'no-such-dir', 'x.torrent');
+    const r = await run(['create', content, '-o', out]);
+    expect(r.code).toBe(7);
+    // Only the error: no plan line ("4 files, … piece length …"), so the walk and hashing never began.
+    expect(lines(r.stderr)).toEqual([`btkit create: error: cannot write \`${out}\`: directory \`${join(work, 'no-such-dir')}\`: no such file or directory [IO_ENOENT]`]);
+    const inFile = await run(['create', content, '-o', join(work, 'content', 'a.txt', 'x.torrent'), '--json']);
+    expect(inFile.json()).toMatchObject({ ok: false, error: { code: 'IO_ENOTDIR', category: 'io', exitCode: 7 } });
+  });
+
+  it('every bad flag value is a usage error, exit 2, one line (issue 13 item 10)', async () => {
+    for (const [args, says] of [
+      [['--piece-length', '0'], '--piece-length: '],
+      [['--piece-length', '-5'], '--piece-length'],
+      [['--piece-length', '2GiB'], '--piece-length: '],
+      [['-t', 'ftp://tracker.example/announce'], '`ftp://tracker.example/announce`'],
+      [['-w', 'ftp://seed.example/x'], '`ftp://seed.example/x`'],
+    ] as const) {
+      const r = await run(['create', content, '-o', join(work, 'never.torrent'), ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(lines(r.stderr), args.join(' ')).toEqual([expect.stringContaining(says)]);
+      expect(r.stderr).toMatch(/\[USAGE\] \(see 'btkit create --help'\)$/m);
+    }
+  });
+
   it('an unknown flag: exit 2, one line with the pointer to --help', async () => {
     const r = await run(['create', content, '--bogus']);
     expect(r.code).toBe(2);

@@ -151,13 +151,24 @@ describe('btkit dht-lookup', () => {
   it('announces itself with --announce so that others find it', async () => {
     const hash = createHash('sha1').update('dht-lookup: announce me').digest();
     const r = await dht([hash.toString('hex'), '--announce', '--announce-port', '53000', '--json']);
-    expect(r.code).toBe(6); // nobody else is in that swarm yet
+    // Nobody else is in that swarm yet, but publishing was the job: success (issue 13 item 12).
+    expect(r.code, r.stderr + r.stdout.slice(-500)).toBe(0);
     const events = ndjson(r.stdout);
+    expect(events.at(-1)).toMatchObject({ ok: true, result: { peers: [], announce: { port: 53000 } } });
     const announce = events.find((e) => e.type === 'announce')!;
     expect(announce.accepted).toBeGreaterThan(0);
     expect(announce).toMatchObject({ port: 53000, impliedPort: false });
     const { events: found } = await collect(nodes[9]!.lookup(hash, { timeoutMs: 3_000 }));
     expect(found.some((e) => e.type === 'peer' && e.peer.port === 53000)).toBe(true);
+  });
+
+  it('--announce in human mode: exit 0 and the summary says it was announced, though no peer was found', async () => {
+    const hash = createHash('sha1').update('dht-lookup: announce me, quietly').digest();
+    const r = await dht([hash.toString('hex'), '--announce']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^announced port \d+|announced our DHT port/m);
+    expect(r.stderr).not.toMatch(/error/);
   });
 
   it('reports a BEP 33 estimate with --scrape', async () => {
@@ -173,7 +184,9 @@ describe('btkit dht-lookup', () => {
   it('refuses bad usage and bad targets with the documented codes', async () => {
     expect((await dht([WITH_PEERS.toString('hex'), '--announce-port', '1'])).code).toBe(2);
     expect((await dht([WITH_PEERS.toString('hex'), '--seed'])).code).toBe(2);
-    expect((await dht(['not-a-hash'])).code).toBe(3);
+    // Not a hash, not a magnet link, and no such file: the file-system code (issue 13 item 6).
+    expect((await dht(['not-a-hash'])).code).toBe(7);
+    expect((await dht(['magnet:?dn=no-hash'])).code).toBe(3);
     const noBootstrap = await runClean(['dht-lookup', WITH_PEERS.toString('hex'), '--host', '127.0.0.1', '--no-ipv6', '--state', join(dir, 'nb.json')], { env: { BTKIT_NO_PUBLIC_DHT: '1' } });
     expect(noBootstrap.code).toBe(2);
     expect(noBootstrap.stderr).toMatch(/BTKIT_NO_PUBLIC_DHT/);

@@ -75,6 +75,12 @@ describe('btkit scrape', () => {
     expect(env.warnings).toHaveLength(1);
   });
 
+  it('a -t that is no http(s)/udp URL is a usage error, exit 2 (issue 13 item 10)', async () => {
+    const r = await runCli(['scrape', A, '-t', 'ftp://tracker.example/announce', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.json().error).toMatchObject({ code: 'USAGE', category: 'usage', message: '--tracker: `ftp://tracker.example/announce` is not a tracker URL (http://, https://, udp://)' });
+  });
+
   it('no trackers: exit 2', async () => {
     const r = await runCli(['scrape', A]);
     expect(r.code).toBe(2);

@@ -106,5 +106,9 @@ describe('btkit tracker', () => {
     }
     const none = await runCli(['tracker', '--no-http', '--no-udp']);
     expect(none.code).toBe(2);
+    // A bind address that is no address is a bad flag value: usage (issue 13 item 10), not a network error.
+    const badHost = await runCli(['tracker', '--host', '999.1.1.1', '--stop-after', '1s']);
+    expect(badHost.code).toBe(2);
+    expect(badHost.stderr).toContain('--host: `999.1.1.1` is not an address to bind to');
   });
 });

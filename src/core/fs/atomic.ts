@@ -1,7 +1,8 @@
 /** Write a file atomically: a temporary file beside it, fsync, then rename over the target. */
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { BtError, fromSystemError } from '../errors.js';
 
 export interface AtomicWriteOptions {
@@ -31,5 +32,24 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw fromSystemError(err, path);
+  }
+}
+
+/**
+ * Check, before long work, that a file can be written at `path`: its directory exists, is a
+ * directory, and is writable. The error names the directory and the real cause (ENOENT, ENOTDIR,
+ * EACCES, EROFS), as writing would, but before minutes of hashing rather than after.
+ */
+export async function checkWritablePlace(path: string): Promise<void> {
+  const dir = dirname(resolve(path));
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    const what = `cannot write \`${path}\`: directory \`${dir}\``;
+    // errors.ts has no words for EROFS; Node's own message would repeat the path.
+    if ((err as NodeJS.ErrnoException).code === 'EROFS') throw new BtError('IO_EROFS', 'io', `${what}: read-only file system`, { cause: err, detail: { errno: 'EROFS' } });
+    throw fromSystemError(err, what);
   }
 }

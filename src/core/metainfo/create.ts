@@ -7,7 +7,7 @@ import { walk, type WalkOptions, type WalkResult } from '../fs/walk.js';
 import { hashFiles } from '../hash/file-hasher.js';
 import { basename } from 'node:path';
 import { buildTorrent, type BuildInput } from './build.js';
-import { parseTorrent } from './parse.js';
+import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseTorrent } from './parse.js';
 import { autoPieceLength, pieceLengthLint } from './piece-length.js';
 import type { Metainfo } from './types.js';
 
@@ -47,7 +47,9 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
     throw inputError('CREATE_EMPTY', `\`${options.path}\` holds only empty files: a torrent needs at least one byte of data`);
   }
   const pieceLength = options.pieceLength ?? autoPieceLength(totalLength);
-  if (!Number.isSafeInteger(pieceLength) || pieceLength < 1) throw inputError('CREATE_BAD_PIECE_LENGTH', `piece length ${pieceLength} is not a positive integer`);
+  if (!Number.isSafeInteger(pieceLength) || pieceLength < MIN_PIECE_LENGTH || pieceLength > MAX_PIECE_LENGTH) {
+    throw inputError('CREATE_BAD_PIECE_LENGTH', `piece length ${pieceLength} is outside 1 B to 1 GiB`);
+  }
   const warnings: string[] = [];
   const lint = pieceLengthLint(pieceLength, totalLength);
   if (lint) warnings.push(lint);

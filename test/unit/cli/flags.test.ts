@@ -1,6 +1,7 @@
 /** Flag value parsers: byte sizes, durations, host:port — good values parsed, bad ones a usage error naming the value. */
 import { describe, expect, it } from 'vitest';
-import { parseByteSize, parseDuration, parseHostPort } from '../../../src/cli/flags.js';
+import { parseByteSize, parseDuration, parseHostPort, parsePieceLength } from '../../../src/cli/flags.js';
+import { thrownSync } from '../../helpers/errors.js';
 import { BtError } from '../../../src/core/errors.js';
 
 function usageError(f: () => unknown): BtError {
@@ -67,6 +68,18 @@ describe('parseHostPort', () => {
   it('refuses a missing or out-of-range port and an unbracketed IPv6 address', () => {
     for (const bad of ['127.0.0.1', ':80', 'h:0', 'h:65536', '::1:80', 'h:port', '[::1]', 'h:-1']) {
       expect(usageError(() => parseHostPort(bad)).message).toContain(`\`${bad}\``);
+    }
+  });
+});
+
+describe('parsePieceLength (issue 13 item 10: a bad flag value is a usage error)', () => {
+  it('takes 1 B to 1 GiB; 0, negative and larger values are usage errors naming the value', () => {
+    expect(parsePieceLength('256KiB')).toBe(262144);
+    expect(parsePieceLength('1GiB')).toBe(1024 ** 3);
+    for (const bad of ['0', '-5', '2GiB', 'lots']) {
+      const e = thrownSync(() => parsePieceLength(bad));
+      expect(e.category, bad).toBe('usage');
+      expect(e.message, bad).toContain(`\`${bad}\``);
     }
   });
 });

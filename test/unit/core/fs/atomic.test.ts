@@ -2,7 +2,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../../../src/core/fs/atomic.js';
+import { checkWritablePlace, writeFileAtomic } from '../../../../src/core/fs/atomic.js';
 import { tempDirs } from '../../../helpers/tmp.js';
 import { thrown } from '../../../helpers/errors.js';
 
@@ -55,5 +55,26 @@ describe('writeFileAtomic', () => {
     expect(e.category).toBe('io');
     expect(await readdir(dir)).toEqual(['x.torrent']);
     expect(await readdir(join(dir, 'x.torrent'))).toEqual(['inside']);
+  });
+});
+
+describe('checkWritablePlace (issue 13 item 9: the output place is checked before the work)', () => {
+  it('a missing directory: IO_ENOENT naming the directory', async () => {
+    const dir = await tmp.make('place');
+    const out = join(dir, 'nope', 'x.torrent');
+    const e = await thrown(checkWritablePlace(out));
+    expect(e).toMatchObject({ code: 'IO_ENOENT', category: 'io' });
+    expect(e.message).toBe(`cannot write \`${out}\`: directory \`${join(dir, 'nope')}\`: no such file or directory`);
+  });
+
+  it('a file where the directory should be: IO_ENOTDIR', async () => {
+    const dir = await tmp.make('place');
+    await writeFile(join(dir, 'f'), '');
+    expect((await thrown(checkWritablePlace(join(dir, 'f', 'x.torrent')))).code).toBe('IO_ENOTDIR');
+  });
+
+  it('a writable directory passes', async () => {
+    const dir = await tmp.make('place');
+    await expect(checkWritablePlace(join(dir, 'x.torrent'))).resolves.toBeUndefined();
   });
 });

@@ -123,7 +123,7 @@ describe('createTorrent', () => {
     const root = await tmp.make('bad');
     expect((await thrown(createTorrent({ path: join(root, 'missing') }))).category).toBe('io');
     await writeTree(root, { f: 'x' });
-    for (const pieceLength of [0, -16384, 1.5]) {
+    for (const pieceLength of [0, -16384, 1.5, 2 * 1024 ** 3]) {
       const e = await thrown(createTorrent({ path: join(root, 'f'), pieceLength }));
       expect(e.code).toBe('CREATE_BAD_PIECE_LENGTH');
     }

@@ -125,8 +125,10 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
       this.signal,
     );
 
-    let pieces = 0;
     let sample = pieceSampler(1);
+    // The terminal line between two progress events (one a second) follows the pieces as they come.
+    let stats: SessionStats | null = null;
+    let connected = 0;
     const seen = new Set<string>();
     const banned: string[] = [];
     let lastLine = 0;
@@ -148,11 +150,16 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
         }
         const ev = step.value;
         if (ev.type === 'started') {
-          pieces = ev.pieces;
-          sample = pieceSampler(pieces);
-        } else if (ev.type === 'peer-connected') seen.add(ev.peer);
+          sample = pieceSampler(ev.pieces);
+          stats = { pieces: ev.pieces, havePieces: 0, totalBytes: ev.totalBytes, doneBytes: ev.doneBytes, downloaded: 0, uploaded: 0, wasted: 0, downRate: 0, upRate: 0, peers: connected, seeds: 0, known: 0, elapsedMs: 0, etaMs: null };
+        }
+        else if (ev.type === 'peer-connected') {
+          seen.add(ev.peer);
+          connected++;
+        } else if (ev.type === 'peer-dropped') connected--;
         else if (ev.type === 'peer-banned') banned.push(ev.peer);
-        else if (ev.type === 'progress') drawLine(ev, true);
+        else if (ev.type === 'progress') drawLine((stats = ev), true);
+        else if (ev.type === 'piece-verified' && stats) drawLine({ ...stats, doneBytes: ev.doneBytes, havePieces: ev.havePieces, totalBytes: ev.totalBytes, peers: connected });
         if (json) {
           if (ev.type === 'piece-verified' && !sample(ev.havePieces)) continue;
           const out = eventJson(ev);

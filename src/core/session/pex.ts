@@ -44,13 +44,15 @@ export class PeerExchange<P extends PexPeerView> {
 
   /** The `ut_pex` plug-in of one connection. */
   factory(): ExtensionFactory {
-    return utPex({
-      ...(this.opts.intervalMs !== undefined ? { intervalMs: this.opts.intervalMs } : {}),
-      onPeers: (added) => {
-        if (this.disabled || added.length === 0) return;
-        this.opts.learned(added.map((a) => ({ host: a.host, port: a.port })));
+    return utPex(
+      {
+        onPeers: (added) => {
+          if (this.disabled || added.length === 0) return;
+          this.opts.learned(added.map((a) => ({ host: a.host, port: a.port })));
+        },
       },
-    });
+      this.opts.intervalMs !== undefined ? { intervalMs: this.opts.intervalMs } : {},
+    );
   }
 
   /** Stop exchanging (the torrent turned out to be private). */

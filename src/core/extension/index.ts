@@ -5,4 +5,3 @@
 export * from './handshake.js';
 export * from './registry.js';
 export * from './ut-pex.js';
-export * from './ut-metadata.js';

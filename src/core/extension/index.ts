@@ -5,3 +5,4 @@
 export * from './handshake.js';
 export * from './registry.js';
 export * from './ut-pex.js';
+export * from './ut-metadata.js';

@@ -36,7 +36,18 @@
  * is thrown as a BtError from `onMessage`, which has the session drop the peer. A lie only visible
  * after the fact (the assembled bytes fail SHA-1) is found by refetching from one peer at a time
  * and comparing (see `MetadataFetcher`), and the liar is dropped through the `drop` hook.
- * Memory is bounded by `maxSize` (one buffer of the adopted size, 20-byte digests per piece).
+ * A `metadata_size` over `maxSize` is not fetched (event `metadata-rejected`), but that alone does
+ * not cost the peer its connection: it may still be a good source of pieces. Memory is bounded by
+ * `maxSize`: one buffer of the adopted size, and one digest per piece as evidence.
+ *
+ * For the session, beyond the names it codes against:
+ * - events come through the `onEvent` option, synchronously, in order (not an AsyncIterable);
+ * - `peerClosed(peer)` must be called when a connection ends (its requests go to others at once,
+ *   rather than after a timeout), before another connection under the same key is attached;
+ * - `drop(err)` may be called synchronously while another peer's message is being handled (the
+ *   last piece arrived and condemned a liar): close that connection, then call `peerClosed`;
+ * - `MetadataMessage` has a fourth variant, `unknown` (BEP 9: unknown msg_type is ignored);
+ * - `bytes()` and `progress()` read the state; `attach` is what `utMetadata` uses.
  */
 import { createHash } from 'node:crypto';
 import { type BDict, decode, encode, isDict } from '../bencode/index.js';

@@ -5,6 +5,7 @@
  * and the serving side.
  */
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode, encode, isDict } from '../../../../src/core/bencode/index.js';
@@ -27,7 +28,8 @@ import {
   utMetadata,
 } from '../../../../src/core/extension/ut-metadata.js';
 import { thrownSync } from '../../../helpers/errors.js';
-import { type MetadataPeerMode, type ScriptStats, scriptedMetadataPlugin } from '../../../helpers/metadata-peer.js';
+import { type MetadataPeerMode, type ScriptStats, scriptedMetadataPlugin, startMetadataPeer } from '../../../helpers/metadata-peer.js';
+import { MessageDecoder, encodeHandshake, encodeMessage, reservedWith } from '../../../../src/core/wire/index.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const hex = (x: Uint8Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('hex');
@@ -588,5 +590,82 @@ describe('serving: metadataServer / utMetadata({ get })', () => {
     for (let i = 0; i < 100; i++) ask(i % 6);
     expect(got.filter((m) => m.type === 'data')).toHaveLength(4 * 6 + 16);
     expect(got.slice(4 * 6 + 16).every((m) => m.type === 'reject')).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The TCP helper (test/helpers/metadata-peer.ts), checked end to end with the fetcher.
+
+/** Dial a metadata peer on loopback and run the fetcher's plug-in over it (what the session will do). */
+function dial(port: number, key: string, fetcher: MetadataFetcher, infoHash: Uint8Array): { closed: Promise<BtError | undefined> } {
+  const sock = net.connect({ host: '127.0.0.1', port });
+  const decoder = new MessageDecoder();
+  let error: BtError | undefined;
+  const end = (err?: BtError) => {
+    error ??= err;
+    sock.destroy();
+  };
+  const registry = new ExtensionRegistry([fetcher.plugin(key, { drop: end })], {
+    send: (id, payload) => sock.write(encodeMessage({ type: 'extended', id, payload })),
+  });
+  sock.on('error', () => undefined);
+  sock.on('connect', () => sock.write(encodeHandshake({ reserved: reservedWith(['fast', 'extended']), infoHash, peerId: Buffer.alloc(20, 1) })));
+  sock.on('data', (chunk: Buffer) => {
+    decoder.push(chunk);
+    try {
+      for (const f of decoder.messages()) {
+        if (f.type === 'handshake') {
+          registry.onHandshake(f.handshake);
+          sock.write(encodeMessage({ type: 'extended', id: 0, payload: registry.ourHandshake() }));
+        } else if (f.type === 'extended') {
+          registry.receive(f.id, Uint8Array.from(f.payload));
+        }
+      }
+    } catch (e) {
+      end(e as BtError);
+    }
+  });
+  const closed = new Promise<BtError | undefined>((resolve) =>
+    sock.on('close', () => {
+      fetcher.peerClosed(key);
+      resolve(error);
+    }),
+  );
+  return { closed };
+}
+
+const within = <T>(p: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms).unref())]);
+
+describe('metadata-peer helper over TCP (127.0.0.1)', () => {
+  it('an honest and a lying peer: the metadata arrives, the liar is dropped', async () => {
+    const infoHash = sha1(INFO);
+    const honest = await startMetadataPeer({ infoHash, info: INFO, mode: 'honest' });
+    const liar = await startMetadataPeer({ infoHash, info: INFO, mode: 'bad-hash' });
+    try {
+      const fetcher = new MetadataFetcher({ infoHash, maxOutstandingPerPeer: 1 });
+      const toLiar = dial(liar.port, 'liar', fetcher, infoHash);
+      dial(honest.port, 'honest', fetcher, infoHash);
+      const got = await within(fetcher.metadata, 10_000);
+      expect(hex(got)).toBe(hex(INFO));
+      expect((await within(toLiar.closed, 10_000))?.code).toBe('EXT_METADATA_HASH_MISMATCH');
+      expect(honest.stats.connections).toBe(1);
+    } finally {
+      await honest.close();
+      await liar.close();
+    }
+  });
+
+  it('refuses a handshake for another torrent', async () => {
+    const peer = await startMetadataPeer({ infoHash: sha1(INFO), info: INFO, mode: 'honest' });
+    try {
+      const other = Buffer.alloc(20, 7);
+      const fetcher = new MetadataFetcher({ infoHash: other });
+      const { closed } = dial(peer.port, 'p', fetcher, other);
+      await within(closed, 10_000);
+      expect(peer.stats.requests).toEqual([]);
+    } finally {
+      await peer.close();
+    }
   });
 });

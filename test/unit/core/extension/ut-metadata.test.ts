@@ -542,6 +542,33 @@ describe('MetadataFetcher: hostile peers (each is dropped, the fetch completes f
   });
 });
 
+describe('MetadataFetcher: property', () => {
+  it('any mix of hostile peers with one honest peer: the fetch completes, only hostile peers are dropped', async () => {
+    const hostile: MetadataPeerMode[] = ['wrong-size', 'wrong-total-size', 'out-of-range', 'bad-hash', 'wrong-length', 'over-cap', 'reject', 'silent'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom(...hostile), { maxLength: 5 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 4 }),
+        async (modes, at, maxOutstandingPerPeer) => {
+          const s = new Swarm(INFO, { maxOutstandingPerPeer, requestTimeoutMs: 10_000 });
+          const all: MetadataPeerMode[] = [...modes];
+          all.splice(at % (modes.length + 1), 0, 'honest');
+          const conns = all.map((mode, i) => [mode, s.connect(`${mode}-${i}`, mode)] as const);
+          await s.pump();
+          for (let i = 0; i < 50 && !s.done; i++) await s.advance(10_000);
+          await expectFetched(s);
+          for (const [mode, c] of conns) {
+            if (mode === 'honest') expect(c.dropped).toBeUndefined();
+            if (c.dropped) expect(['wrong-size', 'wrong-total-size', 'out-of-range', 'bad-hash', 'wrong-length']).toContain(mode);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
 describe('serving: metadataServer / utMetadata({ get })', () => {
   function serverPair(get: () => Uint8Array | null) {
     const got: MetadataMessage[] = [];

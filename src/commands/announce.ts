@@ -2,7 +2,7 @@ import { Args, Flags } from '../cli/oclif.js';
 import { randomBytes } from 'node:crypto';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteSizeFlag, dashValueFlag, durationFlag, trackerUrlFlag } from '../cli/flags.js';
-import { announceView, renderAnnounce, toErrorView, type AnnounceOutcome } from '../cli/render/tracker.js';
+import { announceView, renderAnnounce, toErrorView, trackerErrorMessage, type AnnounceOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, isBtError } from '../core/errors.js';
 import { parseIPv4, parseIPv6 } from '../core/net/address.js';
@@ -175,11 +175,11 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
       if (outcomes.length === 1) {
         const e = (outcomes[0] as Extract<AnnounceOutcome, { ok: false }>).error;
         const url = outcomes[0]!.url;
-        throw new BtError(e.code, e.category as BtError['category'], e.message.includes(url) ? e.message : `${url}: ${e.message}`, { detail: { ...e.detail, url, result } });
+        throw new BtError(e.code, e.category as BtError['category'], trackerErrorMessage(url, e), { detail: { ...e.detail, url, result } });
       }
       throw new BtError('TRACKER_ALL_FAILED', 'network', `all ${outcomes.length} trackers failed`, { detail: { result } });
     }
-    for (const o of outcomes) if (!o.ok) this.warnLine(`${o.error.message.includes(o.url) ? '' : `${o.url}: `}${o.error.message} [${o.error.code}]`);
+    for (const o of outcomes) if (!o.ok) this.warnLine(`${trackerErrorMessage(o.url, o.error)} [${o.error.code}]`);
     return result;
   }
 }

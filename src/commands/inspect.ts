@@ -9,7 +9,7 @@ type InspectResult = TorrentSummary | { magnet: Record<string, unknown> } | { ra
 
 export default class Inspect extends BaseCommand<InspectResult> {
   static override summary = 'Show what a torrent file or magnet link contains.';
-  static override description = `Prints the name, infohash, size, pieces, files (as a tree, or a list with --list), trackers by tier, web seeds and every other field. The infohash is always the SHA-1 of the info dictionary's original bytes, even when the file is not canonical bencode; non-canonical input is reported.
+  static override description = `Prints the name, infohash, size, pieces, files (as a tree, or a list with --list), trackers by tier, web seeds and every other field. The infohash is always the SHA-1 of the info dictionary's original bytes, even when the file is not canonical bencode; non-canonical input is reported. A torrent whose paths are unsafe (\`..\`, absolute, reserved names) is shown too, each such path as a warning; download, seed and verify refuse it.
 
 --json prints every field, hashes in hex. --raw prints the whole bencoded structure as JSON (byte strings that are not UTF-8 as {"hex": …}; pieces always as hex).`;
   static override examples = [
@@ -28,7 +28,9 @@ export default class Inspect extends BaseCommand<InspectResult> {
 
   async run(): Promise<InspectResult> {
     const { args, flags } = await this.parse(Inspect);
-    const target = await resolveTarget(args.target, { signal: this.signal });
+    // Showing a torrent writes nothing: unsafe paths are reported, not refused (download, seed and
+    // verify, which write or read data at those paths, still refuse them).
+    const target = await resolveTarget(args.target, { signal: this.signal, parse: { unsafePaths: 'report' } });
     if (target.kind !== 'torrent' || !target.metainfo) {
       if (target.kind === 'infohash') {
         const { BtError } = await import('../core/errors.js');
@@ -56,6 +58,7 @@ export default class Inspect extends BaseCommand<InspectResult> {
       return { magnet: view };
     }
     const meta = target.metainfo;
+    for (const u of meta.unsafePaths ?? []) this.warnLine(`${u.message} [${u.code}]: download, seed and verify refuse this torrent`);
     if (flags.raw) {
       const raw = toJson(meta.raw, { binaryKeys: new Set(['pieces', 'pieces root', 'piece layers']) });
       if (!this.jsonEnabled()) this.out(JSON.stringify(raw, null, 2));

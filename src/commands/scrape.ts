@@ -1,7 +1,7 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { durationFlag, trackerUrlFlag } from '../cli/flags.js';
-import { renderScrape, scrapeView, toErrorView, type ScrapeOutcome } from '../cli/render/tracker.js';
+import { renderScrape, scrapeView, toErrorView, trackerErrorMessage, type ScrapeOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, isBtError } from '../core/errors.js';
 import { TrackerClient, hex } from '../core/tracker/index.js';
@@ -86,13 +86,13 @@ Exit status: 0 when at least one tracker answered; 4 (network) when all failed, 
     if (succeeded === 0) {
       if (outcomes.length === 1) {
         const o = outcomes[0] as Extract<ScrapeOutcome, { ok: false }>;
-        throw new BtError(o.error.code, o.error.category as BtError['category'], o.error.message.includes(o.url) ? o.error.message : `${o.url}: ${o.error.message}`, {
+        throw new BtError(o.error.code, o.error.category as BtError['category'], trackerErrorMessage(o.url, o.error), {
           detail: { ...o.error.detail, url: o.url, result },
         });
       }
       throw new BtError('TRACKER_ALL_FAILED', 'network', `all ${outcomes.length} trackers failed`, { detail: { result } });
     }
-    for (const o of outcomes) if (!o.ok) this.warnLine(`${o.error.message.includes(o.url) ? '' : `${o.url}: `}${o.error.message} [${o.error.code}]`);
+    for (const o of outcomes) if (!o.ok) this.warnLine(`${trackerErrorMessage(o.url, o.error)} [${o.error.code}]`);
     return result;
   }
 }

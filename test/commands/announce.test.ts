@@ -138,6 +138,12 @@ describe('btkit announce', () => {
     expect(r.stderr).toBe(`btkit announce: error: ${refusing.http!.announceUrl}: the tracker refused: infohash not allowed on this tracker [TRACKER_FAILURE]\n`);
   });
 
+  it('an unreachable HTTP tracker: the error names its URL without the announce query (issue 13 item 15)', async () => {
+    const r = await runCli(['announce', IH, '-t', 'http://127.0.0.1:1/announce']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toBe('btkit announce: error: http://127.0.0.1:1/announce: connection refused [TRACKER_UNREACHABLE]\n');
+  });
+
   it('every tracker failing: exit 4, TRACKER_ALL_FAILED, each failure in the JSON error', async () => {
     const r = await runCli(['announce', IH, '-t', refusing.udp!.announceUrl, '-t', silent.url(), '--timeout', '500ms', '--json']);
     expect(r.code).toBe(4);

@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cliBin, ensureBuilt, lines, ROOT, runClean as run } from '../helpers/cli.js';
@@ -233,3 +233,32 @@ function waitingInFifoOpen(pid: number): boolean {
     return false;
   }
 }
+
+describe('btkit inspect: a torrent with unsafe paths is shown, with a warning (issue 13 item 13)', () => {
+  it('human, --raw and --json show it (exit 0); verify still refuses it (exit 3)', async () => {
+    const root = await tmp.make('unsafe');
+    const path = join(root, 'evil.torrent');
+    await writeFile(path, await readFile(join(ROOT, 'test', 'fixtures', 'invalid', 'path-dotdot.torrent')));
+    const warning = /^warning: info\.files\[\d+\]: path `[^`]*\.\.[^`]*` tries to leave the output directory with `\.\.` \[METAINFO_PATH_TRAVERSAL\]: download, seed and verify refuse this torrent$/;
+
+    const human = await run(['inspect', path]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(lines(human.stderr)).toEqual([expect.stringMatching(warning)]);
+    expect(human.stdout).toMatch(/^Info hash/m);
+
+    const raw = await run(['inspect', path, '--raw']);
+    expect(raw.code).toBe(0);
+    expect(JSON.parse(raw.stdout).info.files).toBeDefined();
+    expect(lines(raw.stderr)).toEqual([expect.stringMatching(warning)]);
+
+    const json = await run(['inspect', path, '--json']);
+    expect(json.code).toBe(0);
+    const env = json.json();
+    expect(env.warnings).toHaveLength(1);
+    expect(env.result.unsafePaths).toEqual([expect.objectContaining({ code: 'METAINFO_PATH_TRAVERSAL' })]);
+
+    const verify = await run(['verify', path, root]);
+    expect(verify.code).toBe(3);
+    expect(verify.stderr).toContain('[METAINFO_PATH_TRAVERSAL]');
+  });
+});

@@ -28,6 +28,8 @@ export interface TorrentSummary {
   magnet: string;
   canonical: boolean;
   nonCanonical: { kind: string; offset: number }[];
+  /** Paths download/seed/verify refuse (`..`, absolute, reserved); [] for a safe torrent. */
+  unsafePaths: { where: string; path: string[]; code: string; message: string }[];
 }
 
 export function magnetOf(meta: Metainfo, parts: { trackers?: boolean; webSeeds?: boolean } = {}): Magnet {
@@ -73,6 +75,7 @@ export function summarize(meta: Metainfo): TorrentSummary {
     magnet: formatMagnet(magnetOf(meta)),
     canonical: meta.nonCanonical.length === 0,
     nonCanonical: meta.nonCanonical.map((n) => ({ kind: n.kind, offset: n.offset })),
+    unsafePaths: meta.unsafePaths ?? [],
   };
 }
 

@@ -60,12 +60,28 @@ export type ScrapeOutcome =
   | { url: string; ok: false; rttMs: number; infoHashes: string[]; error: TrackerErrorView };
 
 export function errorView(err: BtError): TrackerErrorView {
-  return { code: err.code, category: err.category, message: err.message, ...(err.detail ? { detail: err.detail } : {}) };
+  return { code: err.code, category: err.category, message: withoutQueries(err.message), ...(err.detail ? { detail: err.detail } : {}) };
 }
 
 export function toErrorView(err: unknown): TrackerErrorView {
   if (isBtError(err)) return errorView(err);
-  return { code: 'INTERNAL', category: 'internal', message: err instanceof Error ? err.message : String(err) };
+  return { code: 'INTERNAL', category: 'internal', message: withoutQueries(err instanceof Error ? err.message : String(err)) };
+}
+
+/** A tracker's error as one message that names the tracker once (without the URL's query). */
+export function trackerErrorMessage(url: string, error: TrackerErrorView): string {
+  const short = withoutQueries(url);
+  return error.message.includes(short) ? error.message : `${short}: ${error.message}`;
+}
+
+/**
+ * Every http(s) URL in `text` without its query: an announce request's query (info_hash, peer_id,
+ * port, key …; a private tracker's passkey too) buries the error it comes with, and the caller
+ * knows it already.
+ */
+export function withoutQueries(text: string): string {
+  // The query ends at a space, a quote, or the ": " that follows the URL in an error message.
+  return text.replace(/\b(https?:\/\/[^\s?#`'"]+)\?(?:[^\s#`'":]|:(?!\s|$))*/gi, '$1');
 }
 
 export function trackerIdText(id: Uint8Array | undefined): string | null {

@@ -72,6 +72,27 @@ function checkResponse(r: BDict): string | null {
 }
 
 /**
+ * Whether any dictionary in `value`, at any depth, has the key `__proto__`. The checks here read
+ * keys from a Map, but the bencode inside k-rpc-socket builds plain objects, where `__proto__`
+ * becomes the object's prototype: `r.__proto__.token` or `a.__proto__.implied_port` would reach
+ * bittorrent-dht as inherited fields that none of the checks below saw (issue 15). Iterative,
+ * and bounded by the decoder's `maxItems`.
+ */
+function hasProtoKey(value: BValue): boolean {
+  const stack: BValue[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (isDict(v)) {
+      if (v.has('__proto__')) return true;
+      for (const x of v.values()) stack.push(x);
+    } else if (isList(v)) {
+      for (const x of v) stack.push(x);
+    }
+  }
+  return false;
+}
+
+/**
  * Vet one datagram: bencoded, a dictionary, `t` and `y` present, and the fields of its kind of
  * the type the protocol gives them. Duplicate keys are refused (two decoders could pick different
  * values) and so are bytes after the message; other non-canonical encodings are tolerated, as
@@ -89,6 +110,7 @@ export function checkDatagram(bytes: Uint8Array): DatagramVerdict {
     return { ok: false, reason: 'not bencoded' };
   }
   if (!isDict(value)) return { ok: false, reason: 'not a dictionary' };
+  if (hasProtoKey(value)) return { ok: false, reason: 'a `__proto__` key' };
   const t = value.get('t');
   const y = value.get('y');
   if (!isBytes(t) || t.length === 0) return { ok: false, reason: 'no transaction id' };

@@ -9,12 +9,18 @@
 import { createHash } from 'node:crypto';
 import { type BDict, type BValue, decode, isBytes, isDict, isInt, isList, utf8OrNull } from '../bencode/index.js';
 import { inputError } from '../errors.js';
-import { assertSafePath } from './paths.js';
-import type { FileEntry, Metainfo, MetaVersion } from './types.js';
+import { unsafePathError } from './paths.js';
+import type { FileEntry, Metainfo, MetaVersion, UnsafePath } from './types.js';
 
 export interface ParseOptions {
   /** `lenient` (default) accepts non-canonical bencode and reports it; `strict` refuses it. */
   mode?: 'strict' | 'lenient';
+  /**
+   * `refuse` (default): an unsafe path (`..`, absolute, reserved…) is an error, as it must be
+   * wherever data is written. `report`: it is kept and listed in `unsafePaths`, for a reader that
+   * only shows the torrent (`inspect`).
+   */
+  unsafePaths?: 'refuse' | 'report';
 }
 
 /** Largest torrent file we read: a 16 MiB piece list covers ~800k pieces. */
@@ -102,6 +108,13 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
     throw bad('METAINFO_TOO_LARGE', `torrent is ${bytes.length} bytes; the limit is ${MAX_TORRENT_BYTES}`);
   }
   const decoded = decode(bytes, { mode: options.mode ?? 'lenient' });
+  const unsafePaths: UnsafePath[] = [];
+  const checkPath = (components: string[], where: string) => {
+    const err = unsafePathError(components, where);
+    if (!err) return;
+    if (options.unsafePaths !== 'report') throw err;
+    unsafePaths.push({ where, path: components, code: err.code, message: err.message });
+  };
   const root = decoded.value;
   if (!isDict(root)) throw bad('METAINFO_NOT_DICT', 'torrent: the top level is not a dictionary');
   const info = root.get('info');
@@ -124,7 +137,7 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
   if (!info.has('name')) throw bad('METAINFO_MISSING_NAME', 'info: missing `name`');
   const name = textField(info, 'name');
   if (name === undefined) throw bad('METAINFO_BAD_NAME', 'info: `name` is not a UTF-8 string');
-  assertSafePath([name], 'info.name');
+  checkPath([name], 'info.name');
 
   const pl = info.get('piece length');
   if (!isInt(pl)) throw bad('METAINFO_BAD_PIECE_LENGTH', 'info: missing or non-integer `piece length`');
@@ -153,7 +166,7 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
       if (!isDict(entry)) throw bad('METAINFO_BAD_FILES', `info.files[${index}] is not a dictionary`, { index });
       const length = lengthOf(entry.get('length'), `info.files[${index}]`);
       const path = pathComponents(entry, index);
-      assertSafePath(path, `info.files[${index}]`);
+      checkPath(path, `info.files[${index}]`);
       const attr = text(entry.get('attr')) ?? '';
       const key = path.join('/');
       const padding = attr.includes('p');
@@ -214,6 +227,7 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
     raw: root,
     nonCanonical: decoded.nonCanonical,
   };
+  if (unsafePaths.length > 0) meta.unsafePaths = unsafePaths;
   const source = textField(info, 'source');
   if (source !== undefined) meta.source = source;
   const comment = textField(root, 'comment');

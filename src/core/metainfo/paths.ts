@@ -3,7 +3,7 @@
  * stands between a hostile torrent and a write outside the output directory. Used when parsing
  * metainfo and again by storage before any file is opened.
  */
-import { inputError } from '../errors.js';
+import { type BtError, inputError } from '../errors.js';
 
 /** Names Windows reserves in any directory, with or without an extension (CON, CON.txt …). */
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
@@ -42,15 +42,22 @@ const WHY: Record<UnsafeReason, string> = {
   reserved: 'uses a name reserved by Windows',
 };
 
-/** Throw a typed input error when any component is unsafe. `where` names the field for the message. */
-export function assertSafePath(components: readonly string[], where: string): void {
-  if (components.length === 0) throw inputError('METAINFO_PATH_EMPTY', `${where}: empty path`);
+/** The typed input error for an unsafe path, or null when every component is fine. */
+export function unsafePathError(components: readonly string[], where: string): BtError | null {
+  if (components.length === 0) return inputError('METAINFO_PATH_EMPTY', `${where}: empty path`);
   for (const c of components) {
     const reason = unsafeComponent(c);
     if (reason) {
-      throw inputError(CODES[reason], `${where}: path \`${components.join('/')}\` ${WHY[reason]}`, {
+      return inputError(CODES[reason], `${where}: path \`${components.join('/')}\` ${WHY[reason]}`, {
         detail: { path: components, component: c, reason },
       });
     }
   }
+  return null;
+}
+
+/** Throw a typed input error when any component is unsafe. `where` names the field for the message. */
+export function assertSafePath(components: readonly string[], where: string): void {
+  const err = unsafePathError(components, where);
+  if (err) throw err;
 }

@@ -71,6 +71,21 @@ export interface Metainfo {
   raw: BDict;
   /** Non-canonical bencode found while decoding (only in lenient mode). */
   nonCanonical: NonCanonical[];
+  /**
+   * Paths that would leave the output directory or cannot be created, present only when parsed
+   * with `unsafePaths: 'report'` (otherwise such a torrent is refused).
+   */
+  unsafePaths?: UnsafePath[];
+}
+
+/** An unsafe path kept by a parse that reports instead of refusing. */
+export interface UnsafePath {
+  /** The field: `info.name` or `info.files[i]`. */
+  where: string;
+  path: string[];
+  /** The error code refusing it would give (METAINFO_PATH_TRAVERSAL …). */
+  code: string;
+  message: string;
 }
 
 /** Hex of a v1 infohash or '' */

@@ -111,6 +111,22 @@ describe('hostile datagrams at the node', () => {
     expect(node.guard.handlerErrors).toBe(0);
   });
 
+  it('drops a query whose `__proto__` would give the library an inherited `implied_port` of bytes (issue 15)', async () => {
+    const node = await startNode();
+    nodes.push(node);
+    const s = await rawSocket();
+    // Through k-rpc-socket's decoder, `a.implied_port` is inherited from `a.__proto__`: bytes
+    // where an integer belongs, which the guard refuses as an own key but could not see there.
+    const id = `2:id20:${'b'.repeat(20)}`;
+    const msg = `d1:ad9:__proto__d12:implied_port3:abce${id}9:info_hash20:${'h'.repeat(20)}4:porti6881e5:token1:xe1:q13:announce_peer1:t2:ab1:y1:qe`;
+    const before = node.guard.dropped;
+    await send(s, Buffer.from(msg, 'latin1'), node.port);
+    expect(await answersPing(node.port)).toBe(true);
+    expect(node.guard.dropped).toBe(before + 1);
+    expect(node.guard.lastDropReason).toBe('a `__proto__` key');
+    expect(node.guard.handlerErrors).toBe(0);
+  });
+
   it('accepts well-formed but unexpected responses (unknown transaction ids) without harm', async () => {
     const node = await startNode();
     nodes.push(node);

@@ -46,6 +46,26 @@ describe('checkDatagram', () => {
     for (const [name, bytes] of cases) expect(checkDatagram(bytes).ok, name).toBe(false);
   });
 
+  it('drops a `__proto__` key anywhere: k-rpc-socket\'s decoder would make it the prototype, with fields no check saw (issue 15)', () => {
+    // Written by hand: in an object literal `__proto__` sets the prototype instead of a key.
+    const id = `2:id20:${'a'.repeat(20)}`;
+    const cases: [string, string][] = [
+      ['in r, inheriting a bad token', `d1:rd9:__proto__d5:tokeni5ee${id}e1:t2:aa1:y1:re`],
+      ['in r, inheriting nodes', `d1:rd9:__proto__d5:nodesli1eee${id}e1:t2:aa1:y1:re`],
+      ['in a, inheriting implied_port', `d1:ad9:__proto__d12:implied_porti1ee${id}9:info_hash20:${'h'.repeat(20)}4:porti1e5:token1:xe1:q13:announce_peer1:t2:aa1:y1:qe`],
+      ['at the top', `d9:__proto__d1:y1:re1:rd${id}e1:t2:aa1:y1:re`],
+      ['deep in a list', `d1:rd${id}6:valuesld9:__proto__i1eeee1:t2:aa1:y1:re`],
+      ['with nothing inside', `d1:ad9:__proto__de${id}e1:q4:ping1:t2:aa1:y1:qe`],
+    ];
+    for (const [name, text] of cases) {
+      const bytes = Buffer.from(text, 'latin1');
+      expect(checkDatagram(bytes), name).toEqual({ ok: false, reason: 'a `__proto__` key' });
+    }
+    // The same messages without the key pass, so it is the key that is refused.
+    expect(checkDatagram(Buffer.from(`d1:ad${id}e1:q4:ping1:t2:aa1:y1:qe`, 'latin1')).ok).toBe(true);
+    expect(checkDatagram(Buffer.from(`d1:rd${id}9:__proto_x1:ze1:t2:aa1:y1:re`, 'latin1')).ok).toBe(true);
+  });
+
   it('never throws on arbitrary bytes', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
       expect(typeof checkDatagram(bytes).ok).toBe('boolean');

@@ -333,3 +333,25 @@ describe('path.utf-8 falls back to path when it is not a usable list', () => {
     expect(codeOf(bytes)).toBe('METAINFO_PATH_TRAVERSAL');
   });
 });
+
+describe("unsafePaths: 'report' (issue 13 item 13: show a torrent that would be refused for writing)", () => {
+  const evil = multi([{ length: 1, path: ['..', 'evil'] }, { length: 1, path: ['ok'] }]);
+
+  it('refuses by default, as every writer needs', () => {
+    expect(codeOf(evil)).toBe('METAINFO_PATH_TRAVERSAL');
+  });
+
+  it("keeps the torrent and lists each unsafe path with the code refusing it would give", () => {
+    const meta = parseTorrent(evil, { unsafePaths: 'report' });
+    expect(meta.files.map((f) => f.path)).toEqual([['..', 'evil'], ['ok']]);
+    expect(meta.unsafePaths).toEqual([
+      { where: 'info.files[0]', path: ['..', 'evil'], code: 'METAINFO_PATH_TRAVERSAL', message: 'info.files[0]: path `../evil` tries to leave the output directory with `..`' },
+    ]);
+    const name = parseTorrent(single({}, { name: '..' }), { unsafePaths: 'report' });
+    expect(name.unsafePaths?.map((u) => [u.where, u.code])).toEqual([['info.name', 'METAINFO_PATH_TRAVERSAL']]);
+  });
+
+  it('a safe torrent has no unsafePaths field', () => {
+    expect(parseTorrent(single(), { unsafePaths: 'report' }).unsafePaths).toBeUndefined();
+  });
+});

@@ -1,6 +1,5 @@
 import { Args, Flags } from '../cli/oclif.js';
-import { access, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteSizeFlag, parseByteSize, parseDuration } from '../cli/flags.js';
@@ -16,24 +15,22 @@ import { createTorrent } from '../core/metainfo/create.js';
 import { formatMagnet } from '../core/metainfo/magnet.js';
 import type { Metainfo } from '../core/metainfo/types.js';
 import { diskLayout, verifyData } from '../core/metainfo/verify.js';
-import { Bitfield } from '../core/pieces/bitfield.js';
-import { SeedChoker, Session, type SessionStats, type StopCondition, StopConditions, TrackerSource, describeCondition } from '../core/session/index.js';
+import { type SeedOutcome, type StopCondition, describeCondition, runSeed } from '../core/session/index.js';
 import { ContentStore } from '../core/storage/content-store.js';
-import { ReadCache } from '../core/storage/read-cache.js';
-import { saveResume } from '../core/storage/resume.js';
-import { TrackerClient, TrackerTiers, azureusPrefix, makePeerId } from '../core/tracker/index.js';
+import { azureusPrefix, makePeerId } from '../core/tracker/index.js';
+import { dhtSettings, swarmFlags } from '../cli/swarm.js';
 
 export type { SeedResult };
 
 export default class Seed extends BaseCommand<SeedResult> {
   static override summary = 'Serve a torrent\'s data to its swarm; stop when the work is done.';
-  static override description = `\`btkit seed TORRENT PATH\` serves the data at PATH (the file of a single-file torrent, the top directory of a multi-file one; a directory holding either works too). It first hashes the data on every core (a progress bar on a terminal) and refuses data that does not match (exit 5); --skip-verify trusts it (only the file sizes are checked). Then it accepts peers on TCP (--host, --port; a busy port falls back to any), announces to every tracker of the torrent, one tier after another being tried per BEP 12 but every tier announced to, and to each extra --tracker URL (started, again at each tracker's interval and never sooner than its min interval, stopped on exit), and uploads.
+  static override description = `\`btkit seed TORRENT PATH\` serves the data at PATH (the file of a single-file torrent, the top directory of a multi-file one; a directory holding either works too). It first hashes the data on every core (a progress bar on a terminal) and refuses data that does not match (exit 5); --skip-verify trusts it (only the file sizes are checked). Then it accepts peers on TCP (--host, --port; a busy port falls back to any), announces to every tracker of the torrent, one tier after another being tried per BEP 12 but every tier announced to, and to each extra --tracker URL (started, again at each tracker's interval and never sooner than its min interval, stopped on exit), and uploads. Unless the torrent is private (BEP 27) it also runs the DHT (BEP 5: announce_peer for our port; --no-dht, --bootstrap) and peer exchange (BEP 11; --no-pex). Peers that come from a magnet link get the torrent's metadata from the seed (BEP 9).
 
 \`btkit seed PATH\` (one argument) is "share this": it creates the torrent first with \`btkit create\`'s flags (-t, --piece-length, --name, --private, --comment, --source, --exclude, …), writes it (-o, default NAME.torrent; --force to overwrite), prints the infohash and the magnet link on stdout, then seeds.
 
 Uploading: a seeding choker with --upload-slots slots (default 4): the fastest interested peers, each for at most three 10-second rounds in a row while others wait, plus one optimistic slot; requests are queued up to 500 per peer (advertised as \`reqq\`, BEP 10) and those it will not serve are rejected (BEP 6); blocks are read from disk in 1 MiB chunks kept in a small cache (--cache), so peers asking for the same piece do not read it again. --upload-limit caps the rate, --max-peers the connections.
 
-Stop conditions (--until, repeatable; the first one met stops the seed, exit 0): ratio=N (uploaded N times the size), time=DURATION (e.g. 90s, 10m; counted from when seeding starts), uploaded=BYTES (e.g. 4GiB), peers-complete=N (N distinct peers held every piece: they finished, or came complete). Without --until it runs until SIGINT/SIGTERM, which then exits 0; with --until, an interruption before the condition exits 130. Either way the trackers are told \`stopped\`.
+Stop conditions (--until, repeatable; the first one met stops the seed, exit 0): ratio=N (uploaded N times the size), time=DURATION (e.g. 90s, 10m; counted from when seeding starts), uploaded=BYTES (e.g. 4GiB), peers-complete=N (N distinct peers finished while connected: they lacked pieces, then held every piece; another seed that connects complete does not count). Without --until it runs until SIGINT/SIGTERM, which then exits 0; with --until, an interruption before the condition exits 130. Either way the trackers are told \`stopped\`.
 
 On a terminal a status line shows peers, upload rate, uploaded and ratio. --json prints NDJSON events: created (share), verified ({"skipped":bool}), started (with the listening port), tracker, peer-connected, peer-complete, peer-dropped, progress (every second), until (the condition met), done; then the summary envelope.`;
   static override examples = [
@@ -47,8 +44,9 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     path: Args.string({ required: false, description: 'The data: the torrent\'s file or top directory (or a directory holding it).' }),
   };
   static override flags = {
-    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'TCP port to accept peers on (0: any free port; a busy port falls back to any).' }),
-    host: Flags.string({ default: '0.0.0.0', description: 'Address to accept peers on.' }),
+    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: "TCP port to accept peers on, and the DHT's UDP port (0: any free port; a busy port falls back to any)." }),
+    host: Flags.string({ aliases: ['bind'], default: '0.0.0.0', description: "Address to accept peers on (and the DHT's). --bind is an alias." }),
+    ...swarmFlags,
     tracker: Flags.string({ char: 't', multiple: true, description: 'With a torrent: another tracker URL to announce to. Alone (share): the torrent\'s trackers, as in `create` (one tier per flag, commas inside one tier).' }),
     until: Flags.string({ multiple: true, description: 'Stop (exit 0) when this is met: ratio=N, time=DURATION, uploaded=BYTES, peers-complete=N. Repeatable: the first met wins.' }),
     'skip-verify': Flags.boolean({ description: 'Trust the data on disk instead of hashing it first (file sizes are still checked).' }),
@@ -143,109 +141,69 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
       }
     }
 
-    // The check is done: tell the session so through a resume state it loads in "fast" mode, in a
-    // directory of our own (the seeded data may be read-only and is never written to).
-    const stateDir = await mkdtemp(join(tmpdir(), 'btkit-seed-'));
-    const resumePath = join(stateDir, `${infoHash}.resume`);
-    await saveResume(resumePath, { infoHash, pieceLength: meta.pieceLength, totalLength: meta.totalLength, have: Bitfield.full(meta.pieceCount), clean: true, files: await content.stat() });
-
-    const cache = new ReadCache(content, meta, { maxBytes: flags.cache ?? 32 * 1024 * 1024 });
-    const peerId = makePeerId(azureusPrefix('BK', this.config.version));
-    const session = new Session({
-      metainfo: meta,
-      store: cache,
-      peerId,
-      resumePath,
-      listen: { host: flags.host, port: flags.port, fallbackToAnyPort: true },
-      maxPeers: flags['max-peers'],
-      uploadLimit: flags['upload-limit'] ?? 0,
-      uploadSlots: flags['upload-slots'],
-      seedChoker: new SeedChoker({ slots: flags['upload-slots'], rng: Math.random }),
-      seed: {},
-      stallTimeoutMs: 0,
-      hashPool: null,
-      clientName: `btkit ${this.config.version}`,
-    });
-    // Every tier of the torrent, and each extra URL, is its own source: a seed announces to all of them.
-    const tiers = [...meta.trackers.map((t) => [...t]), ...extraTrackers.map((u) => [u])];
-    const seenUrls = new Set<string>();
-    const uniqueTiers = tiers.map((t) => t.filter((u) => !seenUrls.has(u) && seenUrls.add(u))).filter((t) => t.length > 0);
-    const client = uniqueTiers.length > 0 ? new TrackerClient() : null;
-    const key = (Math.random() * 0x1_0000_0000) >>> 0;
-    for (const tier of uniqueTiers) session.addSource(new TrackerSource({ client: client!, tiers: new TrackerTiers([tier]), infoHash: meta.infoHash.v1, peerId, key }));
-
-    // --- run until a condition is met or we are interrupted ---------------------------------------
-    const stopper = new StopConditions(conditions, meta.totalLength);
-    const until = new AbortController();
-    const runSignal = AbortSignal.any([this.signal, until.signal]);
-    const seen = new Set<string>();
-    const complete = new Set<string>();
-    let met: StopCondition | null = null;
-    let seedingSince: number | null = null;
-    let listen: SeedResult['listen'] = null;
-    let final: SessionStats = session.stats();
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // --- serve until a condition is met or we are interrupted ---------------------------------------
     const tty = this.chatty && process.stderr.isTTY === true && process.env.TERM !== 'dumb';
     let drawn = false;
-    const check = () => {
-      if (met || seedingSince === null) return;
-      const s = session.stats();
-      met = stopper.met({ uploaded: s.uploaded, elapsedMs: performance.now() - seedingSince, peersComplete: complete.size });
-      if (met) {
-        if (json) this.emitEvent({ type: 'until', condition: describeCondition(met), uploaded: s.uploaded, peersComplete: complete.size });
-        until.abort();
-      }
-    };
+    let complete = 0;
     const warned = new Set<string>();
+    const job = runSeed(
+      {
+        meta,
+        content,
+        cacheBytes: flags.cache ?? 32 * 1024 * 1024,
+        extraTrackers,
+        dht: dhtSettings(flags, flags.host),
+        pex: flags.pex,
+        conditions,
+        peerId: makePeerId(azureusPrefix('BK', this.config.version)),
+        clientName: `btkit ${this.config.version}`,
+        listen: { host: flags.host, port: flags.port },
+        maxPeers: flags['max-peers'],
+        uploadLimit: flags['upload-limit'] ?? 0,
+        uploadSlots: flags['upload-slots'],
+      },
+      this.signal,
+    );
+    let outcome: SeedOutcome;
     try {
-      try {
-        for await (const ev of session.run(runSignal)) {
-          if (ev.type === 'started') {
-            seedingSince = performance.now();
-            listen = ev.listen ? { host: ev.listen.host, port: ev.listen.port } : null;
-            const left = stopper.timeLeft(0);
-            if (left !== null) timer = setTimeout(check, left + 1);
-            this.note(
-              `seeding ${meta.name} (${formatBytes(meta.totalLength)}, ${meta.pieceCount} pieces) on ${listen ? `${listen.host}:${listen.port}` : '(not listening)'}; ${uniqueTiers.length} tracker tier(s); ${conditions.length ? `until ${conditions.map(describeCondition).join(' or ')}` : 'until interrupted (Ctrl-C)'}`,
-            );
-          } else if (ev.type === 'peer-connected') {
-            seen.add(ev.peerId);
-          } else if (ev.type === 'peer-complete') {
-            complete.add(ev.peerId);
-          } else if (ev.type === 'tracker' && ev.error && !json) {
-            if (!warned.has(ev.url)) this.warnLine(`tracker ${ev.url}: ${ev.error.message}`);
-            warned.add(ev.url);
-          } else if (ev.type === 'warning' && !json) {
-            this.warnLine(ev.message);
-          } else if (ev.type === 'done') {
-            final = ev;
-          }
-          if (ev.type === 'progress' && tty) {
-            process.stderr.write(`\r\x1b[2K${seedStatusLine(ev, complete.size, process.stderr.columns || 100)}`);
-            drawn = true;
-          }
-          if (json && ev.type !== 'piece-verified') {
-            const out = eventJson(ev);
+      for (;;) {
+        const step = await job.next();
+        if (step.done) {
+          outcome = step.value;
+          break;
+        }
+        const ev = step.value;
+        if (ev.type === 'peer-complete' && ev.finished) complete++;
+        if (json) {
+          if (ev.type !== 'piece-verified') {
+            const out = ev.type === 'until' ? { ...ev } : eventJson(ev);
             if (out) this.emitEvent(out);
           }
-          if (ev.type === 'progress' || ev.type === 'peer-complete' || ev.type === 'peer-dropped') check();
+          continue;
         }
-      } catch (err) {
-        // Our own stop (a condition met) or SIGINT ends the run by its signal.
-        if (!runSignal.aborted) throw err;
-        final = session.stats();
+        if (ev.type === 'started') {
+          const l = ev.listen;
+          const tiers = meta.trackers.length + extraTrackers.length;
+          this.note(
+            `seeding ${meta.name} (${formatBytes(meta.totalLength)}, ${meta.pieceCount} pieces) on ${l ? `${l.host}:${l.port}` : '(not listening)'}; ${tiers} tracker tier(s)${flags.dht && !meta.private && dhtSettings(flags, flags.host) ? ', DHT' : ''}; ${conditions.length ? `until ${conditions.map(describeCondition).join(' or ')}` : 'until interrupted (Ctrl-C)'}`,
+          );
+        } else if (ev.type === 'tracker' && ev.error) {
+          if (!warned.has(ev.url)) this.warnLine(`tracker ${ev.url}: ${ev.error.message}`);
+          warned.add(ev.url);
+        } else if (ev.type === 'warning') this.warnLine(ev.message);
+        else if (ev.type === 'progress' && tty) {
+          process.stderr.write(`\r\x1b[2K${seedStatusLine(ev, complete, process.stderr.columns || 100)}`);
+          drawn = true;
+        }
       }
     } finally {
-      clearTimeout(timer);
       if (drawn) process.stderr.write('\r\x1b[2K');
-      if (client) await client.close().catch(() => undefined);
-      await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
     }
+    const { met, final } = outcome;
     if (!met && this.signal.aborted && conditions.length > 0) {
       throw new BtError('INTERRUPTED', 'interrupted', `interrupted before ${conditions.map(describeCondition).join(' or ')} (uploaded ${formatBytes(final.uploaded)})`);
     }
-    const elapsedMs = seedingSince === null ? 0 : Math.round(performance.now() - seedingSince);
-    const reason: SeedStopReason = met ? (met as StopCondition).kind : 'interrupted';
+    const reason: SeedStopReason = met ? met.kind : 'interrupted';
     const result: SeedResult = {
       infoHash,
       name: meta.name,
@@ -253,18 +211,18 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
       magnet,
       contentPath,
       verified,
-      listen,
-      trackers: uniqueTiers.flat(),
+      listen: outcome.listen,
+      trackers: outcome.trackers,
       reason,
       condition: met ? describeCondition(met) : null,
       totalBytes: meta.totalLength,
       uploaded: final.uploaded,
       ratio: meta.totalLength > 0 ? Number((final.uploaded / meta.totalLength).toFixed(4)) : 0,
-      elapsedMs,
-      averageUploadRate: elapsedMs > 0 ? Math.round((final.uploaded * 1000) / elapsedMs) : 0,
-      peersSeen: seen.size,
-      peersComplete: complete.size,
-      cache: { ...cache.stats },
+      elapsedMs: outcome.elapsedMs,
+      averageUploadRate: outcome.elapsedMs > 0 ? Math.round((final.uploaded * 1000) / outcome.elapsedMs) : 0,
+      peersSeen: outcome.peersSeen,
+      peersComplete: outcome.peersComplete,
+      cache: outcome.cache,
     };
     if (!json && this.chatty) for (const line of renderSeedSummary(result)) process.stderr.write(`${line}\n`);
     return result;

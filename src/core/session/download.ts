@@ -94,8 +94,8 @@ export interface DownloadOutcome {
   started: Extract<SessionEvent, { type: 'started' }> | undefined;
 }
 
-/** Our DHT state file's nodes are saved only after a run in which nodes answered. */
-async function startDht(options: NonNullable<DownloadOptions['dht']>, port: number, signal: AbortSignal): Promise<DhtNode> {
+/** A DHT node for a swarm run: its id and routing table from the state file, its UDP port the peer port when free. */
+export async function startDht(options: NonNullable<DownloadOptions['dht']>, port: number, signal: AbortSignal): Promise<DhtNode> {
   const loaded = options.statePath ? await loadDhtState(options.statePath) : { state: null };
   const start = (p: number) =>
     DhtNode.start(
@@ -243,17 +243,21 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
     return { meta, outDir: temporary ? null : outDir, selection, streamed, savedTorrent, final, started };
   } finally {
     if (client) await client.close().catch(() => undefined);
-    if (dht) {
-      try {
-        if (options.dht?.statePath && dht.tableSize().v4 + dht.tableSize().v6 > 0) await saveDhtState(options.dht.statePath, dht.exportState());
-      } catch {
-        // the state file is a cache: failing to write it costs only a slower start next time
-      }
-      await dht.close().catch(() => undefined);
-    }
+    if (dht) await closeDht(dht, options.dht!.statePath);
     await pool.close();
     if (temporary) await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** Save the routing table (when it holds any node: an empty one says nothing new) and close the node. */
+export async function closeDht(node: DhtNode, statePath: string | null): Promise<void> {
+  try {
+    const size = node.tableSize();
+    if (statePath && size.v4 + size.v6 > 0) await saveDhtState(statePath, node.exportState());
+  } catch {
+    // the state file is a cache: failing to write it costs only a slower start next time
+  }
+  await node.close().catch(() => undefined);
 }
 
 /** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten. */

@@ -20,3 +20,4 @@ export * from './stop-conditions.js';
 export * from './download.js';
 export * from './select.js';
 export * from './dht-source.js';
+export * from './seed.js';

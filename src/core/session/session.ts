@@ -86,6 +86,11 @@ export interface SessionOptions extends Partial<TorrentSetup> {
   peerId: Uint8Array;
   /** Hash everything on disk instead of trusting the state file. */
   recheck?: boolean;
+  /**
+   * The caller knows every piece is on disk and good (it just checked them, as `seed` does): no
+   * state file is read or hashed at start.
+   */
+  trustedComplete?: boolean;
   /** Fetch pieces in order (streaming). */
   sequential?: boolean;
   /** Accept incoming connections here; none when absent. */
@@ -168,6 +173,8 @@ interface Peer extends MetadataPeer {
   dropped: boolean;
   /** Counted as a seed for `peer-complete` (once). */
   completeSeen: boolean;
+  /** It lacked pieces at some point on this connection (so a later `peer-complete` means it finished here). */
+  sawIncomplete: boolean;
 }
 
 /** The parts that exist once the torrent's metainfo is known. */
@@ -522,6 +529,12 @@ export class Session {
 
   /** Look at the disk (resume state, or a hash of what is there) and prepare the files. */
   private async prepareTorrent(t: Torrent, signal?: AbortSignal): Promise<void> {
+    if (this.opts.trustedComplete) {
+      for (let i = 0; i < t.meta.pieceCount; i++) this.markHave(t, i);
+      this.startedComplete = true;
+      this.restoredInfo = { mode: 'fast', checked: 0, recovered: 0, note: null };
+      return;
+    }
     const restored = await t.persistence.restore({
       recheck: this.opts.recheck ?? false,
       check: async (index, data) => (await t.hasher.check(index, data)).ok,
@@ -808,6 +821,7 @@ export class Session {
       lastDataAt: now,
       dropped: false,
       completeSeen: false,
+      sawIncomplete: false,
     };
     this.peers.add(peer);
     this.metadata.bind(slot, peer);
@@ -927,9 +941,11 @@ export class Session {
     t.picker.removePeer(p.pieces);
     p.pieces = pieces;
     t.picker.addPeer(pieces);
-    if ((pieces === 'all' || pieces.hasAll()) && !p.completeSeen) {
+    const all = pieces === 'all' || pieces.hasAll();
+    if (!all) p.sawIncomplete = true;
+    else if (!p.completeSeen) {
       p.completeSeen = true;
-      this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex });
+      this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex, finished: p.sawIncomplete });
     }
   }
 
@@ -957,8 +973,10 @@ export class Session {
         this.updateInterest(p);
         return;
       case 'have-none':
+        p.sawIncomplete = true;
         return;
       case 'have':
+        if (p.pieces !== 'all' && !p.pieces.hasAll()) p.sawIncomplete = true;
         if (p.pieces !== 'all' && p.pieces.set(m.index)) {
           t.picker.addHave(m.index);
           // Count a peer that completed as a seed from now on.
@@ -974,6 +992,8 @@ export class Session {
         this.requestMore(p);
         return;
       case 'interested':
+        // Interest in our pieces: it lacks some (a seed that has all has no reason to ask).
+        if (t.picker.completed > 0 && p.pieces !== 'all' && !p.pieces.hasAll()) p.sawIncomplete = true;
         if (p.wire.state!.amChoking && this.unchokedCount() < this.choker.slots) this.setChoked(p, false);
         return;
       case 'request':

@@ -54,8 +54,12 @@ export type SessionEvent =
   | { type: 'peer-connected'; peer: string; peerId: string; source: PeerSourceName; direction: 'outgoing' | 'incoming'; client: string | null }
   | { type: 'peer-dropped'; peer: string; peerId: string; reason: string; code: string | null; downloaded: number; uploaded: number }
   | { type: 'peer-banned'; peer: string; reason: string }
-  /** The peer holds every piece: its bitfield or have-all said so, or its `have`s completed the set. */
-  | { type: 'peer-complete'; peer: string; peerId: string }
+  /**
+   * The peer holds every piece: its bitfield or have-all said so, or its `have`s completed the
+   * set. `finished`: it lacked pieces earlier on this connection (it completed while we watched),
+   * as opposed to a peer that came complete (another seed).
+   */
+  | { type: 'peer-complete'; peer: string; peerId: string; finished: boolean }
   | { type: 'piece-verified'; index: number; havePieces: number; doneBytes: number; totalBytes: number }
   | { type: 'piece-failed'; index: number; peers: string[] }
   | { type: 'tracker'; url: string; event: string; peers: number; interval: number | null; error: { code: string; message: string } | null }

@@ -43,8 +43,8 @@ async function drain(session: Session, signal?: AbortSignal): Promise<{ events: 
   return { events, error };
 }
 
-/** A seed on `net` at 127.0.0.2:6881, running until the returned stop is called. */
-function startSeed(net: MemoryNetwork) {
+/** A seed on `net` at 127.0.0.2:6881, listening, running until the returned stop is called. */
+async function startSeed(net: MemoryNetwork) {
   const seed = new Session({
     metainfo: meta,
     store: FileStore.open(meta, { outDir: root }),
@@ -56,6 +56,7 @@ function startSeed(net: MemoryNetwork) {
   });
   const ctl = new AbortController();
   const run = drain(seed, ctl.signal);
+  for (let i = 0; i < 500 && !seed.listening; i++) await new Promise((r) => setTimeout(r, 5));
   return {
     seed,
     stop: async () => {
@@ -82,7 +83,7 @@ function leecher(net: MemoryNetwork, options: Partial<SessionOptions>): { sessio
 describe('session over the in-memory transport', () => {
   it('downloads from a seed, byte for byte', async () => {
     const net = new MemoryNetwork();
-    const s = startSeed(net);
+    const s = await startSeed(net);
     try {
       const out = join(root, 'plain');
       const { session } = leecher(net, { metainfo: meta, store: FileStore.open(meta, { outDir: out }) });
@@ -91,6 +92,33 @@ describe('session over the in-memory transport', () => {
       expect(r.events.at(-1)).toMatchObject({ type: 'done', reason: 'complete' });
       expect((await readFile(join(out, 'f.bin'))).equals(data)).toBe(true);
       expect(r.events.find((e) => e.type === 'peer-connected')).toMatchObject({ source: 'manual', direction: 'outgoing' });
+      // The seed saw the leecher lack pieces, then hold them all: it finished here (issue 13, item 8).
+      const seedEvents = (await s.stop()).events;
+      expect(seedEvents.filter((e) => e.type === 'peer-complete')).toMatchObject([{ finished: true }]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('another seed connecting complete is a peer-complete that did not finish here (seed --until peers-complete counts only finishers)', async () => {
+    const net = new MemoryNetwork();
+    const s = await startSeed(net);
+    try {
+      const other = new Session({
+        metainfo: meta,
+        store: FileStore.open(meta, { outDir: root }),
+        peerId: makePeerId('-BK0100-'),
+        transports: [net.transport('127.0.0.4')],
+        trustedComplete: true,
+        seed: { timeMs: 300 },
+        tickMs: 50,
+      });
+      other.addPeers('manual', [{ host: '127.0.0.2', port: 6881 }]);
+      const r = await drain(other);
+      expect(r.error).toBeUndefined();
+      const seedEvents = (await s.stop()).events;
+      expect(seedEvents.some((e) => e.type === 'peer-connected')).toBe(true);
+      expect(seedEvents.filter((e) => e.type === 'peer-complete' && e.finished)).toHaveLength(0);
     } finally {
       await s.stop();
     }
@@ -98,7 +126,7 @@ describe('session over the in-memory transport', () => {
 
   it('starts from the infohash alone: fetches the metadata from the seed (BEP 9), then the data over the same connection', async () => {
     const net = new MemoryNetwork();
-    const s = startSeed(net);
+    const s = await startSeed(net);
     try {
       let out = '';
       let got: Uint8Array | undefined;
@@ -127,7 +155,7 @@ describe('session over the in-memory transport', () => {
 
   it('a metadata-only run ends with reason `metadata` once the info dictionary is checked', async () => {
     const net = new MemoryNetwork();
-    const s = startSeed(net);
+    const s = await startSeed(net);
     try {
       let calls = 0;
       const { session } = leecher(net, {

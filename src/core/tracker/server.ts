@@ -17,7 +17,7 @@
 import http from 'node:http';
 import dgram from 'node:dgram';
 import { createHmac, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { fromSystemError, isBtError } from '../errors.js';
 import { encodeAnnounceBody, encodeFailureBody, encodeScrapeBody, parseAnnounceQuery, parseScrapeQuery } from './http-codec.js';
 import { formatIPv4, normalizeAddress } from './peers.js';
@@ -58,6 +58,12 @@ export interface TrackerServerOptions {
   secret?: Uint8Array;
   /** How often expired peers are swept. Default min(interval, 60 s). */
   sweepMs?: number;
+  /**
+   * HTTP: how long a client may take to send its request headers, and its whole request, before
+   * its connection is closed; and how long an idle kept-alive or silent connection stays. Defaults
+   * 10 s, 15 s and 5 s.
+   */
+  http?: { headersTimeoutMs?: number; requestTimeoutMs?: number; idleTimeoutMs?: number };
   store?: Omit<SwarmStoreOptions, 'now' | 'random' | 'peerTtlMs'>;
 }
 
@@ -156,7 +162,17 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
   let httpServer: http.Server | null = null;
   let httpEndpoint: TrackerEndpoint | null = null;
   if (options.httpPort !== null) {
-    const server = http.createServer((req, res) => {
+    const headersTimeout = options.http?.headersTimeoutMs ?? 10_000;
+    const requestTimeout = Math.max(headersTimeout, options.http?.requestTimeoutMs ?? 15_000);
+    const idleTimeout = options.http?.idleTimeoutMs ?? 5_000;
+    const server = http.createServer({
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout: idleTimeout,
+      // Node checks the two timeouts above only this often (30 s by default): a slowloris client
+      // trickling header bytes stayed connected for up to 40 s with a 10 s headersTimeout.
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+    }, (req, res) => {
       const ip = normalizeAddress(req.socket.remoteAddress ?? '');
       const send = (status: number, body: Buffer) => {
         res.writeHead(status, { 'content-type': 'text/plain', 'content-length': body.length, 'cache-control': 'no-store' });
@@ -213,10 +229,10 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
         return fail(err.code === 'TRACKER_SERVER_FULL' ? 200 : 400, err.message, err.code === 'TRACKER_SERVER_FULL' ? 'refused' : 'bad-request');
       }
     });
-    // Bound what a slow or hostile client can hold open.
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 15_000;
-    server.keepAliveTimeout = 5_000;
+    // A connection that sends nothing at all is not a request yet, and no request timeout sees
+    // it: it is closed once idle this long.
+    server.timeout = idleTimeout;
+    server.on('timeout', (socket: Socket) => socket.destroy());
     await listen(server, options.httpPort ?? 0, host);
     httpServer = server;
     const port = (server.address() as AddressInfo).port;

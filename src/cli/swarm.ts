@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { PUBLIC_BOOTSTRAP_NODES, type HostPort } from '../core/dht/index.js';
-import { hostPortFlag } from './flags.js';
+import { durationFlag, hostPortFlag } from './flags.js';
 import { Flags } from './oclif.js';
 
 export const swarmFlags = {
@@ -25,6 +25,8 @@ export const swarmFlags = {
     allowNo: true,
     description: 'Exchange peer lists with peers (BEP 11); --no-pex turns it off. Always off for private torrents.',
   }),
+  /** For tests and demos on loopback: BEP 11 asks for at most one message a minute, which a test cannot wait for. */
+  'pex-interval': durationFlag({ hidden: true, description: 'Time between two PEX messages to one peer (default 60s, as BEP 11 asks).' }),
 };
 
 /** $XDG_STATE_HOME/btkit/dht.json (an absolute XDG path only, as the spec says), else ~/.local/state. */

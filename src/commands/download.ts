@@ -110,6 +110,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
         useTrackers: true,
         dht: dhtSettings(flags, flags.host),
         pex: flags.pex,
+        ...(flags['pex-interval'] !== undefined ? { pexIntervalMs: flags['pex-interval'] } : {}),
         metadataOnly: flags['metadata-only'],
         saveTorrent: flags['save-torrent'] ?? null,
         peerId: makePeerId(azureusPrefix('BK', this.config.version)),

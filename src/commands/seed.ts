@@ -154,6 +154,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
         extraTrackers,
         dht: dhtSettings(flags, flags.host),
         pex: flags.pex,
+        ...(flags['pex-interval'] !== undefined ? { pexIntervalMs: flags['pex-interval'] } : {}),
         conditions,
         peerId: makePeerId(azureusPrefix('BK', this.config.version)),
         clientName: `btkit ${this.config.version}`,

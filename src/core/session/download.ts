@@ -64,6 +64,8 @@ export interface DownloadOptions {
   dht: { bootstrap: readonly HostPort[]; statePath: string | null; host: string } | null;
   /** BEP 11 peer exchange (never for a private torrent). */
   pex: boolean;
+  /** Time between two PEX messages to one peer; default 60 s (BEP 11). */
+  pexIntervalMs?: number;
   /** Stop once the metadata is known; write the .torrent. */
   metadataOnly: boolean;
   /** Where to write the .torrent of a magnet download: a path, `default` (NAME.torrent in the output directory), or null. */
@@ -190,6 +192,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       // Pieces from 256 KiB up are hashed off the main thread (once the piece length is known).
       hashPool: pool,
       pex: options.pex && !isPrivate,
+      ...(options.pexIntervalMs !== undefined ? { pexIntervalMs: options.pexIntervalMs } : {}),
       clientName: options.clientName,
     });
     if (options.useTrackers && target.trackers.length > 0) {

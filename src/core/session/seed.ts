@@ -31,6 +31,8 @@ export interface SeedOptions {
   extraTrackers: readonly string[];
   dht: { bootstrap: readonly HostPort[]; statePath: string | null; host: string } | null;
   pex: boolean;
+  /** Time between two PEX messages to one peer; default 60 s (BEP 11). */
+  pexIntervalMs?: number;
   conditions: readonly StopCondition[];
   peerId: Uint8Array;
   clientName: string;
@@ -86,6 +88,7 @@ export async function* runSeed(options: SeedOptions, signal: AbortSignal): Async
       stallTimeoutMs: 0,
       hashPool: null,
       pex: options.pex && !isPrivate,
+      ...(options.pexIntervalMs !== undefined ? { pexIntervalMs: options.pexIntervalMs } : {}),
       clientName: options.clientName,
     });
     const key = (Math.random() * 0x1_0000_0000) >>> 0;

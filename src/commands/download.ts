@@ -189,9 +189,17 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
   }
 }
 
-/** Write to stdout, waiting for the pipe to take it (backpressure); rejects on EPIPE. */
+/**
+ * Write to stdout, waiting for the pipe to take it (backpressure). A reader that went away
+ * (EPIPE: `| head -c 1000`) is OUTPUT_CLOSED, which ends the download quietly, as every other
+ * command treats a closed stdout.
+ */
 function writeOut(chunk: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
-    process.stdout.write(chunk, (err) => (err ? reject(fromSystemError(err, 'standard output')) : resolve()));
+    process.stdout.write(chunk, (err) => {
+      if (!err) resolve();
+      else if ((err as NodeJS.ErrnoException).code === 'EPIPE') reject(new BtError('OUTPUT_CLOSED', 'io', 'standard output was closed by its reader'));
+      else reject(fromSystemError(err, 'standard output'));
+    });
   });
 }

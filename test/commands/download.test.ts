@@ -11,6 +11,10 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/core/metainfo/create.js';
+import { parseTorrent } from '../../src/core/metainfo/parse.js';
+import { Session } from '../../src/core/session/index.js';
+import { FileStore } from '../../src/core/storage/file-store.js';
+import { makePeerId } from '../../src/core/tracker/peer-id.js';
 import type { Metainfo } from '../../src/core/metainfo/types.js';
 import { BIN, ROOT, ensureBuilt, runClean, runCli } from '../helpers/cli.js';
 import { type FakePeer, startFakePeer } from '../helpers/fake-peer.js';
@@ -100,6 +104,29 @@ async function signalOnceDone(args: string[], bytes: number, signal: NodeJS.Sign
 }
 
 describe('btkit download', () => {
+  /** A btkit session seeding `m` in this process (it serves the metadata too, BEP 9); stopped by the returned function. */
+  const sessionSeed = async (m: Made): Promise<{ port: number; stop: () => Promise<void> }> => {
+    const session = new Session({ metainfo: m.meta, store: FileStore.open(m.meta, { outDir: dir }), peerId: makePeerId('-BK0100-'), trustedComplete: true, listen: { host: '127.0.0.1', port: 0 }, seed: {}, tickMs: 100 });
+    const ctl = new AbortController();
+    const run = (async () => {
+      try {
+        for await (const _ of session.run(ctl.signal));
+      } catch {
+        // aborted at the end of the test
+      }
+    })();
+    for (let i = 0; i < 400 && !session.listening; i++) await new Promise((r) => setTimeout(r, 10));
+    const stop = async () => {
+      ctl.abort();
+      await run;
+    };
+    sessionSeeds.push(stop);
+    return { port: session.listening!.port, stop };
+  };
+  const sessionSeeds: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    await Promise.all(sessionSeeds.map((s) => s()));
+  });
   let dir: string;
   let single: Made;
   let multi: Made;
@@ -285,6 +312,52 @@ describe('btkit download', () => {
     const r = await runClean(['download', single.torrent, '-o', out, '--peer', '127.0.0.1:9', '--timeout', '1s', '--json', ...NET], { timeoutMs: 30_000 });
     expect(r.code).toBe(6);
     expect(ndjson(r.stdout).at(-1)).toMatchObject({ ok: false, error: { code: 'NO_PEERS', category: 'no-peers', exitCode: 6 } });
+    // The done event says why it ended: it failed, it did not complete (issue 13, item 3).
+    const done = ndjson(r.stdout).find((e: any) => e.type === 'done');
+    expect(done).toMatchObject({ type: 'done', reason: 'failed', havePieces: 0 });
+  });
+
+  it('--stdout into a reader that stops early (| head -c 1000): exit 0, no error (issue 13, item 5)', async () => {
+    const p = await seed(single);
+    const cmd = `node ${JSON.stringify(BIN)} download ${JSON.stringify(single.torrent)} --stdout --peer 127.0.0.1:${p.port} --port 0 --bind 127.0.0.1 2>stderr.txt | head -c 1000 | wc -c; echo "status \${PIPESTATUS[0]}"`;
+    const cwd = await tmp.make('stdout-head');
+    const { stdout } = await promisify(execFile)('bash', ['-c', cmd], { cwd, timeout: 30_000, encoding: 'utf8' });
+    expect(stdout).toMatch(/^\s*1000\s+status 0\s*$/);
+    expect(await readFile(join(cwd, 'stderr.txt'), 'utf8')).not.toMatch(/error/);
+  });
+
+  it('a magnet link with nobody to give the metadata: exit 8 (no metadata), NO_METADATA', async () => {
+    const out = join(dir, 'out-nometa');
+    const magnet = `magnet:?xt=urn:btih:${single.meta.infoHash.v1!.toString('hex')}&x.pe=127.0.0.1:9`;
+    const r = await runClean(['download', magnet, '-o', out, '--timeout', '1s', '--json', ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(8);
+    expect(ndjson(r.stdout).at(-1)).toMatchObject({ ok: false, error: { code: 'NO_METADATA', category: 'no-metadata', exitCode: 8 } });
+    expect(ndjson(r.stdout)[0]).toMatchObject({ type: 'metadata-wanted' });
+  });
+
+  it('a magnet link: the metadata from the seed (BEP 9), then the data; --save-torrent keeps the .torrent byte for byte', async () => {
+    const p = await sessionSeed(single);
+    const out = join(dir, 'out-magnet');
+    const saved = join(dir, 'saved-magnet.torrent');
+    const magnet = `magnet:?xt=urn:btih:${single.meta.infoHash.v1!.toString('hex')}&dn=x&x.pe=127.0.0.1:${p.port}`;
+    const r = await runClean(['download', magnet, '-o', out, '--save-torrent', saved, '--json', ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const events = ndjson(r.stdout);
+    expect(events.find((e: any) => e.type === 'metadata')).toMatchObject({ size: single.meta.infoBytes.length });
+    expect(events.find((e: any) => e.type === 'torrent-saved')).toMatchObject({ path: saved });
+    expect((await readFile(join(out, 'single.bin'))).equals(single.data)).toBe(true);
+    const back = parseTorrent(await readFile(saved));
+    expect(back.infoBytes.equals(single.meta.infoBytes)).toBe(true);
+  });
+
+  it('--metadata-only writes DIR/NAME.torrent and downloads no data', async () => {
+    const p = await sessionSeed(single);
+    const out = join(dir, 'out-metaonly');
+    const r = await runClean(['download', single.meta.infoHash.v1!.toString('hex'), '-o', out, '--peer', `127.0.0.1:${p.port}`, '--metadata-only', '--json', ...NET], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ndjson(r.stdout).at(-1)).toMatchObject({ ok: true, result: { reason: 'metadata', torrentFile: join(out, 'single.bin.torrent') } });
+    expect(parseTorrent(await readFile(join(out, 'single.bin.torrent'))).infoBytes.equals(single.meta.infoBytes)).toBe(true);
+    expect(await readdir(out)).toEqual(['single.bin.torrent']);
   });
 
   it('a disk error is exit 7 (io): a directory where the file should go', async () => {

@@ -54,7 +54,11 @@ export interface DownloadOptions {
   outDir: string | null;
   /** `--select` specs (indices or globs). */
   select: readonly string[];
-  /** Stream the one selected file, in order, to this writer (`--stdout`). */
+  /**
+   * Stream the one selected file, in order, to this writer (`--stdout`). A writer that rejects
+   * with code OUTPUT_CLOSED (the reader went away, as `| head -c 1000` does) ends the download
+   * quietly, as a finished job: `streamClosed` in the outcome.
+   */
   stream?: (chunk: Uint8Array) => Promise<void>;
   /** `--peer` addresses. */
   peers: readonly Endpoint[];
@@ -91,6 +95,8 @@ export interface DownloadOutcome {
   selection: boolean[];
   /** Bytes written to the stream (`stream`), or null without one. */
   streamed: number | null;
+  /** The stream's reader closed it before the end (not an error: the reader had what it wanted). */
+  streamClosed: boolean;
   savedTorrent: string | null;
   final: SessionStats & { reason: string };
   started: Extract<SessionEvent, { type: 'started' }> | undefined;
@@ -206,6 +212,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
     // (a closed pipe) stops the session; a failed session ends the stream.
     let streamed: number | null = null;
     let streamError: unknown;
+    let streamClosed = false;
     let streaming: Promise<void> = Promise.resolve();
     const startStream = () => {
       if (!options.stream || streamIndex === null || !store || !meta) return;
@@ -218,7 +225,8 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
           streamed! += chunk.length;
         }
       })().catch((err: unknown) => {
-        streamError = err;
+        if (isBtError(err) && err.code === 'OUTPUT_CLOSED') streamClosed = true;
+        else streamError = err;
         if (!jobSignal.aborted) stopper.abort(isBtError(err) ? err : fromSystemError(err, 'standard output'));
       });
     };
@@ -241,9 +249,9 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       await streaming;
       // A closed pipe downstream is what ended it, not the session's abort.
       if (streamError && !signal.aborted) throw streamError;
-      throw err;
+      if (!streamClosed || signal.aborted) throw err;
     }
-    return { meta, outDir: temporary ? null : outDir, selection, streamed, savedTorrent, final, started };
+    return { meta, outDir: temporary ? null : outDir, selection, streamed, streamClosed, savedTorrent, final, started };
   } finally {
     if (client) await client.close().catch(() => undefined);
     if (dht) await closeDht(dht, options.dht!.statePath);

@@ -594,6 +594,8 @@ export class Session {
         this.dropPeer(p, isBtError(err) ? err : new BtError('PEER_FAILED', 'network', String(err)));
         continue;
       }
+      // BEP 9: it may now ask us for the metadata (our handshake carries metadata_size from now on).
+      p.wire.resendExtendedHandshake();
       // We said have none (or nothing) when we knew no pieces: what the disk held is told now.
       if (t.picker.completed > 0) for (const i of t.picker.haveBitfield().setIndices()) p.wire.send({ type: 'have', index: i });
       this.updateInterest(p);

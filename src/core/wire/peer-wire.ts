@@ -260,6 +260,15 @@ export class PeerWire {
     }
   }
 
+  /**
+   * Send our BEP 10 handshake again (BEP 10 allows updates): after the metadata arrived, peers
+   * connected before learn our `metadata_size` and that they may ask us for it (BEP 9).
+   */
+  resendExtendedHandshake(): void {
+    if (!this.state?.features.extended || !this.registry) return;
+    this.send({ type: 'extended', id: 0, payload: this.registry.ourHandshake(this.options.extendedHandshake ?? {}) });
+  }
+
   /** Queue a message; small ones are joined into one write. Returns what the state machine says to do. */
   send(m: Message): SendAction {
     if (this.isClosed || this.closing || !this.state) return 'none';

@@ -153,6 +153,36 @@ describe('session over the in-memory transport', () => {
     }
   });
 
+  it('a magnet downloader that gets the metadata tells the peers it met before (a new BEP 10 handshake): they fetch it from it', async () => {
+    const net = new MemoryNetwork();
+    const s = await startSeed(net);
+    try {
+      const setup = (name: string) => async (info: Uint8Array) => {
+        const m = parseTorrent(Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]));
+        return { metainfo: m, store: FileStore.open(m, { outDir: join(root, name) }) };
+      };
+      // A listens and knows nobody yet; B knows only A, and connects while A has no metadata either.
+      const a = new Session({ infoHash: meta.infoHash.v1!, peerId: makePeerId('-BK0100-'), transports: [net.transport('127.0.0.5')], listen: { host: '127.0.0.5', port: 6881 }, seed: { timeMs: 60_000 }, stallTimeoutMs: 20_000, tickMs: 50, pex: false, onMetadata: setup('a') });
+      const actl = new AbortController();
+      const arun = drain(a, actl.signal);
+      for (let i = 0; i < 500 && !a.listening; i++) await new Promise((r) => setTimeout(r, 5));
+      const b = new Session({ infoHash: meta.infoHash.v1!, peerId: makePeerId('-BK0100-'), transports: [net.transport('127.0.0.6')], stallTimeoutMs: 20_000, tickMs: 50, pex: false, onMetadata: setup('b') });
+      b.addPeers('manual', [{ host: '127.0.0.5', port: 6881 }]);
+      const brun = drain(b);
+      // Let B's connection to A be made (A has no metadata to offer it yet), then give A the seed.
+      await new Promise((r) => setTimeout(r, 300));
+      a.addPeers('manual', [{ host: '127.0.0.2', port: 6881 }]);
+      const rb = await brun;
+      actl.abort();
+      await arun;
+      expect(rb.error).toBeUndefined();
+      expect(rb.events.find((e) => e.type === 'metadata')).toMatchObject({ size: meta.infoBytes.length, peers: ['127.0.0.5:6881'] });
+      expect((await readFile(join(root, 'b', 'f.bin'))).equals(data)).toBe(true);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('a metadata-only run ends with reason `metadata` once the info dictionary is checked', async () => {
     const net = new MemoryNetwork();
     const s = await startSeed(net);

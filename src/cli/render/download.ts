@@ -33,20 +33,37 @@ export interface DownloadResult extends Pick<SessionStats, 'pieces' | 'havePiece
   streamed: number | null;
 }
 
-/** One terminal line: "42.0% 430.00 MiB/1.00 GiB ↓ 120.00 MiB/s ↑ 0 B/s 3 peers ETA 5 s". */
+/** The bar's characters: the same as create's and verify's bars (cli-progress's shades_classic). */
+const BAR_DONE = '\u2588';
+const BAR_TODO = '\u2591';
+
+/**
+ * One terminal line: "[████░░░░]   42.0%  430.00 MiB/1.00 GiB  down 120.00 MiB/s  up 0 B/s  3 peers  ETA 5s".
+ * It fits in `width - 1` columns (a line that fills the last column wraps on many terminals): the
+ * bar takes what the text leaves; when even the text is too long, the least useful parts go
+ * first (upload rate, peers, sizes), never a piece of one.
+ */
 export function progressLine(s: SessionStats, width = 100): string {
+  const room = Math.max(1, width - 1);
   const pct = s.totalBytes > 0 ? (100 * s.doneBytes) / s.totalBytes : 100;
-  const parts = [
-    `${pct.toFixed(1).padStart(5)}%`,
-    `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`,
-    `down ${formatRate(s.downRate)}`,
-    `up ${formatRate(s.upRate)}`,
-    `${s.peers} peer${s.peers === 1 ? '' : 's'}${s.seeds > 0 ? ` (${s.seeds} seed${s.seeds === 1 ? '' : 's'})` : ''}`,
-    `ETA ${s.etaMs === null ? '--' : formatDuration(s.etaMs)}`,
+  const parts: { text: string; drop: number }[] = [
+    { text: `${pct.toFixed(1).padStart(5)}%`, drop: 9 },
+    { text: `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`, drop: 3 },
+    { text: `down ${formatRate(s.downRate)}`, drop: 4 },
+    { text: `up ${formatRate(s.upRate)}`, drop: 1 },
+    { text: `${s.peers} peer${s.peers === 1 ? '' : 's'}${s.seeds > 0 ? ` (${s.seeds} seed${s.seeds === 1 ? '' : 's'})` : ''}`, drop: 2 },
+    { text: `ETA ${s.etaMs === null ? '--' : formatDuration(s.etaMs)}`, drop: 5 },
   ];
-  const barWidth = Math.max(0, width - parts.join('  ').length - 4);
-  const bar = barWidth >= 10 ? `[${'#'.repeat(Math.round((barWidth * pct) / 100)).padEnd(barWidth, '-')}]  ` : '';
-  return `${bar}${parts.join('  ')}`.slice(0, Math.max(20, width - 1));
+  const join = () => parts.map((p) => p.text).join('  ');
+  while (join().length > room && parts.length > 1) {
+    const least = parts.reduce((m, p) => (p.drop < m.drop ? p : m));
+    parts.splice(parts.indexOf(least), 1);
+  }
+  const text = join();
+  const barWidth = room - text.length - 4;
+  if (barWidth < 10) return text.slice(0, room);
+  const done = Math.round((barWidth * pct) / 100);
+  return `[${BAR_DONE.repeat(done)}${BAR_TODO.repeat(barWidth - done)}]  ${text}`;
 }
 
 export function renderSummary(r: DownloadResult): string[] {

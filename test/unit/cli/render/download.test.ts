@@ -1,0 +1,50 @@
+/**
+ * The download progress line (issue 13, item 4): it fits the terminal without losing the ETA, and
+ * its bar looks like create's and verify's.
+ */
+import { describe, expect, it } from 'vitest';
+import { progressLine } from '../../../../src/cli/render/download.js';
+import { formatDuration } from '../../../../src/cli/render/format.js';
+import type { SessionStats } from '../../../../src/core/session/index.js';
+
+const eta = `ETA ${formatDuration(5_000)}`;
+const stats: SessionStats = {
+  pieces: 4096,
+  havePieces: 1700,
+  totalBytes: 1024 ** 3,
+  doneBytes: 430 * 1024 ** 2,
+  downloaded: 430 * 1024 ** 2,
+  uploaded: 12 * 1024 ** 2,
+  wasted: 0,
+  downRate: 120.5 * 1024 ** 2,
+  upRate: 1.25 * 1024 ** 2,
+  peers: 12,
+  seeds: 3,
+  known: 40,
+  elapsedMs: 4000,
+  etaMs: 5_000,
+};
+
+describe('download progress line', () => {
+  it.each([80, 120, 200])('at %i columns: one column short of the width at most, ending with the whole ETA', (width) => {
+    const line = progressLine(stats, width);
+    expect(line.length).toBeLessThanOrEqual(width - 1);
+    expect(line.length).toBeGreaterThanOrEqual(width - 2);
+    expect(line.endsWith(eta)).toBe(true);
+    expect(line).toContain('down 120.50 MiB/s');
+  });
+
+  it('draws its bar with the characters of create and verify (cli-progress shades_classic)', () => {
+    const line = progressLine(stats, 120);
+    expect(line).toMatch(/^\[█+░+\] {2}/);
+    expect(line).not.toMatch(/[#-]{3}/);
+  });
+
+  it('on a narrow terminal: no bar, and whole parts dropped (upload first), never a cut one', () => {
+    const line = progressLine(stats, 60);
+    expect(line.length).toBeLessThanOrEqual(59);
+    expect(line.endsWith(eta)).toBe(true);
+    expect(line).not.toMatch(/up /);
+    expect(line.startsWith('[')).toBe(false);
+  });
+});

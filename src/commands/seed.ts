@@ -1,6 +1,6 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { access, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteSizeFlag, parseByteSize, parseDuration } from '../cli/flags.js';
 import { byteProgress } from '../cli/progress.js';
@@ -17,6 +17,7 @@ import type { Metainfo } from '../core/metainfo/types.js';
 import { diskLayout, verifyData } from '../core/metainfo/verify.js';
 import { type SeedOutcome, type StopCondition, describeCondition, runSeed } from '../core/session/index.js';
 import { ContentStore } from '../core/storage/content-store.js';
+import { locateContent } from '../core/storage/locate.js';
 import { azureusPrefix, makePeerId } from '../core/tracker/index.js';
 import { dhtSettings, swarmFlags } from '../cli/swarm.js';
 
@@ -99,7 +100,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     } else {
       meta = await readTorrentArg(args.target);
       torrentPath = args.target === '-' ? null : resolve(args.target);
-      contentPath = await locateContent(meta, resolve(args.path!));
+      contentPath = await locateContent(meta, resolve(args.path!), 'SEED');
       extraTrackers = flags.tracker ?? [];
       for (const url of extraTrackers) if (!/^(https?|udp):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s) or udp tracker URL`);
       verified = flags['skip-verify'] ? 'skipped' : 'checked';
@@ -338,20 +339,4 @@ export function parseUntil(text: string): StopCondition {
     default:
       throw bad(`unknown condition \`${kind}\``);
   }
-}
-
-/**
- * Where the content is: PATH itself (the single file, or the top directory), or PATH/NAME when
- * PATH is the directory holding it (as `download -o DIR` leaves it).
- */
-async function locateContent(meta: Metainfo, path: string): Promise<string> {
-  const probe = meta.files.find((f) => !f.padding && f.length > 0) ?? meta.files[0]!;
-  const exists = async (content: string) => {
-    const p = meta.multiFile ? join(content, ...probe.path) : content;
-    return stat(p).then((s) => s.isFile(), () => false);
-  };
-  if (await exists(path)) return path;
-  const inside = join(path, meta.name);
-  if (await exists(inside)) return inside;
-  return path;
 }

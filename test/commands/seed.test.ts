@@ -155,4 +155,14 @@ describe('btkit seed', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('give the data too');
   });
+
+  it('data that is not there: "no such file", exit 7, as verify says (issue 13, item 7)', async () => {
+    const missing = join(single.content, '..', 'nonexistent-dir');
+    const seed = await runClean(['seed', single.torrent, missing, '--port', '0', '--host', '127.0.0.1']);
+    const verify = await runClean(['verify', single.torrent, missing]);
+    expect(seed.code, seed.stderr).toBe(7);
+    expect(verify.code, verify.stderr).toBe(7);
+    expect(seed.stderr).toMatch(/no such file/);
+    expect(verify.stderr).toMatch(/no such file/);
+  });
 });

@@ -27,6 +27,17 @@ export interface JsonEnvelopeError {
   error: { code: string; category: string; message: string; exitCode: number; detail?: Record<string, unknown> };
 }
 
+/**
+ * `--json` for streaming commands: oclif's own says "Format output as json.", which is wrong for
+ * NDJSON. A command spreads this into its `baseFlags` to replace it (same name, same behaviour).
+ */
+export const ndjsonFlag = {
+  json: Flags.boolean({
+    description: 'Print NDJSON: one JSON object per line as events happen, the last line the {"ok":…} envelope.',
+    helpGroup: 'GLOBAL',
+  }),
+};
+
 export abstract class BaseCommand<T = unknown> extends Command {
   static override enableJsonFlag = true;
 
@@ -73,9 +84,14 @@ export abstract class BaseCommand<T = unknown> extends Command {
     return super.finally(err);
   }
 
+  /** --quiet / -q: only the essential result (no headers, no "ok" lines, no notes). */
+  protected get quiet(): boolean {
+    return this.argv.includes('--quiet') || this.argv.includes('-q');
+  }
+
   /** True when progress and notes may go to stderr (not --json, not --quiet). */
   protected get chatty(): boolean {
-    return !this.jsonEnabled() && !this.argv.includes('--quiet') && !this.argv.includes('-q');
+    return !this.jsonEnabled() && !this.quiet;
   }
 
   /** A diagnostic line on stderr, suppressed by --quiet and --json. */
@@ -86,7 +102,7 @@ export abstract class BaseCommand<T = unknown> extends Command {
   /** A warning: to stderr for people, into the envelope's `warnings` under --json. */
   protected warnLine(message: string): void {
     this.warnings.push(message);
-    if (!this.jsonEnabled() && !this.argv.includes('--quiet') && !this.argv.includes('-q')) {
+    if (this.chatty) {
       process.stderr.write(`${this.style.yellow('warning')}: ${message}\n`);
     }
   }

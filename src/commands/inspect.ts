@@ -1,6 +1,6 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { renderSummary, summarize, type TorrentSummary } from '../cli/render/torrent.js';
+import { renderFiles, renderSummary, summarize, type TorrentSummary } from '../cli/render/torrent.js';
 import { resolveTarget } from '../cli/target.js';
 import { toJson, type JsonValue } from '../core/bencode/index.js';
 import { formatMagnet } from '../core/metainfo/index.js';
@@ -23,7 +23,7 @@ export default class Inspect extends BaseCommand<InspectResult> {
   };
   static override flags = {
     raw: Flags.boolean({ description: 'Dump the whole bencoded structure as JSON.' }),
-    list: Flags.boolean({ description: 'List files one per line (size and path) instead of a tree.' }),
+    list: Flags.boolean({ description: 'List files one per line (size and path) instead of a tree; with --quiet, only that list.' }),
   };
 
   async run(): Promise<InspectResult> {
@@ -66,7 +66,8 @@ export default class Inspect extends BaseCommand<InspectResult> {
     }
     const summary = summarize(meta);
     if (!summary.canonical) this.warnLine(`the torrent is not canonical bencode (${summary.nonCanonical.map((n) => n.kind).join(', ')}); the infohash is over its original bytes`);
-    if (!this.jsonEnabled()) for (const line of renderSummary(summary, { list: flags.list })) this.out(line);
+    // --quiet: the files alone (a list or a tree), for a pipeline.
+    if (!this.jsonEnabled()) for (const line of (this.quiet ? renderFiles : renderSummary)(summary, { list: flags.list })) this.out(line);
     return summary;
   }
 }

@@ -52,7 +52,8 @@ PATH is the content itself (the file of a single-file torrent, the top directory
     const result: VerifyCommandResult = { name: meta.name, infoHash: meta.infoHash.v1!.toString('hex'), contentPath, ...report };
     if (!this.jsonEnabled()) {
       for (const f of report.files) {
-        if (f.status === 'padding') continue;
+        // --quiet: only what failed (and the error line); nothing at all when everything matches.
+        if (f.status === 'padding' || (this.quiet && f.status === 'complete')) continue;
         const mark = f.status === 'complete' ? this.outStyle.green('ok     ') : this.outStyle.red('FAIL   ');
         let why = '';
         if (f.status === 'missing') why = 'missing';
@@ -60,7 +61,7 @@ PATH is the content itself (the file of a single-file torrent, the top directory
         else if (f.status === 'bad-pieces') why = `bad pieces ${formatRanges(f.badPieces)}`;
         this.out(`${mark}${f.path}${why ? `  (${why})` : ''}`);
       }
-      this.out(`${report.goodPieces}/${report.pieceCount} pieces good, ${formatBytes(report.bytesChecked)} checked${report.ok ? '' : `; bad pieces: ${formatRanges(report.badPieces) || 'none (but files differ in size)'}`}`);
+      if (!this.quiet) this.out(`${report.goodPieces}/${report.pieceCount} pieces good, ${formatBytes(report.bytesChecked)} checked${report.ok ? '' : `; bad pieces: ${formatRanges(report.badPieces) || 'none (but files differ in size)'}`}`);
     }
     if (!report.ok) {
       const bad = report.files.filter((f) => f.status !== 'complete' && f.status !== 'padding').length;

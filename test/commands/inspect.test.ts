@@ -60,6 +60,13 @@ describe('btkit inspect: torrents', () => {
     expect(lines(r.stdout).slice(-4)).toEqual([`${'7'.padStart(14)}  pkg/README`, `${'20000'.padStart(14)}  pkg/lib/x.js`, `${'1'.padStart(14)}  pkg/lib/y.js`, `${'0'.padStart(14)}  pkg/zz`]);
   });
 
+  it('--list -q: the file lines alone, no header (issue 13 item 16)', async () => {
+    const r = await run(['inspect', torrent, '--list', '-q']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(lines(r.stdout)).toEqual(['             7  pkg/README', '         20000  pkg/lib/x.js', '             1  pkg/lib/y.js', '             0  pkg/zz']);
+  });
+
   it('--json: the envelope with every field; the infohash is SHA-1 of the info dict', async () => {
     const r = await run(['inspect', torrent, '--json']);
     expect(r.code).toBe(0);

@@ -117,6 +117,12 @@ export function fileTree(s: TorrentSummary): string[] {
   return lines;
 }
 
+/** The file list (`list`: size and path a line) or tree, alone. */
+export function renderFiles(s: TorrentSummary, options: { list?: boolean } = {}): string[] {
+  if (!options.list) return fileTree(s);
+  return s.files.filter((f) => !f.padding).map((f) => `${String(f.length).padStart(14)}  ${f.path}`);
+}
+
 export function renderSummary(s: TorrentSummary, options: { list?: boolean } = {}): string[] {
   const rows: [string, string][] = [
     ['Name', s.name],
@@ -137,11 +143,6 @@ export function renderSummary(s: TorrentSummary, options: { list?: boolean } = {
   rows.push(['Magnet', s.magnet]);
   if (!s.canonical) rows.push(['Canonical', `no: ${s.nonCanonical.map((n) => `${n.kind} at byte ${n.offset}`).join(', ')}`]);
   const lines = keyValues(rows);
-  lines.push('');
-  if (options.list) {
-    for (const f of s.files) if (!f.padding) lines.push(`${String(f.length).padStart(14)}  ${f.path}`);
-  } else {
-    lines.push(...fileTree(s));
-  }
+  lines.push('', ...renderFiles(s, options));
   return lines;
 }

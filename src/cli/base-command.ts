@@ -12,6 +12,7 @@ import { Command, Flags, Errors } from './oclif.js';
 import { BtError, isBtError } from '../core/errors.js';
 import { exitCodeFor } from './exit-codes.js';
 import { guardDashValues } from './flags.js';
+import { escapeControl } from './render/escape.js';
 import { Style } from './style.js';
 
 export interface JsonEnvelopeOk<T> {
@@ -96,14 +97,14 @@ export abstract class BaseCommand<T = unknown> extends Command {
 
   /** A diagnostic line on stderr, suppressed by --quiet and --json. */
   protected note(message: string): void {
-    if (this.chatty) process.stderr.write(`${message}\n`);
+    if (this.chatty) process.stderr.write(`${escapeControl(message)}\n`);
   }
 
   /** A warning: to stderr for people, into the envelope's `warnings` under --json. */
   protected warnLine(message: string): void {
     this.warnings.push(message);
     if (this.chatty) {
-      process.stderr.write(`${this.style.yellow('warning')}: ${message}\n`);
+      process.stderr.write(`${this.style.yellow('warning')}: ${escapeControl(message)}\n`);
     }
   }
 
@@ -142,7 +143,8 @@ export abstract class BaseCommand<T = unknown> extends Command {
     } else {
       // One line, always: a usage error carries its pointer to --help on the same line.
       const help = bt.category === 'usage' ? ` (see 'btkit ${this.id ?? ''} --help')` : '';
-      process.stderr.write(`btkit ${this.id ?? ''}: ${this.style.red('error')}: ${bt.message}${bt.code === 'INTERNAL' ? '' : ` [${bt.code}]`}${help}\n`);
+      // Messages quote torrent and network text (paths, failure reasons): escaped, one line always.
+      process.stderr.write(`btkit ${this.id ?? ''}: ${this.style.red('error')}: ${escapeControl(bt.message)}${bt.code === 'INTERNAL' ? '' : ` [${bt.code}]`}${help}\n`);
       if (bt.category === 'internal' && process.env.BTKIT_DEBUG) process.stderr.write(`${(bt.cause as Error | undefined)?.stack ?? bt.stack}\n`);
     }
   }

@@ -1,6 +1,7 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { renderFiles, renderSummary, summarize, type TorrentSummary } from '../cli/render/torrent.js';
+import { escapeControl } from '../cli/render/escape.js';
 import { resolveTarget } from '../cli/target.js';
 import { toJson, type JsonValue } from '../core/bencode/index.js';
 import { formatMagnet } from '../core/metainfo/index.js';
@@ -52,7 +53,7 @@ export default class Inspect extends BaseCommand<InspectResult> {
       if (!this.jsonEnabled()) {
         for (const [k, v] of Object.entries(view)) {
           if (v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)) continue;
-          this.out(`${k.padEnd(12)}  ${Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v}`);
+          this.out(escapeControl(`${k.padEnd(12)}  ${Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v}`));
         }
       }
       return { magnet: view };

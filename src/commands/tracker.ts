@@ -1,6 +1,7 @@
 import { Flags } from '../cli/oclif.js';
 import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { bindHostFlag, durationFlag } from '../cli/flags.js';
+import { escapeControl } from '../cli/render/escape.js';
 import { formatDuration } from '../cli/render/format.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError } from '../core/errors.js';
@@ -73,7 +74,7 @@ Every request is logged: one line per announce or scrape on stdout, or with --js
       ? (e: TrackerServerEvent) => this.emitEvent({ time: new Date().toISOString(), ...e })
       : quiet
         ? undefined
-        : (e: TrackerServerEvent) => this.out(renderEvent(e));
+        : (e: TrackerServerEvent) => this.out(escapeControl(renderEvent(e)));
 
     const started = performance.now();
     const server = await startTrackerServer({

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteProgress } from '../cli/progress.js';
+import { escapeControl } from '../cli/render/escape.js';
 import { formatBytes, formatRanges } from '../cli/render/format.js';
 import { readTorrentArg } from '../cli/target.js';
 import { BtError, fromSystemError } from '../core/errors.js';
@@ -59,7 +60,7 @@ PATH is the content itself (the file of a single-file torrent, the top directory
         if (f.status === 'missing') why = 'missing';
         else if (f.status === 'wrong-size') why = `wrong size: ${f.actualLength} bytes, expected ${f.length}`;
         else if (f.status === 'bad-pieces') why = `bad pieces ${formatRanges(f.badPieces)}`;
-        this.out(`${mark}${f.path}${why ? `  (${why})` : ''}`);
+        this.out(`${mark}${escapeControl(f.path)}${why ? `  (${why})` : ''}`);
       }
       if (!this.quiet) this.out(`${report.goodPieces}/${report.pieceCount} pieces good, ${formatBytes(report.bytesChecked)} checked${report.ok ? '' : `; bad pieces: ${formatRanges(report.badPieces) || 'none (but files differ in size)'}`}`);
     }

@@ -24,13 +24,18 @@ function esc(text) {
     .map((line) => (/^[.']/.test(line) ? `\\&${line}` : line))
     .join('\n');
 }
-const para = (text) => esc(text).split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean).join('\n.PP\n');
+/** Prose: escaped, with markdown's `code` spans in bold (roff shows backticks literally). */
+const prose = (text) => esc(text).replace(/`([^`\n]+)`/g, '\\fB$1\\fR');
+const para = (text) => prose(text).split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean).join('\n.PP\n');
 const fill = (s, cmd) => s.replaceAll('<%= config.bin %>', bin).replaceAll('<%= command.id %>', cmd.id);
 
 function flagLine(name, f) {
   const short = f.char ? `\\fB\\-${f.char}\\fR, ` : '';
   const value = f.type === 'option' ? ` \\fI${(f.helpValue ?? name).toString().toUpperCase()}\\fR` : '';
-  return `.TP\n${short}\\fB\\-\\-${name}\\fR${value}\n${esc(f.description ?? f.summary ?? '')}${f.multiple ? ' May be repeated.' : ''}${f.options ? ` One of: ${f.options.join(', ')}.` : ''}`;
+  // The manifest holds a default as help shows it (a duration flag's defaultHelp: `5s`, not 5000).
+  const dflt = f.type === 'option' && f.default !== undefined && f.default !== '' ? ` Default: ${prose(String(f.default))}.` : '';
+  const negate = f.allowNo && !(f.description ?? '').includes(`--no-${name}`) ? ` \\fB\\-\\-no\\-${name}\\fR turns it off.` : '';
+  return `.TP\n${short}\\fB\\-\\-${name}\\fR${value}\n${prose(f.description ?? f.summary ?? '')}${f.multiple ? ' May be repeated.' : ''}${f.options ? ` One of: ${f.options.join(', ')}.` : ''}${dflt}${negate}`;
 }
 
 function exitSection() {
@@ -53,12 +58,12 @@ function commandPage(cmd) {
   return [
     header(`${bin}-${cmd.id}`),
     '.SH NAME',
-    `${bin}\\-${cmd.id} \\- ${esc(cmd.summary ?? '')}`,
+    `${bin}\\-${cmd.id} \\- ${prose(cmd.summary ?? '')}`,
     '.SH SYNOPSIS',
     synopsis,
     '.SH DESCRIPTION',
     para(cmd.description ?? cmd.summary ?? ''),
-    ...(args.length ? ['.SH ARGUMENTS', ...args.map((a) => `.TP\n.I ${a.name}\n${esc(a.description ?? '')}`)] : []),
+    ...(args.length ? ['.SH ARGUMENTS', ...args.map((a) => `.TP\n.I ${a.name}\n${prose(a.description ?? '')}`)] : []),
     '.SH OPTIONS',
     ...flags.map(([name, f]) => flagLine(name, f)),
     ...(examples.length
@@ -82,7 +87,7 @@ function mainPage(cmds) {
     '.SH DESCRIPTION',
     para(`${bin} is one binary of single-purpose commands over one BitTorrent core. Every command takes --json, which prints one JSON document on stdout: {"ok": true, "command", "result", "warnings"} on success, {"ok": false, "command", "error": {"code", "category", "message", "exitCode"}} on failure. Streaming commands print NDJSON events. Data goes to stdout; progress bars (only on a terminal) and diagnostics go to stderr.`),
     '.SH COMMANDS',
-    ...cmds.map((c) => `.TP\n\\fB${bin} ${c.id}\\fR\n${esc(c.summary ?? '')} See \\fB${bin}\\-${c.id}\\fR(1).`),
+    ...cmds.map((c) => `.TP\n\\fB${bin} ${c.id}\\fR\n${prose(c.summary ?? '')} See \\fB${bin}\\-${c.id}\\fR(1).`),
     exitSection(),
     envSection,
     '.SH SEE ALSO',
@@ -96,6 +101,14 @@ const pages = new Map([[`${bin}.1`, mainPage(cmds)], ...cmds.map((c) => [`${bin}
 const dir = join(root, 'man');
 mkdirSync(dir, { recursive: true });
 const existing = readdirSync(dir).filter((f) => f.endsWith('.1'));
+// package.json's "man" must list every page, or `man btkit-create` fails after a global install.
+const listed = JSON.stringify([...(pkg.man ?? [])].sort());
+const wanted = JSON.stringify([...pages.keys()].map((n) => `./man/${n}`).sort());
+if (listed !== wanted) {
+  // A warning when building (a new command's page is written first), a failure under --check.
+  console.error(`man: package.json "man" must list every page: "man": ${wanted}`);
+  if (check) process.exit(1);
+}
 if (check) {
   const stale = [...pages].filter(([name, text]) => {
     try {

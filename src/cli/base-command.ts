@@ -12,6 +12,7 @@ import { Command, Flags, Errors } from './oclif.js';
 import { BtError, isBtError } from '../core/errors.js';
 import { exitCodeFor } from './exit-codes.js';
 import { guardDashValues } from './flags.js';
+import { escapeControl } from './render/escape.js';
 import { Style } from './style.js';
 
 export interface JsonEnvelopeOk<T> {
@@ -26,6 +27,17 @@ export interface JsonEnvelopeError {
   command: string;
   error: { code: string; category: string; message: string; exitCode: number; detail?: Record<string, unknown> };
 }
+
+/**
+ * `--json` for streaming commands: oclif's own says "Format output as json.", which is wrong for
+ * NDJSON. A command spreads this into its `baseFlags` to replace it (same name, same behaviour).
+ */
+export const ndjsonFlag = {
+  json: Flags.boolean({
+    description: 'Print NDJSON: one JSON object per line as events happen, the last line the {"ok":…} envelope.',
+    helpGroup: 'GLOBAL',
+  }),
+};
 
 export abstract class BaseCommand<T = unknown> extends Command {
   static override enableJsonFlag = true;
@@ -73,21 +85,26 @@ export abstract class BaseCommand<T = unknown> extends Command {
     return super.finally(err);
   }
 
+  /** --quiet / -q: only the essential result (no headers, no "ok" lines, no notes). */
+  protected get quiet(): boolean {
+    return this.argv.includes('--quiet') || this.argv.includes('-q');
+  }
+
   /** True when progress and notes may go to stderr (not --json, not --quiet). */
   protected get chatty(): boolean {
-    return !this.jsonEnabled() && !this.argv.includes('--quiet') && !this.argv.includes('-q');
+    return !this.jsonEnabled() && !this.quiet;
   }
 
   /** A diagnostic line on stderr, suppressed by --quiet and --json. */
   protected note(message: string): void {
-    if (this.chatty) process.stderr.write(`${message}\n`);
+    if (this.chatty) process.stderr.write(`${escapeControl(message)}\n`);
   }
 
   /** A warning: to stderr for people, into the envelope's `warnings` under --json. */
   protected warnLine(message: string): void {
     this.warnings.push(message);
-    if (!this.jsonEnabled() && !this.argv.includes('--quiet') && !this.argv.includes('-q')) {
-      process.stderr.write(`${this.style.yellow('warning')}: ${message}\n`);
+    if (this.chatty) {
+      process.stderr.write(`${this.style.yellow('warning')}: ${escapeControl(message)}\n`);
     }
   }
 
@@ -126,7 +143,8 @@ export abstract class BaseCommand<T = unknown> extends Command {
     } else {
       // One line, always: a usage error carries its pointer to --help on the same line.
       const help = bt.category === 'usage' ? ` (see 'btkit ${this.id ?? ''} --help')` : '';
-      process.stderr.write(`btkit ${this.id ?? ''}: ${this.style.red('error')}: ${bt.message}${bt.code === 'INTERNAL' ? '' : ` [${bt.code}]`}${help}\n`);
+      // Messages quote torrent and network text (paths, failure reasons): escaped, one line always.
+      process.stderr.write(`btkit ${this.id ?? ''}: ${this.style.red('error')}: ${escapeControl(bt.message)}${bt.code === 'INTERNAL' ? '' : ` [${bt.code}]`}${help}\n`);
       if (bt.category === 'internal' && process.env.BTKIT_DEBUG) process.stderr.write(`${(bt.cause as Error | undefined)?.stack ?? bt.stack}\n`);
     }
   }

@@ -4,6 +4,7 @@
  */
 import { Flags } from './oclif.js';
 import { BtError } from '../core/errors.js';
+import { formatDurationFlag } from './render/format.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH } from '../core/metainfo/parse.js';
 
 const usage = (message: string) => new BtError('USAGE', 'usage', message);
@@ -83,7 +84,15 @@ export const bindHostFlag = Flags.custom<string>({ parse: async (input) => parse
 
 export const byteSizeFlag = Flags.custom<number>({ parse: async (input) => parseByteSize(input) });
 export const pieceLengthFlag = Flags.custom<number>({ parse: async (input) => parsePieceLength(input) });
-export const durationFlag = Flags.custom<number>({ parse: async (input) => parseDuration(input) });
+const durationBase = Flags.custom<number>({ parse: async (input) => parseDuration(input) });
+/** A duration flag; help shows its default as it is typed (`5s`, `2m`), not as milliseconds. */
+export const durationFlag = ((options: Record<string, unknown> = {}) => {
+  const ms = options.default;
+  return (durationBase as (o: Record<string, unknown>) => unknown)({
+    ...(typeof ms === 'number' ? { defaultHelp: async () => formatDurationFlag(ms) } : {}),
+    ...options,
+  });
+}) as unknown as typeof durationBase;
 export const hostPortFlag = Flags.custom<HostPort>({ parse: async (input) => parseHostPort(input) });
 
 /**

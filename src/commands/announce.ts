@@ -64,21 +64,21 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
   };
   static override flags = {
     tracker: trackerUrlFlag({ char: 't', multiple: true, description: 'Announce to this tracker URL (http://, https://, udp://) instead of the torrent\'s trackers.' }),
-    event: Flags.string({ options: [...ANNOUNCE_EVENTS], default: 'started', description: 'The announce event (default: started).' }),
-    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'The port we claim to listen on (default: 6881).' }),
+    event: Flags.string({ options: [...ANNOUNCE_EVENTS], default: 'started', description: 'The announce event.' }),
+    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'The port we claim to listen on.' }),
     uploaded: byteSizeFlag({ description: 'Bytes uploaded so far (e.g. 0, 1GiB). Default 0.' }),
     downloaded: byteSizeFlag({ description: 'Bytes downloaded so far. Default 0.' }),
     left: byteSizeFlag({ description: "Bytes left to download; 0 announces a seeder. Default: the torrent's size, or 1 for a bare infohash or magnet." }),
-    numwant: Flags.integer({ min: -1, max: 10000, default: 50, description: 'Peers wanted; -1 lets the tracker choose (default: 50).' }),
+    numwant: Flags.integer({ min: -1, max: 10000, default: 50, description: 'Peers wanted; -1 lets the tracker choose.' }),
     'peer-id': dashValueFlag({ description: 'Peer id: 40 hex digits; a client code and version such as qB4630 (the prefix -qB4630-, padded at random); or any prefix of up to 20 characters, such as -qB4630-. Default: -BK0100- and random characters.' }),
     key: Flags.string({ description: 'The 32-bit key, as up to 8 hex digits. Default: random.' }),
     ip: Flags.string({ description: 'An IP address to report to the tracker (most trackers ignore it).' }),
     ipv4: Flags.string({ description: 'BEP 7: our IPv4 address for a dual-stack HTTP tracker, ADDR or ADDR:PORT (sent as ipv4=; UDP trackers have no such field).' }),
     ipv6: Flags.string({ description: 'BEP 7: our IPv6 address for a dual-stack HTTP tracker, ADDR or [ADDR]:PORT (sent as ipv6=; UDP trackers have no such field).' }),
     'tracker-id': Flags.string({ description: "Send this `trackerid` (an HTTP tracker's `tracker id` from a previous answer)." }),
-    compact: Flags.boolean({ default: true, allowNo: true, description: 'Ask HTTP trackers for compact peer lists (BEP 23); --no-compact asks for the dictionary model with peer ids (default: compact).' }),
-    timeout: durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'Give up on a tracker after this long (e.g. 5s, 1m; default: 15s).' }),
-    'udp-retransmit': durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'First UDP retransmission delay, doubling after each try (default: 15s, as BEP 15 says).' }),
+    compact: Flags.boolean({ default: true, allowNo: true, description: 'Ask HTTP trackers for compact peer lists (BEP 23); --no-compact asks for the dictionary model with peer ids.' }),
+    timeout: durationFlag({ default: 15_000, description: 'Give up on a tracker after this long (e.g. 5s, 1m).' }),
+    'udp-retransmit': durationFlag({ default: 15_000, description: 'First UDP retransmission delay, doubling after each try (the default is BEP 15\'s).' }),
     'peers-only': Flags.boolean({ description: 'Print only the peers, host:port one a line (deduplicated).' }),
   };
 

@@ -53,7 +53,7 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
     output: Flags.string({ char: 'o', description: 'Where to write the torrent; `-` for stdout. Default: <name>.torrent in the current directory.' }),
     force: Flags.boolean({ char: 'f', description: 'Overwrite the output file if it exists.' }),
     name: Flags.string({ char: 'n', description: 'Torrent name (default: the base name of the path).' }),
-    'piece-length': pieceLengthFlag({ char: 'p', description: 'Piece length, e.g. 256KiB, 1MiB, 4m (default: automatic, see above).' }),
+    'piece-length': pieceLengthFlag({ char: 'p', description: 'Piece length, e.g. 256KiB, 1MiB, 4m (default: automatic, as the description says).' }),
     tracker: Flags.string({ char: 't', multiple: true, description: 'Tracker announce URL; repeat for more tiers, comma-separate trackers of one tier.' }),
     'web-seed': Flags.string({ char: 'w', multiple: true, description: 'Web seed URL (BEP 19 url-list); repeatable.' }),
     private: Flags.boolean({ description: 'Mark the torrent private (BEP 27): peers only from its trackers.' }),

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Args, Flags } from '../cli/oclif.js';
-import { BaseCommand } from '../cli/base-command.js';
+import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { durationFlag, hostPortFlag } from '../cli/flags.js';
 import { type DhtLookupResult, renderLookupSummary } from '../cli/render/dht.js';
 import { resolveTarget } from '../cli/target.js';
@@ -43,6 +43,7 @@ Exit status: 0 when peers were found, or with --announce when a node accepted ou
   static override args = {
     target: Args.string({ required: true, description: 'A 40-hex infohash, a magnet link, or a .torrent file (`-` for standard input).' }),
   };
+  static override baseFlags = { ...BaseCommand.baseFlags, ...ndjsonFlag };
   static override flags = {
     timeout: durationFlag({ default: 5_000, description: 'Time budget of the lookup (e.g. 5s, 30s).' }),
     'max-peers': Flags.integer({ min: 1, description: 'Stop after this many distinct peers.' }),

@@ -1,6 +1,7 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { renderSummary, summarize, type TorrentSummary } from '../cli/render/torrent.js';
+import { renderFiles, renderSummary, summarize, type TorrentSummary } from '../cli/render/torrent.js';
+import { escapeControl } from '../cli/render/escape.js';
 import { resolveTarget } from '../cli/target.js';
 import { toJson, type JsonValue } from '../core/bencode/index.js';
 import { formatMagnet } from '../core/metainfo/index.js';
@@ -23,7 +24,7 @@ export default class Inspect extends BaseCommand<InspectResult> {
   };
   static override flags = {
     raw: Flags.boolean({ description: 'Dump the whole bencoded structure as JSON.' }),
-    list: Flags.boolean({ description: 'List files one per line (size and path) instead of a tree.' }),
+    list: Flags.boolean({ description: 'List files one per line (size and path) instead of a tree; with --quiet, only that list.' }),
   };
 
   async run(): Promise<InspectResult> {
@@ -52,7 +53,7 @@ export default class Inspect extends BaseCommand<InspectResult> {
       if (!this.jsonEnabled()) {
         for (const [k, v] of Object.entries(view)) {
           if (v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)) continue;
-          this.out(`${k.padEnd(12)}  ${Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v}`);
+          this.out(escapeControl(`${k.padEnd(12)}  ${Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v}`));
         }
       }
       return { magnet: view };
@@ -66,7 +67,8 @@ export default class Inspect extends BaseCommand<InspectResult> {
     }
     const summary = summarize(meta);
     if (!summary.canonical) this.warnLine(`the torrent is not canonical bencode (${summary.nonCanonical.map((n) => n.kind).join(', ')}); the infohash is over its original bytes`);
-    if (!this.jsonEnabled()) for (const line of renderSummary(summary, { list: flags.list })) this.out(line);
+    // --quiet: the files alone (a list or a tree), for a pipeline.
+    if (!this.jsonEnabled()) for (const line of (this.quiet ? renderFiles : renderSummary)(summary, { list: flags.list })) this.out(line);
     return summary;
   }
 }

@@ -31,8 +31,8 @@ Exit status: 0 when at least one tracker answered; 4 (network) when all failed, 
   };
   static override flags = {
     tracker: trackerUrlFlag({ char: 't', multiple: true, description: "Scrape this tracker (announce URL: http://, https://, udp://) instead of the targets' trackers." }),
-    timeout: durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'Give up on a tracker after this long (default: 15s).' }),
-    'udp-retransmit': durationFlag({ default: 15_000, defaultHelp: async () => '15s', description: 'First UDP retransmission delay, doubling after each try (default: 15s, as BEP 15 says).' }),
+    timeout: durationFlag({ default: 15_000, description: 'Give up on a tracker after this long.' }),
+    'udp-retransmit': durationFlag({ default: 15_000, description: 'First UDP retransmission delay, doubling after each try (the default is BEP 15\'s).' }),
   };
 
   async run(): Promise<ScrapeCommandResult> {

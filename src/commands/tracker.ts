@@ -1,6 +1,7 @@
 import { Flags } from '../cli/oclif.js';
-import { BaseCommand } from '../cli/base-command.js';
+import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { bindHostFlag, durationFlag } from '../cli/flags.js';
+import { escapeControl } from '../cli/render/escape.js';
 import { formatDuration } from '../cli/render/format.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError } from '../core/errors.js';
@@ -35,14 +36,15 @@ Every request is logged: one line per announce or scrape on stdout, or with --js
     { command: '<%= config.bin %> <%= command.id %> --allow release.torrent --interval 30s --host 0.0.0.0', description: 'Serve one torrent to the local network, peers re-announcing every 30 s.' },
     { command: '<%= config.bin %> <%= command.id %> --no-udp --stop-after 10m --quiet &', description: 'An HTTP-only tracker for a CI job, gone after ten minutes.' },
   ];
+  static override baseFlags = { ...BaseCommand.baseFlags, ...ndjsonFlag };
   static override flags = {
-    host: bindHostFlag({ default: '127.0.0.1', description: 'Address to bind to, both HTTP and UDP (default: 127.0.0.1).' }),
-    'http-port': Flags.integer({ min: 0, max: 65535, default: 6969, description: 'HTTP port; 0 picks a free one (default: 6969).' }),
-    'udp-port': Flags.integer({ min: 0, max: 65535, default: 6969, description: 'UDP port; 0 picks a free one (default: 6969).' }),
+    host: bindHostFlag({ default: '127.0.0.1', description: 'Address to bind to, both HTTP and UDP (loopback by default).' }),
+    'http-port': Flags.integer({ min: 0, max: 65535, default: 6969, description: 'HTTP port; 0 picks a free one.' }),
+    'udp-port': Flags.integer({ min: 0, max: 65535, default: 6969, description: 'UDP port; 0 picks a free one.' }),
     'no-http': Flags.boolean({ description: 'Do not serve HTTP.' }),
     'no-udp': Flags.boolean({ description: 'Do not serve UDP.' }),
-    interval: durationFlag({ default: 120_000, defaultHelp: async () => '2m', description: 'The announce interval sent to peers, e.g. 30s (default: 2m).' }),
-    'min-interval': durationFlag({ default: 30_000, defaultHelp: async () => '30s', description: 'The HTTP `min interval` sent to peers (default: 30s).' }),
+    interval: durationFlag({ default: 120_000, description: 'The announce interval sent to peers, e.g. 30s.' }),
+    'min-interval': durationFlag({ default: 30_000, description: 'The HTTP `min interval` sent to peers.' }),
     'peer-ttl': durationFlag({ description: 'Drop a peer that has not announced for this long. Default: three intervals.' }),
     allow: Flags.string({ multiple: true, description: 'Serve only this torrent (infohash, .torrent or magnet); repeatable. Default: any.' }),
     'trust-ip': Flags.boolean({ description: 'Believe the IP address a client reports (`ip=` / the UDP ip field) instead of the one it comes from.' }),
@@ -72,7 +74,7 @@ Every request is logged: one line per announce or scrape on stdout, or with --js
       ? (e: TrackerServerEvent) => this.emitEvent({ time: new Date().toISOString(), ...e })
       : quiet
         ? undefined
-        : (e: TrackerServerEvent) => this.out(renderEvent(e));
+        : (e: TrackerServerEvent) => this.out(escapeControl(renderEvent(e)));
 
     const started = performance.now();
     const server = await startTrackerServer({

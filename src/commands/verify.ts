@@ -1,12 +1,11 @@
 import { Args, Flags } from '../cli/oclif.js';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteProgress } from '../cli/progress.js';
+import { escapeControl } from '../cli/render/escape.js';
 import { formatBytes, formatRanges } from '../cli/render/format.js';
 import { readTorrentArg } from '../cli/target.js';
-import { BtError, fromSystemError } from '../core/errors.js';
-import type { Metainfo } from '../core/metainfo/types.js';
+import { locateContent } from '../core/storage/locate.js';
+import { BtError } from '../core/errors.js';
 import { verifyData, type VerifyReport } from '../core/metainfo/verify.js';
 
 export interface VerifyCommandResult extends VerifyReport {
@@ -36,7 +35,7 @@ PATH is the content itself (the file of a single-file torrent, the top directory
   async run(): Promise<VerifyCommandResult> {
     const { args, flags } = await this.parse(Verify);
     const meta = await readTorrentArg(args.torrent, { signal: this.signal });
-    const contentPath = await locateContent(meta, args.path);
+    const contentPath = await locateContent(meta, args.path, 'VERIFY');
     const progress = await byteProgress('verifying', this.chatty);
     let report: VerifyReport;
     try {
@@ -52,15 +51,16 @@ PATH is the content itself (the file of a single-file torrent, the top directory
     const result: VerifyCommandResult = { name: meta.name, infoHash: meta.infoHash.v1!.toString('hex'), contentPath, ...report };
     if (!this.jsonEnabled()) {
       for (const f of report.files) {
-        if (f.status === 'padding') continue;
+        // --quiet: only what failed (and the error line); nothing at all when everything matches.
+        if (f.status === 'padding' || (this.quiet && f.status === 'complete')) continue;
         const mark = f.status === 'complete' ? this.outStyle.green('ok     ') : this.outStyle.red('FAIL   ');
         let why = '';
         if (f.status === 'missing') why = 'missing';
         else if (f.status === 'wrong-size') why = `wrong size: ${f.actualLength} bytes, expected ${f.length}`;
         else if (f.status === 'bad-pieces') why = `bad pieces ${formatRanges(f.badPieces)}`;
-        this.out(`${mark}${f.path}${why ? `  (${why})` : ''}`);
+        this.out(`${mark}${escapeControl(f.path)}${why ? `  (${why})` : ''}`);
       }
-      this.out(`${report.goodPieces}/${report.pieceCount} pieces good, ${formatBytes(report.bytesChecked)} checked${report.ok ? '' : `; bad pieces: ${formatRanges(report.badPieces) || 'none (but files differ in size)'}`}`);
+      if (!this.quiet) this.out(`${report.goodPieces}/${report.pieceCount} pieces good, ${formatBytes(report.bytesChecked)} checked${report.ok ? '' : `; bad pieces: ${formatRanges(report.badPieces) || 'none (but files differ in size)'}`}`);
     }
     if (!report.ok) {
       const bad = report.files.filter((f) => f.status !== 'complete' && f.status !== 'padding').length;
@@ -71,17 +71,4 @@ PATH is the content itself (the file of a single-file torrent, the top directory
     }
     return result;
   }
-}
-
-/** PATH is the content, or a directory holding `<name>` (a client's download directory). */
-async function locateContent(meta: Metainfo, path: string): Promise<string> {
-  const inside = join(path, meta.name);
-  const insideStat = await stat(inside).catch(() => null);
-  if (insideStat && (meta.multiFile ? insideStat.isDirectory() : insideStat.isFile())) return inside;
-  const st = await stat(path).catch((err: unknown) => {
-    throw fromSystemError(err, path);
-  });
-  if (meta.multiFile && !st.isDirectory()) throw new BtError('VERIFY_NOT_DIRECTORY', 'input', `\`${path}\` is a file, but the torrent is a directory (${meta.name}/)`);
-  if (!meta.multiFile && st.isDirectory()) throw new BtError('VERIFY_NOT_FOUND', 'io', `\`${path}\` is a directory without \`${meta.name}\` in it`);
-  return path;
 }

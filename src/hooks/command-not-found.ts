@@ -23,6 +23,11 @@ export default async function commandNotFound(options: NotFoundOptions): Promise
     await new Help(options.config).showHelp(argv);
     return;
   }
+  // `btkit version`, as in git, npm and docker: what `btkit --version` and `btkit -v` print.
+  if (id === 'version' && argv.length === 0) {
+    process.stdout.write(`${options.config.userAgent}\n`);
+    return;
+  }
   const json = id === '--json' || argv.includes('--json');
   let message: string;
   if (helpFor !== undefined) {

@@ -20,6 +20,7 @@ import { BIN, ROOT, ensureBuilt, runClean, runCli } from '../helpers/cli.js';
 import { type FakePeer, startFakePeer } from '../helpers/fake-peer.js';
 import { patternBytes, tempDirs } from '../helpers/tmp.js';
 import { ndjson } from '../lab/download-lab.js';
+import { ttyToolAvailable } from '../helpers/interop.js';
 
 const tmp = tempDirs();
 const NET = ['--port', '0', '--bind', '127.0.0.1'];
@@ -189,7 +190,8 @@ describe('btkit download', () => {
     expect(r.stderr).toMatch(/saved to\s+.*single\.bin/);
   });
 
-  it.skipIf(!existsSync('/usr/bin/script'))('on a terminal: a progress line (percent, sizes, rates, peers, ETA) on stderr, then the summary', async () => {
+  // `script` (util-linux) gives the command a terminal; CI requires it (issue 13 item 23).
+  it.skipIf(!ttyToolAvailable())('on a terminal: a progress line (percent, sizes, rates, peers, ETA) on stderr, then the summary', async () => {
     const p = await seed(single, 4);
     const out = join(dir, 'out-tty');
     const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cliBin, ensureBuilt, lines, ROOT, runClean as run } from '../helpers/cli.js';
 import { tempDirs, writeTree } from '../helpers/tmp.js';
 import { parseTorrent } from '../../src/core/metainfo/parse.js';
+import { encode } from '../../src/core/bencode/index.js';
 
 const tmp = tempDirs();
 let torrent: string;
@@ -58,6 +59,13 @@ describe('btkit inspect: torrents', () => {
   it('--list: one file per line, size and path', async () => {
     const r = await run(['inspect', torrent, '--list']);
     expect(lines(r.stdout).slice(-4)).toEqual([`${'7'.padStart(14)}  pkg/README`, `${'20000'.padStart(14)}  pkg/lib/x.js`, `${'1'.padStart(14)}  pkg/lib/y.js`, `${'0'.padStart(14)}  pkg/zz`]);
+  });
+
+  it('--list -q: the file lines alone, no header (issue 13 item 16)', async () => {
+    const r = await run(['inspect', torrent, '--list', '-q']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(lines(r.stdout)).toEqual(['             7  pkg/README', '         20000  pkg/lib/x.js', '             1  pkg/lib/y.js', '             0  pkg/zz']);
   });
 
   it('--json: the envelope with every field; the infohash is SHA-1 of the info dict', async () => {
@@ -260,5 +268,30 @@ describe('btkit inspect: a torrent with unsafe paths is shown, with a warning (i
     const verify = await run(['verify', path, root]);
     expect(verify.code).toBe(3);
     expect(verify.stderr).toContain('[METAINFO_PATH_TRAVERSAL]');
+  });
+});
+
+describe('btkit inspect: control characters in torrent text are shown, not obeyed (issue 15 item 6)', () => {
+  it('a name with an OSC title and a screen clear, a file name with a newline, a comment with a bell', async () => {
+    const root = await tmp.make('escape');
+    const path = join(root, 'hostile.torrent');
+    const sha = (x: string) => createHash('sha1').update(x).digest();
+    await writeFile(
+      path,
+      encode({
+        comment: 'ring\x07',
+        info: { name: 'x\x1b]0;PWNED\x07\x1b[2Jy', 'piece length': 16384, pieces: sha('p'), files: [{ length: 1, path: ['line\nbreak'] }] },
+      }),
+    );
+    for (const args of [[], ['--list']]) {
+      const r = await run(['inspect', path, ...args]);
+      expect(r.code).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+      expect(r.stdout).toContain('x\\e]0;PWNED\\x07\\e[2Jy');
+      expect(r.stdout).toContain('line\\nbreak');
+    }
+    // JSON keeps the exact text (JSON.stringify escapes it already).
+    const json = await run(['inspect', path, '--json']);
+    expect(json.json().result.name).toBe('x\x1b]0;PWNED\x07\x1b[2Jy');
   });
 });

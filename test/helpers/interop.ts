@@ -41,3 +41,15 @@ export function interopAvailable(...tools: (keyof typeof probes)[]): boolean {
   console.warn(`skipping interop suite: missing ${missing.join(', ')}`);
   return false;
 }
+
+/**
+ * True when `script` (util-linux), which runs a command on a pseudo-terminal, is present: the TTY
+ * tests need it. Missing: a failure under BTKIT_REQUIRE_INTEROP=1 (CI installs util-linux), else
+ * a skip with a note, never a silent one.
+ */
+export function ttyToolAvailable(): boolean {
+  if (existsSync('/usr/bin/script')) return true;
+  if (REQUIRE_INTEROP) throw new Error('`script` (util-linux) is missing: the TTY tests need it (run .ci/run, which installs it)');
+  console.warn('skipping TTY test: `script` (util-linux) is missing');
+  return false;
+}

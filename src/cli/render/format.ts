@@ -26,6 +26,17 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(total / 60)}m${total % 60}s`;
 }
 
+/**
+ * Milliseconds as a duration flag takes them, in the largest unit that is exact: 5000 → "5s",
+ * 120000 → "2m", 500 → "500ms", 1500 → "1.5s". `parseDuration` reads every result back.
+ */
+export function formatDurationFlag(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return ms < 1000 ? `${ms}ms` : `${ms / 1000}s`;
+}
+
 /** Indices → compact ranges: [1,2,3,7] → "1-3, 7". */
 export function formatRanges(indices: readonly number[]): string {
   const out: string[] = [];

@@ -35,12 +35,16 @@ export interface SeedResult {
   cache: { hits: number; misses: number; bytesRead: number };
 }
 
-/** One terminal line: "seeding  3 peers (1 complete)  up 12.00 MiB/s  uploaded 120.00 MiB  ratio 1.20  1m5s". */
+/**
+ * One terminal line: "seeding  3 peers  2 completed so far  up 12.00 MiB/s  uploaded 120.00 MiB  ratio 1.20  1m5s".
+ * Peers are those connected now; completed counts every peer that held all pieces since the start,
+ * so it can be larger ("1 peer (2 complete)" read as a contradiction).
+ */
 export function seedStatusLine(s: SessionStats, peersComplete: number, width = 100): string {
   const ratio = s.totalBytes > 0 ? s.uploaded / s.totalBytes : 0;
   const parts = [
     'seeding',
-    `${s.peers} peer${s.peers === 1 ? '' : 's'}${peersComplete > 0 ? ` (${peersComplete} complete)` : ''}`,
+    `${s.peers} peer${s.peers === 1 ? '' : 's'}${peersComplete > 0 ? `  ${peersComplete} completed so far` : ''}`,
     `up ${formatRate(s.upRate)}`,
     `uploaded ${formatBytes(s.uploaded)}`,
     `ratio ${ratio.toFixed(2)}`,

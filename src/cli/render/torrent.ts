@@ -2,6 +2,7 @@
  * The JSON view of a torrent (what `inspect --json` prints) and its human rendering. Pure.
  */
 import { formatMagnet, type Magnet, type Metainfo } from '../../core/metainfo/index.js';
+import { escapeControl } from './escape.js';
 import { formatBytes, keyValues } from './format.js';
 
 export interface TorrentSummary {
@@ -86,7 +87,7 @@ function safeIso(seconds: number): string | null {
 
 /** A file list as an indented tree (directories first level by level, in torrent order). */
 export function fileTree(s: TorrentSummary): string[] {
-  if (!s.multiFile) return [`${s.name} (${formatBytes(s.totalLength)})`];
+  if (!s.multiFile) return [escapeControl(`${s.name} (${formatBytes(s.totalLength)})`)];
   interface Node { children: Map<string, Node>; length?: number; }
   const root: Node = { children: new Map() };
   for (const f of s.files) {
@@ -114,7 +115,13 @@ export function fileTree(s: TorrentSummary): string[] {
     });
   };
   walk(root, '');
-  return lines;
+  return lines.map(escapeControl);
+}
+
+/** The file list (`list`: size and path a line) or tree, alone. */
+export function renderFiles(s: TorrentSummary, options: { list?: boolean } = {}): string[] {
+  if (!options.list) return fileTree(s);
+  return s.files.filter((f) => !f.padding).map((f) => escapeControl(`${String(f.length).padStart(14)}  ${f.path}`));
 }
 
 export function renderSummary(s: TorrentSummary, options: { list?: boolean } = {}): string[] {
@@ -136,12 +143,8 @@ export function renderSummary(s: TorrentSummary, options: { list?: boolean } = {
   if (s.dhtNodes.length > 0) rows.push(['DHT nodes', s.dhtNodes.join(' ')]);
   rows.push(['Magnet', s.magnet]);
   if (!s.canonical) rows.push(['Canonical', `no: ${s.nonCanonical.map((n) => `${n.kind} at byte ${n.offset}`).join(', ')}`]);
-  const lines = keyValues(rows);
-  lines.push('');
-  if (options.list) {
-    for (const f of s.files) if (!f.padding) lines.push(`${String(f.length).padStart(14)}  ${f.path}`);
-  } else {
-    lines.push(...fileTree(s));
-  }
+  // Names, comments and URLs come from the torrent: shown, never obeyed by the terminal.
+  const lines = keyValues(rows).map(escapeControl);
+  lines.push('', ...renderFiles(s, options));
   return lines;
 }

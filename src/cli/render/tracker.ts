@@ -8,6 +8,7 @@
 import { isBtError, type BtError } from '../../core/errors.js';
 import { formatPeer, hex, type AnnounceResult, type ScrapeResult } from '../../core/tracker/index.js';
 import { utf8OrNull } from '../../core/bencode/index.js';
+import { escapeControl } from './escape.js';
 import { formatDuration, keyValues } from './format.js';
 
 export interface TrackerErrorView {
@@ -130,7 +131,8 @@ const seconds = (s: number) => `${s} s`;
 
 /** Human lines for one tracker's announce outcome. */
 export function renderAnnounce(o: AnnounceOutcome): string[] {
-  if (!o.ok) return [`${o.url}  FAILED after ${formatDuration(o.rttMs)}`, `  error         ${o.error.message} [${o.error.code}]`];
+  // A tracker's failure reason, warning and URLs are network text: escaped (see escape.ts).
+  if (!o.ok) return [`${o.url}  FAILED after ${formatDuration(o.rttMs)}`, `  error         ${o.error.message} [${o.error.code}]`].map(escapeControl);
   const rows: [string, string][] = [];
   rows.push(['interval', seconds(o.interval) + (o.minInterval !== null ? ` (min ${seconds(o.minInterval)})` : '')]);
   rows.push(['seeders', o.complete === null ? '-' : String(o.complete)]);
@@ -145,12 +147,12 @@ export function renderAnnounce(o: AnnounceOutcome): string[] {
     `${o.url}  ok in ${formatDuration(o.rttMs)} (${how})`,
     ...keyValues(rows).map((l) => `  ${l}`),
     ...o.peers.map((p) => `    ${formatPeer(p)}${p.peerId ? `  ${peerIdText(p.peerId)}` : ''}`),
-  ];
+  ].map(escapeControl);
 }
 
 /** Human lines for one tracker's scrape outcome: a table of infohashes. */
 export function renderScrape(o: ScrapeOutcome): string[] {
-  if (!o.ok) return [`${o.url}  FAILED after ${formatDuration(o.rttMs)}`, `  error  ${o.error.message} [${o.error.code}]`];
+  if (!o.ok) return [`${o.url}  FAILED after ${formatDuration(o.rttMs)}`, `  error  ${o.error.message} [${o.error.code}]`].map(escapeControl);
   const lines = [`${o.url}  ok in ${formatDuration(o.rttMs)}`];
   const header = ['infohash'.padEnd(40), 'seeders'.padStart(8), 'leechers'.padStart(9), 'completed'.padStart(10)].join('  ');
   lines.push(`  ${header}`);
@@ -159,7 +161,7 @@ export function renderScrape(o: ScrapeOutcome): string[] {
   }
   for (const h of o.missing) lines.push(`  ${h.padEnd(40)}  (not in the answer)`);
   if (o.minRequestInterval !== null) lines.push(`  min request interval ${seconds(o.minRequestInterval)}`);
-  return lines;
+  return lines.map(escapeControl);
 }
 
 /** A peer id for people: its text when printable (most are, e.g. -qB4630-…), else hex. */

@@ -1,6 +1,7 @@
 /** The small formatters behind human output. */
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, formatRanges, formatRate, keyValues } from '../../../../src/cli/render/format.js';
+import { formatBytes, formatDuration, formatDurationFlag, formatRanges, formatRate, keyValues } from '../../../../src/cli/render/format.js';
+import { parseDuration } from '../../../../src/cli/flags.js';
 
 describe('formatBytes', () => {
   it('exact bytes below 1 KiB, two decimals in binary units above', () => {
@@ -53,5 +54,22 @@ describe('keyValues', () => {
   it('aligns values after the longest key', () => {
     expect(keyValues([['Name', 'x'], ['Info hash', 'y'], ['', 'z']])).toEqual(['Name       x', 'Info hash  y', '           z']);
     expect(keyValues([])).toEqual([]);
+  });
+});
+
+describe('formatDurationFlag (durations echoed as typed: 60s, not 60000ms)', () => {
+  it.each([
+    [5000, '5s'],
+    [60_000, '1m'],
+    [120_000, '2m'],
+    [90_000, '90s'],
+    [3_600_000, '1h'],
+    [86_400_000, '1d'],
+    [500, '500ms'],
+    [1500, '1.5s'],
+    [0, '0ms'],
+  ])('%d → %s, which parseDuration reads back', (ms, text) => {
+    expect(formatDurationFlag(ms)).toBe(text);
+    expect(parseDuration(text)).toBe(ms);
   });
 });

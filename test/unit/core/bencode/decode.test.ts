@@ -62,11 +62,9 @@ describe('malformed input: code and offset', () => {
   });
 
   it('names the offset in the message', () => {
-    try {
-      decode(b('l3:ab'));
-    } catch (e) {
-      expect((e as Error).message).toBe('bencode: string of 3 bytes runs past the end of input at byte 1');
-    }
+    // toThrow fails when decode returns instead of throwing (a try/catch alone would pass then).
+    expect(() => decode(b('l3:ab'))).toThrow(/^bencode: string of 3 bytes runs past the end of input at byte 1$/);
+    expect(() => decode(b('l3:ab'))).toThrow(BtError);
   });
 });
 

@@ -81,6 +81,16 @@ async function startUntil(cmd: string, args: string[], ready: RegExp, timeoutMs:
   return { child, match, output };
 }
 
+/**
+ * A lab script (test/lab/*.py, run with /usr/bin/python3) started and waited for (bounded) until
+ * its output matches `ready`; `port` is the first group of that match when it is a number, else 0.
+ */
+export async function startLabScript(script: string, args: string[], ready: RegExp, timeoutMs = 30_000): Promise<LabProcess & { match: RegExpMatchArray }> {
+  const { child, match, output } = await startUntil(SYSTEM_PYTHON, [join(LAB, script), ...args], ready, timeoutMs);
+  const port = Number(match[1] ?? 0);
+  return { pid: child.pid!, port: Number.isInteger(port) ? port : 0, match, output, stop: () => stopChild(child) };
+}
+
 /** libtorrent seeding `torrent` from `savePath` (the directory containing the content), TCP only. */
 export async function startLtSeeder(torrent: string, savePath: string, options: { tracker?: boolean; seconds?: number; extra?: string[] } = {}): Promise<LabProcess> {
   const args = [join(LAB, 'lt_seed.py'), torrent, savePath, '--tcp-only', '--port', '0', '--seconds', String(options.seconds ?? 120), ...(options.tracker ? ['--reannounce', '2'] : ['--no-tracker']), ...(options.extra ?? [])];

@@ -5,6 +5,16 @@
  * peer id, not a second connection to a peer id already connected) and hands each handshaken
  * `PeerWire` to the coordinator.
  *
+ * Two peers that learn of each other at once (one PEX message from a common peer) dial each other
+ * at once: each end then holds the other's incoming connection when its own dial's handshake comes
+ * back. Refusing the dial as a duplicate at both ends would close both connections (and the
+ * retries, on the same back-off schedule, can collide again). So a duplicate in the other
+ * direction, while the first connection is young (`CROSSED_DIAL_MS`), is settled by a rule both
+ * ends apply alike (libtorrent's): the connection dialed by the peer with the lower peer id is
+ * kept, the other one closed. An older connection is always kept: a peer's address heard again
+ * from a tracker or PEX leads to dials of peers already connected the other way, and replacing a
+ * connection that carries data each time would churn it.
+ *
  * Why its own part: dialing, accepting and their limits are the same whatever the session does
  * with a peer afterwards, and the transport choice lives here alone: TCP now; uTP (BEP 29) is a
  * second `Transport`, and the per-candidate choice of which one to dial goes in `transportFor`.
@@ -37,14 +47,22 @@ export interface ConnectionManagerOptions {
   wireOptions(remote: Endpoint): { wire: Omit<PeerWireOptions, 'infoHash' | 'peerId' | 'now'>; tag?: unknown };
   /** Peers handshaken and running now. */
   connected(): number;
-  /** Whether a peer with this id (hex) is connected already. */
-  isConnected(peerIdHex: string): boolean;
+  /** How a peer with this id (hex) is connected already (which end dialed, since when), or null. */
+  connectedAs(peerIdHex: string): { direction: 'outgoing' | 'incoming'; since: number } | null;
+  /** Close the connection to this peer id: a new one in the other direction takes its place. */
+  replace(peerIdHex: string): void;
   /** Whether the session wants more connections now (a complete download that does not seed does not). */
   wantsPeers(): boolean;
   /** A handshaken connection: the coordinator runs it from here. */
   onPeer(wire: PeerWire, candidate: Candidate | undefined, source: PeerSourceName, tag: unknown): void;
   onWarning(message: string, code: string): void;
 }
+
+/**
+ * A connection this young, met by one in the other direction, is taken for a crossed dial (both
+ * ends dialed at once): the two ends then keep the same one of the two (`keepsNew`).
+ */
+export const CROSSED_DIAL_MS = 2_000;
 
 export class ConnectionManager {
   private readonly opts: ConnectionManagerOptions;
@@ -164,6 +182,7 @@ export class ConnectionManager {
     const wire = new PeerWire(conn, { infoHash: this.opts.infoHash, peerId: this.opts.peerId, now: this.opts.now, ...options });
     this.halfOpen++;
     let refused: 'self' | 'banned' | 'duplicate' | null = null;
+    let replaces: string | null = null;
     try {
       await wire.handshake({
         timeoutMs: this.opts.handshakeTimeoutMs ?? 10_000,
@@ -172,7 +191,14 @@ export class ConnectionManager {
           const idHex = Buffer.from(h.peerId).toString('hex');
           if (Buffer.compare(h.peerId, this.opts.peerId) === 0) refused = 'self';
           else if (this.banned.has(idHex)) refused = 'banned';
-          else if (this.opts.isConnected(idHex)) refused = 'duplicate';
+          else {
+            const existing = this.opts.connectedAs(idHex);
+            if (existing !== null) {
+              const crossed = existing.direction !== conn.direction && this.opts.now() - existing.since < CROSSED_DIAL_MS;
+              if (crossed && keepsNew(conn.direction, this.opts.peerId, h.peerId)) replaces = idHex;
+              else refused = 'duplicate';
+            }
+          }
           if (refused) throw new BtError('PEER_REFUSED', 'network', `refused: ${refused}`);
         },
       });
@@ -189,7 +215,18 @@ export class ConnectionManager {
       wire.close();
       return;
     }
+    if (replaces !== null && this.opts.connectedAs(replaces) !== null) this.opts.replace(replaces);
     if (candidate) this.opts.book.connected(candidate);
     this.opts.onPeer(wire, candidate, source, tag);
   }
+}
+
+/**
+ * A second connection to a peer, in the other direction than the first: keep the new one when it
+ * was dialed by the peer with the lower peer id. Both ends compute the same answer.
+ */
+export function keepsNew(newDirection: 'outgoing' | 'incoming', ours: Uint8Array, theirs: Uint8Array): boolean {
+  const dialer = newDirection === 'outgoing' ? ours : theirs;
+  const other = newDirection === 'outgoing' ? theirs : ours;
+  return Buffer.compare(dialer, other) < 0;
 }

@@ -311,7 +311,15 @@ export class Session {
         };
       },
       connected: () => this.peers.size,
-      isConnected: (idHex) => [...this.peers].some((p) => p.peerIdHex === idHex),
+      connectedAs: (idHex) => {
+        const p = [...this.peers].find((q) => q.peerIdHex === idHex);
+        return p ? { direction: p.direction, since: p.connectedAt } : null;
+      },
+      replace: (idHex) => {
+        for (const p of [...this.peers]) {
+          if (p.peerIdHex === idHex) this.dropPeer(p, null, 'a connection in the other direction replaces it (both ends dialed; the one dialed by the lower peer id is kept)');
+        }
+      },
       wantsPeers: () => !this.stopping && (this.completedAt === null || !!options.seed),
       onPeer: (wire, candidate, source, slot) => void this.runPeer(wire, candidate, source, slot as MetadataSlot<Peer>),
       onWarning: (message, code) => this.emit({ type: 'warning', message, code }),

@@ -1,4 +1,4 @@
-import { Args, Flags } from '../cli/oclif.js';
+import { Args } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { durationFlag, trackerUrlFlag } from '../cli/flags.js';
 import { renderScrape, scrapeView, toErrorView, trackerErrorMessage, type ScrapeOutcome } from '../cli/render/tracker.js';

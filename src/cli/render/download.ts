@@ -2,7 +2,7 @@
  * `btkit download` output: the progress line for a terminal, the summary, and the JSON shapes of
  * the result and of the NDJSON events. Pure: statistics in, text or plain objects out.
  */
-import type { DoneReason, DownloadEvent, DownloadOutcome, SessionEvent, SessionStats } from '../../core/session/index.js';
+import type { DoneReason, DownloadEvent, DownloadOutcome, SessionStats } from '../../core/session/index.js';
 import { join } from 'node:path';
 import { formatBytes, formatDuration, formatRate, keyValues } from './format.js';
 

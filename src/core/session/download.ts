@@ -160,7 +160,8 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
 
   const initial = meta ? await setUp(meta) : null;
   const isPrivate = meta?.private ?? false;
-  const pool = new HashPool(1);
+  // Pieces from 256 KiB up are hashed off the main thread (a magnet's piece length is not known yet).
+  const pool = !meta || meta.pieceLength >= POOL_MIN_PIECE ? new HashPool(1) : null;
   const stopper = new AbortController();
   const jobSignal = AbortSignal.any([signal, stopper.signal]);
   let dht: DhtNode | null = null;
@@ -195,7 +196,6 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       uploadLimit: options.uploadLimit,
       seed: options.seed,
       stallTimeoutMs: options.stallTimeoutMs,
-      // Pieces from 256 KiB up are hashed off the main thread (once the piece length is known).
       hashPool: pool,
       pex: options.pex && !isPrivate,
       ...(options.pexIntervalMs !== undefined ? { pexIntervalMs: options.pexIntervalMs } : {}),
@@ -255,7 +255,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
   } finally {
     if (client) await client.close().catch(() => undefined);
     if (dht) await closeDht(dht, options.dht!.statePath);
-    await pool.close();
+    await pool?.close();
     if (temporary) await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -68,7 +68,14 @@ const TABLE: Row[] = [
   { file: 'v2-only', code: 'METAINFO_V2_ONLY_UNSUPPORTED' },
   { file: 'meta-version-3', code: 'METAINFO_BAD_META_VERSION' },
 ];
+/**
+ * Unsafe paths: refused by every parse that leads to writing (download, seed, verify), but shown
+ * by `inspect`, which writes nothing, with the defect as a warning (issue 13 item 13).
+ */
+const UNSAFE_PATH_CODES = new Set(['METAINFO_PATH_TRAVERSAL', 'METAINFO_PATH_ABSOLUTE', 'METAINFO_PATH_EMPTY', 'METAINFO_PATH_RESERVED']);
+const UNSAFE_PATHS = TABLE.filter((r) => UNSAFE_PATH_CODES.has(r.code));
 const ALWAYS = TABLE.filter((r) => !r.strictOnly);
+const INSPECT_REFUSES = ALWAYS.filter((r) => !UNSAFE_PATH_CODES.has(r.code));
 const STRICT_ONLY = TABLE.filter((r) => r.strictOnly);
 
 const bytesOf = (file: string): Buffer => readFileSync(join(FIXTURES, `${file}.torrent`));
@@ -161,7 +168,7 @@ describe('btkit inspect: one clear line and exit code 3 for each invalid torrent
     expect(stdout).not.toMatch(/^\s+at /m);
   }
 
-  it.each(ALWAYS)('inspect $file → exit 3, [$code]', async ({ file, code }) => {
+  it.each(INSPECT_REFUSES)('inspect $file → exit 3, [$code]', async ({ file, code }) => {
     const path = join(FIXTURES, `${file}.torrent`);
     const [human, json] = await Promise.all([cli(['inspect', path]), cli(['inspect', path, '--json'])]);
     expect(human.code).toBe(3);
@@ -170,6 +177,20 @@ describe('btkit inspect: one clear line and exit code 3 for each invalid torrent
     expect(json.code).toBe(3);
     expect(json.stderr).toBe('');
     expectJsonError(json.stdout, code);
+  });
+
+  it.each(UNSAFE_PATHS)('inspect shows $file (exit 0, one warning naming $code); verify refuses it (exit 3)', async ({ file, code }) => {
+    const path = join(FIXTURES, `${file}.torrent`);
+    const [human, json, verify] = await Promise.all([cli(['inspect', path]), cli(['inspect', path, '--json']), cli(['verify', path, tmp])]);
+    expect(human.code).toBe(0);
+    const warnings = human.stderr.split('\n').filter((l) => l.length > 0);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^warning: /);
+    expect(warnings[0]).toContain(`[${code}]`);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, result: { unsafePaths: [{ code }] } });
+    expect(verify.code).toBe(3);
+    expect(verify.stderr).toContain(`[${code}]`);
   });
 
   it.each(STRICT_ONLY)('inspect reads $file leniently: exit 0, one warning naming $strictOnly', async ({ file, strictOnly }) => {

@@ -143,6 +143,8 @@ const MAX_PIPELINE = 500;
 const CHOKE_ROUND_MS = 10_000;
 /** How long a clean stop waits for each peer to read our last messages and close (see `closeGracefully`). */
 const GOODBYE_MS = 500;
+/** ut_metadata errors that prove the peer lied about the metadata (extension/ut-metadata.ts). */
+const METADATA_LIES = new Set(['EXT_METADATA_PIECE_OUT_OF_RANGE', 'EXT_METADATA_SIZE_MISMATCH', 'EXT_METADATA_BAD_PIECE_LENGTH']);
 /** `have`s remembered from a peer before the metadata (and so the piece count) is known. */
 const MAX_EARLY_HAVES = 1 << 20;
 
@@ -703,7 +705,7 @@ export class Session {
     if (t) {
       // Requests that got no answer: give the blocks to others; the peer is slow (snubbed).
       for (const { peer, request } of t.assembler.scheduler.expire(now, this.opts.requestTimeoutMs ?? 30_000)) {
-        peer.wire.send({ type: 'cancel', ...request });
+        peer.wire.send({ type: 'cancel', index: request.index, begin: request.begin, length: request.length });
         if (!peer.snubbed) peer.expiries++;
         peer.snubbed = true;
         if (peer.expiries >= 3) this.dropPeer(peer, new BtError('PEER_TOO_SLOW', 'network', 'requests timed out repeatedly'));
@@ -850,7 +852,11 @@ export class Session {
       });
       this.dropPeer(peer, null, 'the peer closed the connection');
     } catch (err) {
-      this.dropPeer(peer, isBtError(err) ? err : new BtError('PEER_FAILED', 'network', String(err)));
+      const e = isBtError(err) ? err : new BtError('PEER_FAILED', 'network', String(err));
+      // A metadata message that contradicts what the peer itself announced is a lie (BEP 9): a
+      // reconnection would only repeat it.
+      if (METADATA_LIES.has(e.code) && !peer.dropped) this.ban(peer, e.message);
+      else this.dropPeer(peer, e);
     }
   }
 
@@ -1073,7 +1079,7 @@ export class Session {
       now,
       canRequest: (i) => st.canRequest(i) && !p.rejected.has(i) && t.assembler.mayRequest(i, p),
     });
-    for (const r of requests) p.wire.send({ type: 'request', ...r });
+    for (const r of requests) p.wire.send({ type: 'request', index: r.index, begin: r.begin, length: r.length });
   }
 
   // --- pieces ----------------------------------------------------------------------------------
@@ -1096,7 +1102,7 @@ export class Session {
       p.snubbed = false;
       p.expiries = 0;
     }
-    for (const c of res.cancels) c.peer.wire.send({ type: 'cancel', ...c.request });
+    for (const c of res.cancels) c.peer.wire.send({ type: 'cancel', index: c.request.index, begin: c.request.begin, length: c.request.length });
   }
 
   private markHave(t: Torrent, index: number): void {

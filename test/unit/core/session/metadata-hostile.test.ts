@@ -252,11 +252,6 @@ function afterLastMismatch(events: SessionEvent[], e: SessionEvent): boolean {
   return events.indexOf(e) > last;
 }
 
-/** The hostile peer was dropped, with this error code on its connection. */
-function expectDropped(r: Run, key: string, code: string): void {
-  expect(about(r.events, key).filter((e) => e.type === 'peer-dropped')[0]).toMatchObject({ type: 'peer-dropped', peer: key, code });
-}
-
 /** The hostile peer was banned (proven a liar by the hash): dropped, and never dialed again. */
 function expectBanned(r: Run, key: string, hostile: MetadataPeer): void {
   expect(r.events.filter((e) => e.type === 'peer-banned' && e.peer === key)).toHaveLength(1);
@@ -305,27 +300,33 @@ describe('hostile metadata peers beside an honest seed (BEP 9, real TCP on 127.0
     await expectCompletedFromSeed(r);
   });
 
-  it('wrong-total-size: a data message whose total_size contradicts the announced size drops the peer', async () => {
+  it('wrong-total-size: a data message whose total_size contradicts the announced size: the peer is banned', async () => {
     const r = await withHostiles(['wrong-total-size']);
     const key = r.keys[0]!;
     expect(rejectedCodes(r.events, key)).toContain('EXT_METADATA_SIZE_MISMATCH');
-    expectDropped(r, key, 'EXT_METADATA_SIZE_MISMATCH');
+    // A contradiction of its own announcement is a lie: banned, so a reconnection is never made.
+    expectBanned(r, key, r.hostiles[0]!);
+    expect(r.events.find((e) => e.type === 'peer-banned' && e.peer === key)).toMatchObject({ reason: expect.stringContaining('ut_metadata') });
     await expectCompletedFromSeed(r);
   });
 
-  it('out-of-range: a piece index past the end drops the peer', async () => {
+  it('out-of-range: a piece index past the end: the peer is banned', async () => {
     const r = await withHostiles(['out-of-range']);
     const key = r.keys[0]!;
     expect(rejectedCodes(r.events, key)).toContain('EXT_METADATA_PIECE_OUT_OF_RANGE');
-    expectDropped(r, key, 'EXT_METADATA_PIECE_OUT_OF_RANGE');
+    // A contradiction of its own announcement is a lie: banned, so a reconnection is never made.
+    expectBanned(r, key, r.hostiles[0]!);
+    expect(r.events.find((e) => e.type === 'peer-banned' && e.peer === key)).toMatchObject({ reason: expect.stringContaining('ut_metadata') });
     await expectCompletedFromSeed(r);
   });
 
-  it('wrong-length: a piece one byte short drops the peer', async () => {
+  it('wrong-length: a piece one byte short: the peer is banned', async () => {
     const r = await withHostiles(['wrong-length']);
     const key = r.keys[0]!;
     expect(rejectedCodes(r.events, key)).toContain('EXT_METADATA_BAD_PIECE_LENGTH');
-    expectDropped(r, key, 'EXT_METADATA_BAD_PIECE_LENGTH');
+    // A contradiction of its own announcement is a lie: banned, so a reconnection is never made.
+    expectBanned(r, key, r.hostiles[0]!);
+    expect(r.events.find((e) => e.type === 'peer-banned' && e.peer === key)).toMatchObject({ reason: expect.stringContaining('ut_metadata') });
     await expectCompletedFromSeed(r);
   });
 

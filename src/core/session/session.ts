@@ -28,172 +28,35 @@
 import { networkInterfaces } from 'node:os';
 import { BtError, abortError, isBtError } from '../errors.js';
 import type { ExtensionFactory } from '../extension/registry.js';
-import type { HashPool } from '../hash/pool.js';
-import type { Metainfo } from '../metainfo/types.js';
 import { Bitfield } from '../pieces/bitfield.js';
-import { DEFAULT_REQQ, PieceGeometry, pipelineDepth } from '../pieces/blocks.js';
-import { type PeerPieces, PiecePicker } from '../pieces/picker.js';
-import type { PieceStore } from '../storage/store.js';
+import type { PeerPieces } from '../pieces/picker.js';
 import { TcpTransport } from '../transport/tcp.js';
-import type { Endpoint, Transport } from '../transport/types.js';
+import type { Endpoint } from '../transport/types.js';
 import { normalizeAddress, parseIPv4, parseIPv6 } from '../tracker/peers.js';
-import { allowedFastSet } from '../wire/allowed-fast.js';
 import type { Message } from '../wire/messages.js';
 import type { PeerWire } from '../wire/peer-wire.js';
-import { PieceAssembler } from './assembler.js';
-import { type ChokeCandidate, Choker } from './choker.js';
+import { Choker } from './choker.js';
 import { ConnectionManager } from './connections.js';
-import { PieceHasher } from './hasher.js';
-import { MetadataExchange, type MetadataPeer, type MetadataSlot } from './metadata.js';
+import { MetadataExchange, type MetadataSlot } from './metadata.js';
+import type { SessionOptions, TorrentSetup } from './options.js';
+import { type Peer, adoptEarly, createPeer, greet, recordEarly, requestMore, updateInterest } from './peer.js';
 import { type Candidate, keyOf, PeerBook } from './peer-book.js';
 import { PeerExchange } from './pex.js';
-import { Persistence } from './persistence.js';
 import { AsyncQueue } from './queue.js';
 import { RateMeter, TokenBucket } from './rate.js';
+import { Torrent } from './torrent.js';
 import type { DoneReason, PeerSource, PeerSourceContext, PeerSourceName, SessionEvent, SessionStats } from './types.js';
-import { OUR_REQQ, Uploader } from './uploader.js';
+import { OUR_REQQ } from './uploader.js';
 
-/** What the session needs of a torrent's metainfo. */
-export type SessionMetainfo = Pick<Metainfo, 'infoHash' | 'name' | 'pieceLength' | 'pieces' | 'pieceCount' | 'totalLength' | 'files'> &
-  Partial<Pick<Metainfo, 'infoBytes' | 'private'>>;
+export type { SessionMetainfo, SessionOptions, TorrentSetup } from './options.js';
+export { piecePriorities } from './torrent.js';
 
-/** A torrent ready to download: its metainfo and where its data lives. */
-export interface TorrentSetup {
-  metainfo: SessionMetainfo;
-  store: PieceStore;
-  /** The resume state file; none when absent. */
-  resumePath?: string;
-  /** Per file (torrent order): download it. Default every file. */
-  selection?: readonly boolean[];
-}
-
-export interface SessionOptions extends Partial<TorrentSetup> {
-  /**
-   * The v1 infohash, for a session started from a magnet link or a bare infohash (no
-   * `metainfo`): the info dictionary is then fetched from peers (BEP 9) and `onMetadata` turns
-   * it into a `TorrentSetup`.
-   */
-  infoHash?: Uint8Array;
-  /**
-   * The info dictionary's bytes arrived and hash to the infohash: parse and check them, open the
-   * storage. Throwing (a BtError) ends the session with that error.
-   */
-  onMetadata?: (info: Uint8Array) => Promise<TorrentSetup>;
-  /** Stop once the metadata is known (`--metadata-only`): `done` with reason `metadata`. */
-  metadataOnly?: boolean;
-  /** Largest info dictionary accepted from peers. Default 30 MiB (as libtorrent). */
-  maxMetadataSize?: number;
-  peerId: Uint8Array;
-  /** Hash everything on disk instead of trusting the state file. */
-  recheck?: boolean;
-  /**
-   * The caller knows every piece is on disk and good (it just checked them, as `seed` does): no
-   * state file is read or hashed at start.
-   */
-  trustedComplete?: boolean;
-  /** Fetch pieces in order (streaming). */
-  sequential?: boolean;
-  /** Accept incoming connections here; none when absent. */
-  listen?: { host: string; port: number; fallbackToAnyPort?: boolean };
-  /** Transports; the first one dials. Default TCP. */
-  transports?: readonly Transport[];
-  maxPeers?: number;
-  /** Connections being dialed at once. Default 16. */
-  maxHalfOpen?: number;
-  /** Bytes per second, 0 = unlimited. */
-  downloadLimit?: number;
-  uploadLimit?: number;
-  /** Keep seeding after completion until the ratio (uploaded / selected bytes) or the time is reached; with neither, until aborted. */
-  seed?: { ratio?: number; timeMs?: number } | false;
-  /** Give up (NO_PEERS / DOWNLOAD_STALLED / NO_METADATA) when no data arrived for this long while incomplete. Default 60 s; 0 never. */
-  stallTimeoutMs?: number;
-  uploadSlots?: number;
-  /** Who is unchoked once we are a seed (seed-choker.ts); default the download choker ranking by upload rate. */
-  seedChoker?: { round(candidates: readonly ChokeCandidate<unknown>[]): Set<unknown> };
-  /** Hashes large pieces off the main thread; the caller owns (and closes) it. */
-  hashPool?: HashPool | null;
-  /** BEP 11 peer exchange with peers that speak it. Default on; always off for a private torrent (BEP 27). */
-  pex?: boolean;
-  /** How often PEX messages go out to one peer (BEP 11: at most once a minute). */
-  pexIntervalMs?: number;
-  /** BEP 6 allowed-fast pieces given to each peer (0: none). Default 10. */
-  allowedFast?: number;
-  /** BEP 10 `v`. */
-  clientName?: string;
-  connectTimeoutMs?: number;
-  handshakeTimeoutMs?: number;
-  /** Re-ask another peer for a block after this long. Default 30 s. */
-  requestTimeoutMs?: number;
-  /** Drop a peer silent for this long (BEP 3: about two minutes). */
-  idleTimeoutMs?: number;
-  keepAliveMs?: number;
-  /** Session timer period. Default 1 s. */
-  tickMs?: number;
-  /** How often the resume state is saved while pieces arrive. Default 5 s. */
-  saveEveryMs?: number;
-  now?: () => number;
-  rng?: () => number;
-}
-
-/**
- * Most requests outstanding at one peer, whatever its `reqq`: 8 MiB in flight covers 300 MB/s at
- * 25 ms of round trip, and every outstanding block holds a piece buffer open.
- */
-const MAX_PIPELINE = 500;
+/** Upload slots are reconsidered this often (BEP 3: every ten seconds). */
 const CHOKE_ROUND_MS = 10_000;
 /** How long a clean stop waits for each peer to read our last messages and close (see `closeGracefully`). */
 const GOODBYE_MS = 500;
 /** ut_metadata errors that prove the peer lied about the metadata (extension/ut-metadata.ts). */
 const METADATA_LIES = new Set(['EXT_METADATA_PIECE_OUT_OF_RANGE', 'EXT_METADATA_SIZE_MISMATCH', 'EXT_METADATA_BAD_PIECE_LENGTH']);
-/** `have`s remembered from a peer before the metadata (and so the piece count) is known. */
-const MAX_EARLY_HAVES = 1 << 20;
-
-/** One connected peer, as the coordinator sees it. */
-interface Peer extends MetadataPeer {
-  id: number;
-  key: string;
-  candidate: Candidate | undefined;
-  wire: PeerWire;
-  source: PeerSourceName;
-  direction: 'outgoing' | 'incoming';
-  peerIdHex: string;
-  client: string | null;
-  /** What the peer has; before the metadata is known, what it said is kept in `early`. */
-  pieces: PeerPieces;
-  early: { bits: Uint8Array | null; haves: Set<number>; all: boolean } | null;
-  /** The port it listens on (BEP 10 `p`), for PEX: an incoming peer's own port is not its listening one. */
-  listenPort: number | null;
-  reqq: number;
-  down: RateMeter;
-  up: RateMeter;
-  /** Pieces this peer rejected (BEP 6) since its last unchoke: not asked again meanwhile. */
-  rejected: Set<number>;
-  snubbed: boolean;
-  expiries: number;
-  connectedAt: number;
-  lastDataAt: number;
-  dropped: boolean;
-  /** Counted as a seed for `peer-complete` (once). */
-  completeSeen: boolean;
-  /** It lacked pieces at some point on this connection (so a later `peer-complete` means it finished here). */
-  sawIncomplete: boolean;
-}
-
-/** The parts that exist once the torrent's metainfo is known. */
-interface Torrent {
-  meta: SessionMetainfo;
-  store: PieceStore;
-  geometry: PieceGeometry;
-  picker: PiecePicker;
-  assembler: PieceAssembler<Peer>;
-  uploader: Uploader<Peer>;
-  persistence: Persistence;
-  hasher: PieceHasher;
-  selection: readonly boolean[] | undefined;
-  wantedBytes: number;
-  haveWantedBytes: number;
-}
-
 /** Addresses of this machine, to recognise ourselves in a tracker's peer list. */
 function localAddresses(): Set<string> {
   const out = new Set(['127.0.0.1', '::1', '0.0.0.0', '::']);
@@ -203,12 +66,6 @@ function localAddresses(): Set<string> {
     // no interfaces visible (sandbox): loopback is enough
   }
   return out;
-}
-
-/** A client name from the BEP 20 Azureus-style peer id (`-lt2080-` → "lt 2080"), when it has one. */
-function clientFromPeerId(id: Uint8Array): string | null {
-  const s = Buffer.from(id.subarray(0, 8)).toString('latin1');
-  return /^-[A-Za-z~]{2}[0-9A-Za-z]{4}-$/.test(s) ? s.slice(1, 7) : null;
 }
 
 export class Session {
@@ -231,7 +88,7 @@ export class Session {
   private readonly upRate: RateMeter;
   private readonly downBucket: TokenBucket;
   private readonly upBucket: TokenBucket;
-  private t: Torrent | null = null;
+  private t: Torrent<Peer> | null = null;
   private downloaded = 0;
   private uploaded = 0;
   private startedAt = 0;
@@ -438,64 +295,32 @@ export class Session {
 
   // --- the torrent's parts -----------------------------------------------------------------
 
-  private buildTorrent(setup: TorrentSetup): Torrent {
-    const meta = setup.metainfo;
-    const geometry = new PieceGeometry(meta.totalLength, meta.pieceLength);
-    const priorities = piecePriorities(meta, setup.selection);
-    const picker = new PiecePicker({ pieceCount: meta.pieceCount, rng: this.rng, sequential: this.opts.sequential ?? false, priorities });
-    const hasher = new PieceHasher(meta.pieces, meta.pieceLength, this.opts.hashPool ?? null);
-    let wanted = 0;
-    for (let i = 0; i < meta.pieceCount; i++) if (priorities[i]! > 0) wanted += geometry.pieceSize(i);
-    const padding = meta.files.filter((f) => f.padding && f.length > 0).map((f) => ({ offset: f.offset, length: f.length }));
-    const t: Torrent = {
-      meta,
-      store: setup.store,
-      geometry,
-      picker,
-      hasher,
-      selection: setup.selection,
-      wantedBytes: wanted,
-      haveWantedBytes: 0,
-      assembler: new PieceAssembler<Peer>({
-        geometry,
-        pieceLength: meta.pieceLength,
-        picker,
-        verifier: hasher,
-        store: setup.store,
-        padding,
-        hooks: {
-          verified: (i) => this.onVerified(i),
-          failed: (i, peers) => this.onFailed(i, peers),
-          liar: (p, i) => {
-            if (!p.dropped) this.ban(p, `sent bad data for piece ${i}`);
-          },
-          fatal: (err) => this.fail(err),
+  private buildTorrent(setup: TorrentSetup): Torrent<Peer> {
+    return new Torrent<Peer>(setup, {
+      infoHashHex: this.infoHash.toString('hex'),
+      rng: this.rng,
+      now: this.now,
+      sequential: this.opts.sequential ?? false,
+      hashPool: this.opts.hashPool ?? null,
+      upBucket: this.upBucket,
+      saveEveryMs: this.opts.saveEveryMs,
+      signal: this.abort.signal,
+      assembler: {
+        verified: (i) => this.onVerified(i),
+        failed: (i, peers) => this.onFailed(i, peers),
+        liar: (p, i) => {
+          if (!p.dropped) this.ban(p, `sent bad data for piece ${i}`);
         },
-      }),
-      uploader: new Uploader<Peer>({
-        store: setup.store,
-        bucket: this.upBucket,
-        hasPiece: (i) => picker.hasPiece(i),
-        pieceSize: (i) => geometry.pieceSize(i),
-        onSent: (peer, bytes) => {
-          const now = this.now();
-          peer.up.add(bytes, now);
-          this.upRate.add(bytes, now);
-          this.uploaded += bytes;
-        },
-        onReadError: (err) => this.emit({ type: 'warning', message: `cannot read a block to upload: ${err.message}`, code: err.code }),
-        signal: this.abort.signal,
-      }),
-      persistence: new Persistence({
-        path: setup.resumePath,
-        id: { infoHash: this.infoHash.toString('hex'), pieceLength: meta.pieceLength, totalLength: meta.totalLength, pieceCount: meta.pieceCount },
-        store: setup.store,
-        have: () => picker.haveBitfield(),
-        now: this.now,
-        everyMs: this.opts.saveEveryMs,
-      }),
-    };
-    return t;
+        fatal: (err) => this.fail(err),
+      },
+      onSent: (peer, bytes) => {
+        const now = this.now();
+        peer.up.add(bytes, now);
+        this.upRate.add(bytes, now);
+        this.uploaded += bytes;
+      },
+      onReadError: (err) => this.emit({ type: 'warning', message: `cannot read a block to upload: ${err.message}`, code: err.code }),
+    });
   }
 
   // --- start and stop ----------------------------------------------------------------------
@@ -538,25 +363,12 @@ export class Session {
   }
 
   /** Look at the disk (resume state, or a hash of what is there) and prepare the files. */
-  private async prepareTorrent(t: Torrent, signal?: AbortSignal): Promise<void> {
-    if (this.opts.trustedComplete) {
-      for (let i = 0; i < t.meta.pieceCount; i++) this.markHave(t, i);
-      this.startedComplete = true;
-      this.restoredInfo = { mode: 'fast', checked: 0, recovered: 0, note: null };
-      return;
-    }
-    const restored = await t.persistence.restore({
-      recheck: this.opts.recheck ?? false,
-      check: async (index, data) => (await t.hasher.check(index, data)).ok,
-      ...(signal ? { signal } : {}),
-    });
-    for (const i of restored.have.setIndices()) this.markHave(t, i);
-    this.startedComplete = t.picker.wantedMissing === 0;
-    await t.store.prepare(t.selection ?? t.meta.files.map(() => true));
-    this.restoredInfo = { mode: restored.mode, checked: restored.checked, recovered: restored.recovered, note: restored.note };
+  private async prepareTorrent(t: Torrent<Peer>, signal?: AbortSignal): Promise<void> {
+    this.restoredInfo = await t.prepare({ trusted: this.opts.trustedComplete ?? false, recheck: this.opts.recheck ?? false, ...(signal ? { signal } : {}) });
+    this.startedComplete = t.complete;
   }
 
-  private emitStarted(t: Torrent): void {
+  private emitStarted(t: Torrent<Peer>): void {
     this.emit({
       type: 'started',
       infoHash: this.infoHash.toString('hex'),
@@ -599,7 +411,7 @@ export class Session {
     for (const p of [...this.peers]) {
       try {
         p.wire.setPieceCount(t.meta.pieceCount);
-        this.adoptEarlyPieces(t, p);
+        this.setPeerPieces(p, adoptEarly(p, t.meta.pieceCount));
       } catch (err) {
         this.dropPeer(p, isBtError(err) ? err : new BtError('PEER_FAILED', 'network', String(err)));
         continue;
@@ -616,28 +428,6 @@ export class Session {
       this.emit({ type: 'complete', ...this.stats() });
       if (!this.opts.seed) void this.stop();
     }
-  }
-
-  /** Turn what a peer said before the piece count was known into its piece set. */
-  private adoptEarlyPieces(t: Torrent, p: Peer): void {
-    const early = p.early;
-    p.early = null;
-    if (!early) return;
-    const n = t.meta.pieceCount;
-    if (early.all) {
-      this.setPeerPieces(p, 'all');
-      return;
-    }
-    let bits: Bitfield;
-    if (early.bits) {
-      if (early.bits.length !== (n + 7) >>> 3) throw new BtError('WIRE_BAD_BITFIELD', 'network', `bitfield of ${early.bits.length} bytes for ${n} pieces`);
-      bits = Bitfield.fromWire(early.bits, n);
-    } else bits = new Bitfield(n);
-    for (const i of early.haves) {
-      if (i >= n) throw new BtError('WIRE_BAD_INDEX', 'network', `have for piece ${i} of ${n}`);
-      bits.set(i);
-    }
-    this.setPeerPieces(p, bits.hasAll() ? 'all' : bits);
   }
 
   private sourceContext(source: PeerSource): PeerSourceContext {
@@ -807,38 +597,12 @@ export class Session {
       wire.close();
       return;
     }
-    const now = this.now();
     const remote = { host: wire.conn.remote.host, port: wire.conn.remote.port };
-    const t = this.t;
-    const peer: Peer = {
-      id: this.nextPeerId++,
-      key: candidate?.key ?? keyOf(remote),
-      candidate,
-      wire,
-      source,
-      direction: wire.conn.direction,
-      peerIdHex: Buffer.from(wire.peerHandshake!.peerId).toString('hex'),
-      client: clientFromPeerId(wire.peerHandshake!.peerId),
-      // Before the metadata a peer holds no piece we can count; `early` keeps what it says.
-      pieces: new Bitfield(t ? t.meta.pieceCount : 0),
-      early: t ? null : { bits: null, haves: new Set(), all: false },
-      listenPort: wire.conn.direction === 'outgoing' ? remote.port : null,
-      reqq: DEFAULT_REQQ,
-      down: new RateMeter(now),
-      up: new RateMeter(now),
-      rejected: new Set(),
-      snubbed: false,
-      expiries: 0,
-      connectedAt: now,
-      lastDataAt: now,
-      dropped: false,
-      completeSeen: false,
-      sawIncomplete: false,
-    };
+    const peer = createPeer({ id: this.nextPeerId++, key: candidate?.key ?? keyOf(remote), candidate, wire, source, pieceCount: this.t?.meta.pieceCount ?? null, now: this.now() });
     this.peers.add(peer);
     this.metadata.bind(slot, peer);
     this.emit({ type: 'peer-connected', peer: peer.key, peerId: peer.peerIdHex, source, direction: peer.direction, client: peer.client });
-    this.sendPieceSet(peer);
+    greet(this.t, peer, { infoHash: this.infoHash, allowedFast: this.opts.allowedFast ?? 10, dhtPort: this.dhtPort() });
     try {
       await wire.run({
         onMessage: (m) => this.onMessage(peer, m),
@@ -864,35 +628,6 @@ export class Session {
   private dhtPort(): number {
     for (const s of this.sources) if (s.dhtPort) return s.dhtPort;
     return 0;
-  }
-
-  private sendPieceSet(p: Peer): void {
-    const fast = p.wire.state!.features.fast;
-    const t = this.t;
-    const have = t?.picker.completed ?? 0;
-    if (t && have === t.meta.pieceCount && fast) p.wire.send({ type: 'have-all' });
-    else if (have === 0) {
-      if (fast) p.wire.send({ type: 'have-none' });
-    } else p.wire.send({ type: 'bitfield', bits: t!.picker.haveBitfield().toWire() });
-    this.sendAllowedFast(p);
-    const dhtPort = this.dhtPort();
-    if (dhtPort && p.wire.state!.features.dht) p.wire.send({ type: 'port', port: dhtPort });
-  }
-
-  /**
-   * BEP 6 allowed fast: pieces a peer may request from us even while choked, so a newcomer with
-   * nothing gets its first piece without waiting for an unchoke. Only pieces we have are worth
-   * offering; the set is the canonical one for the peer's address, so it is the same on every
-   * reconnection.
-   */
-  private sendAllowedFast(p: Peer): void {
-    const t = this.t;
-    const k = this.opts.allowedFast ?? 10;
-    if (!t || k === 0 || !p.wire.state!.features.fast || t.picker.completed === 0) return;
-    if (p.pieces === 'all' || (p.pieces as Bitfield).hasAll?.()) return;
-    for (const index of allowedFastSet(this.infoHash, p.wire.conn.remote.host, t.meta.pieceCount, Math.min(k, t.meta.pieceCount))) {
-      if (t.picker.hasPiece(index)) p.wire.send({ type: 'allowed-fast', index });
-    }
   }
 
   /** Backpressure before the next socket read: the download limit, and the disk. */
@@ -974,7 +709,7 @@ export class Session {
       return;
     }
     if (p.early) {
-      this.onEarlyMessage(p, m);
+      recordEarly(p, m);
       return;
     }
     const t = this.t!;
@@ -1032,59 +767,17 @@ export class Session {
     }
   }
 
-  /** Before the metadata: remember what the peer has (bounded); we have nothing to serve. */
-  private onEarlyMessage(p: Peer, m: Message): void {
-    const early = p.early!;
-    switch (m.type) {
-      case 'bitfield':
-        early.bits = Uint8Array.from(m.bits);
-        return;
-      case 'have-all':
-        early.all = true;
-        return;
-      case 'have':
-        if (early.haves.size < MAX_EARLY_HAVES) early.haves.add(m.index);
-        return;
-      case 'request':
-        if (p.wire.state!.features.fast) p.wire.send({ type: 'reject', index: m.index, begin: m.begin, length: m.length });
-        return;
-      default:
-        return;
-    }
-  }
-
   private updateInterest(p: Peer): void {
-    const t = this.t;
-    if (!t || p.early) return;
-    const st = p.wire.state!;
-    const want = t.picker.wantedMissing > 0 && t.picker.interesting(p.pieces);
-    if (want && !st.amInterested) p.wire.send({ type: 'interested' });
-    else if (!want && st.amInterested) p.wire.send({ type: 'not-interested' });
+    if (this.t) updateInterest(this.t, p);
   }
 
   private requestMore(p: Peer): void {
-    const t = this.t;
-    if (!t || p.dropped || p.early || this.stopping) return;
-    const st = p.wire.state!;
-    if (!st.amInterested) return;
-    if (st.peerChoking && st.allowedFastIn.size === 0) return;
-    const now = this.now();
-    const depth = p.snubbed ? 1 : pipelineDepth(p.down.rate(now), { max: Math.min(p.reqq, MAX_PIPELINE), min: 16 });
-    const outstanding = t.assembler.scheduler.outstandingCount(p);
-    const room = depth - outstanding;
-    // Top up in batches (an eighth of the pipeline at a time): one pass over the picker and one
-    // write per batch, not per block.
-    if (room <= 0 || (outstanding > 0 && room < Math.max(2, depth >> 3))) return;
-    const requests = t.assembler.request(p, p.pieces, room, {
-      now,
-      canRequest: (i) => st.canRequest(i) && !p.rejected.has(i) && t.assembler.mayRequest(i, p),
-    });
-    for (const r of requests) p.wire.send({ type: 'request', index: r.index, begin: r.begin, length: r.length });
+    if (this.t && !this.stopping) requestMore(this.t, p, this.now());
   }
 
   // --- pieces ----------------------------------------------------------------------------------
 
-  private onPiece(t: Torrent, p: Peer, index: number, begin: number, block: Uint8Array): void {
+  private onPiece(t: Torrent<Peer>, p: Peer, index: number, begin: number, block: Uint8Array): void {
     const res = t.assembler.receive(p, index, begin, block);
     if (res.status === 'invalid') {
       this.dropPeer(p, new BtError('PEER_BAD_BLOCK', 'network', `a block that is not one of ours (piece ${index}, offset ${begin}, ${block.length} bytes)`));
@@ -1105,15 +798,9 @@ export class Session {
     for (const c of res.cancels) c.peer.wire.send({ type: 'cancel', index: c.request.index, begin: c.request.begin, length: c.request.length });
   }
 
-  private markHave(t: Torrent, index: number): void {
-    if (t.picker.hasPiece(index)) return;
-    t.assembler.markHave(index);
-    if (t.picker.priorityOf(index) > 0) t.haveWantedBytes += t.geometry.pieceSize(index);
-  }
-
   private onVerified(index: number): void {
     const t = this.t!;
-    if (t.picker.priorityOf(index) > 0) t.haveWantedBytes += t.geometry.pieceSize(index);
+    t.counted(index);
     t.persistence.markDirty();
     for (const p of this.peers) {
       // Seeds are told too: a seed counts the peers that completed (`btkit seed --until peers-complete`).
@@ -1152,17 +839,4 @@ export class Session {
 /** Our address as a peer sees it, for BEP 10 `yourip`: the peer's own address bytes, reversed roles. */
 function yourIp(host: string): Uint8Array | null {
   return parseIPv4(host) ?? parseIPv6(host);
-}
-
-/** Piece priorities from a file selection: a piece is wanted when any selected, non-empty file has a byte in it. */
-export function piecePriorities(meta: Pick<Metainfo, 'pieceLength' | 'pieceCount' | 'files'>, selection?: readonly boolean[]): Uint8Array {
-  const out = new Uint8Array(meta.pieceCount);
-  if (!selection) return out.fill(1);
-  meta.files.forEach((f, i) => {
-    if (!selection[i] || f.length === 0 || f.padding) return;
-    const first = Math.floor(f.offset / meta.pieceLength);
-    const last = Math.floor((f.offset + f.length - 1) / meta.pieceLength);
-    for (let p = first; p <= last; p++) out[p] = 1;
-  });
-  return out;
 }

@@ -221,4 +221,43 @@ describe('session over the in-memory transport', () => {
     expect(r.error).toMatchObject({ code: 'NO_METADATA', category: 'no-metadata' });
     expect(r.events.at(-1)).toMatchObject({ type: 'done', reason: 'failed' });
   });
+
+  describe('peer exchange (BEP 11) and private torrents (BEP 27)', () => {
+    /** A seed and two downloaders that know only the seed; does one learn of the other through PEX? */
+    async function pexRun(m: Metainfo): Promise<{ aEvents: SessionEvent[]; bEvents: SessionEvent[] }> {
+      const net = new MemoryNetwork();
+      const seedSession = new Session({ metainfo: m, store: FileStore.open(m, { outDir: root }), peerId: makePeerId('-BK0100-'), transports: [net.transport('127.0.0.2')], listen: { host: '127.0.0.2', port: 6881 }, seed: {}, tickMs: 20, pexIntervalMs: 50, uploadLimit: 256 * 1024 });
+      const sctl = new AbortController();
+      const srun = drain(seedSession, sctl.signal);
+      for (let i = 0; i < 500 && !seedSession.listening; i++) await new Promise((r) => setTimeout(r, 5));
+      const leech = (host: string, dir: string) => {
+        const session = new Session({ metainfo: m, store: FileStore.open(m, { outDir: join(root, dir) }), peerId: makePeerId('-BK0100-'), transports: [net.transport(host)], listen: { host, port: 6881 }, tickMs: 20, pexIntervalMs: 50, stallTimeoutMs: 20_000 });
+        session.addPeers('manual', [{ host: '127.0.0.2', port: 6881 }]);
+        return drain(session);
+      };
+      const [a, b] = await Promise.all([leech('127.0.0.7', `pex-a-${m.private}`), leech('127.0.0.8', `pex-b-${m.private}`)]);
+      sctl.abort();
+      await srun;
+      expect(a.error).toBeUndefined();
+      expect(b.error).toBeUndefined();
+      return { aEvents: a.events, bEvents: b.events };
+    }
+    const fromPex = (events: SessionEvent[]) => events.filter((e) => e.type === 'peer-connected' && e.source === 'pex');
+
+    it('two downloaders given only the seed learn of each other through the seed\'s PEX', async () => {
+      const r = await pexRun(meta);
+      expect(fromPex(r.aEvents).length + fromPex(r.bEvents).length).toBeGreaterThan(0);
+    });
+
+    it('a private torrent: no PEX, so they never meet', async () => {
+      await writeFile(join(root, 'p.bin'), data);
+      const priv = (await createTorrent({ path: join(root, 'p.bin'), pieceLength: 32 * 1024, threads: 1, private: true })).metainfo;
+      expect(priv.private).toBe(true);
+      const r = await pexRun(priv);
+      expect(fromPex(r.aEvents)).toHaveLength(0);
+      expect(fromPex(r.bEvents)).toHaveLength(0);
+      const keys = [...r.aEvents, ...r.bEvents].filter((e) => e.type === 'peer-connected').map((e) => (e as { peer: string }).peer);
+      expect(keys.every((k) => k === '127.0.0.2:6881' || !k.startsWith('127.0.0.7') && !k.startsWith('127.0.0.8'))).toBe(true);
+    });
+  });
 });

@@ -107,4 +107,4 @@ for (const n of names) {
 // The ratio that counts is the one within a round (same minutes, same load): per round, each tool's MB/s over libtorrent's.
 const perRound = lt ? Object.fromEntries(names.map((n) => [n, median(results[n].map((r, i) => r.mbps / results.libtorrent[i]?.mbps))])) : {};
 if (lt) console.log(`median over rounds of (x MB/s ÷ libtorrent MB/s in the same round): ${names.map((n) => `${n} ${perRound[n].toFixed(2)}`).join(', ')}`);
-writeResults('download', { sizeMiB, runs, summary, perRoundRatioToLibtorrent: perRound, compare: Object.fromEntries(compare), results, node: process.version, btkitArgs: process.env.BTKIT_ARGS ?? '' });
+writeResults('download', { sizeMiB, runs, summary, perRoundRatioToLibtorrent: perRound, compare: Object.fromEntries(compare), results, node: process.version, btkitArgs: process.env.BTKIT_ARGS ?? '', cpuProf: Boolean(process.env.CPU_PROF) });

@@ -170,4 +170,4 @@ for (const via of Object.keys(summary)) {
   const q = summary[via].btkitOverLibtorrentPerRound;
   console.log(`btkit ÷ libtorrent, median over rounds: metadata ${f(q.metadataFromSpawn, 2)} from spawn, ${f(q.metadataInProcess, 2)} in-process; complete ${f(q.complete, 2)}`);
 }
-writeResults('magnet', { sizeMiB, runs, vias, summary, results, node: process.version, btkitArgs: process.env.BTKIT_ARGS ?? '' });
+writeResults('magnet', { sizeMiB, runs, vias, summary, results, node: process.version, btkitArgs: process.env.BTKIT_ARGS ?? '', cpuProf: Boolean(process.env.CPU_PROF) });

@@ -11,6 +11,11 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// download and seed run the DHT by default; under BTKIT_NO_PUBLIC_DHT a btkit without --bootstrap
+// runs none, so no bench can reach the public routers even when a flag is forgotten (builds from
+// before the DHT ignore it).
+process.env.BTKIT_NO_PUBLIC_DHT ??= '1';
 const lab = join(root, 'test', 'lab');
 export const btkitRun = join(root, 'bin', 'run.js');
 export const PY = '/usr/bin/python3';
@@ -76,27 +81,42 @@ export function stop(child) {
   });
 }
 
-/** Run to the end (bounded); resolves { code, wall, output }. */
+/**
+ * Run to the end (bounded); resolves { code, wall, output, lines, startedAt }. `lines` holds each
+ * complete line of stdout with `t`, the seconds from the spawn to its arrival here (only as
+ * precise as the child flushes), for benches that time events from outside; `startedAt` is the
+ * spawn's Date.now().
+ */
 export function runChild(cmd, args, timeoutMs = 600_000) {
   return new Promise((resolve) => {
+    const startedAt = Date.now();
     const t0 = performance.now();
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (b) => (out += b.toString()));
+    let partial = '';
+    const lines = [];
+    child.stdout.on('data', (b) => {
+      const s = b.toString();
+      out += s;
+      const t = (performance.now() - t0) / 1000;
+      const parts = (partial + s).split('\n');
+      partial = parts.pop();
+      for (const text of parts) lines.push({ t, text });
+    });
     child.stderr.on('data', (b) => (out += b.toString()));
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(t);
-      resolve({ code, wall: (performance.now() - t0) / 1000, output: out });
+      resolve({ code, wall: (performance.now() - t0) / 1000, output: out, lines, startedAt });
     });
   });
 }
 
-/** Run under /usr/bin/time; resolves { ok, code, wall, rssKiB, cpu, output }, wall and CPU (user + system) in seconds as time measured them. */
+/** Run under /usr/bin/time; resolves { ok, code, wall, rssKiB, cpu, output, lines, startedAt }, wall and CPU (user + system) in seconds as time measured them. */
 export async function timed(cmd, args, timeoutMs = 600_000) {
   const r = await runChild('/usr/bin/time', ['-f', 'TIME %e %M %U %S', cmd, ...args], timeoutMs);
   const m = /TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(r.output);
-  return { ok: r.code === 0 && !!m, code: r.code, wall: m ? Number(m[1]) : NaN, rssKiB: m ? Number(m[2]) : NaN, cpu: m ? Number(m[3]) + Number(m[4]) : NaN, output: r.output };
+  return { ok: r.code === 0 && !!m, code: r.code, wall: m ? Number(m[1]) : NaN, rssKiB: m ? Number(m[2]) : NaN, cpu: m ? Number(m[3]) + Number(m[4]) : NaN, output: r.output, lines: r.lines, startedAt: r.startedAt };
 }
 
 /** Arguments for test/lab/lt_get.py (run with PY): a TCP-only libtorrent leecher printing one JSON line. */

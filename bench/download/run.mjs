@@ -12,7 +12,10 @@
 //
 // Usage: node bench/download/run.mjs [RUNS] [SIZE_MIB]          (after `npm run build`)
 // Env:   BTKIT_BENCH_DIR (default /tmp/btkit-bench-download: the data is kept between runs),
-//        BTKIT_ARGS (extra btkit flags), CPU_PROF=1 (btkit writes a V8 CPU profile there).
+//        BTKIT_ARGS (extra btkit flags), CPU_PROF=1 (btkit writes a V8 CPU profile there),
+//        BTKIT_COMPARE=LABEL=DIR[,…] (also run the btkit built in DIR, e.g. a worktree of an older
+//        commit, as the tool `btkit@LABEL` in the same rounds: two builds against one seeder),
+//        BENCH_TOOLS=btkit,libtorrent,… (run only these tools; default all).
 // Needs: python3-libtorrent, aria2, opentracker. Results also go to bench/download/results/download-<time>.json.
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,11 +40,14 @@ const { child: seeder, port: seedPort } = await startLtSeed(torrent, join(work, 
 console.error(`bench/download: libtorrent seeding on 127.0.0.1:${seedPort}, opentracker on ${otPort}; ${runs} rounds of ${sizeMiB} MiB`);
 
 const outDir = join(work, 'out');
-const tools = {
-  btkit: () => {
-    const { node, extra } = btkitFlags(work);
-    return timed(process.execPath, [...node, btkitRun, 'download', torrent, '-o', outDir, '--peer', `127.0.0.1:${seedPort}`, '--port', '0', '--bind', '127.0.0.1', '--quiet', ...extra]);
-  },
+const btkitTool = (run) => () => {
+  const { node, extra } = btkitFlags(work);
+  return timed(process.execPath, [...node, run, 'download', torrent, '-o', outDir, '--peer', `127.0.0.1:${seedPort}`, '--port', '0', '--bind', '127.0.0.1', '--quiet', ...extra]);
+};
+const compare = (process.env.BTKIT_COMPARE ?? '').split(',').filter(Boolean).map((s) => s.split('='));
+const allTools = {
+  btkit: btkitTool(btkitRun),
+  ...Object.fromEntries(compare.map(([label, dir]) => [`btkit@${label}`, btkitTool(join(dir, 'bin', 'run.js'))])),
   aria2c: async () => {
     const port = await freePort();
     return timed('aria2c', [
@@ -55,6 +61,8 @@ const tools = {
     return timed(PY, ltGetArgs(torrent, outDir, port, ['--peer', `127.0.0.1:${seedPort}`, '--no-tracker']));
   },
 };
+const only = (process.env.BENCH_TOOLS ?? '').split(',').filter(Boolean);
+const tools = Object.fromEntries(Object.entries(allTools).filter(([n]) => only.length === 0 || only.includes(n) || (n.startsWith('btkit@') && only.includes('btkit'))));
 
 const names = Object.keys(tools);
 const results = Object.fromEntries(names.map((n) => [n, []]));
@@ -63,7 +71,7 @@ try {
     const r = await tools[name]();
     const same = r.ok && identical(dataPath, join(outDir, 'big.bin'));
     const mbps = r.ok ? size / 1e6 / r.wall : NaN;
-    results[name].push({ ...r, mbps, identical: same, output: r.ok ? undefined : r.output.slice(-2000) });
+    results[name].push({ ...r, lines: undefined, mbps, identical: same, output: r.ok ? undefined : r.output.slice(-2000) });
     console.error(`round ${round + 1} ${name.padEnd(10)} ${r.ok ? `${r.wall.toFixed(2)} s  ${mbps.toFixed(0)} MB/s  RSS ${(r.rssKiB / 1024).toFixed(0)} MiB  CPU ${r.cpu.toFixed(2)} s${same ? '' : '  NOT IDENTICAL'}` : `FAILED (exit ${r.code}) ${r.output.slice(-500)}`}`);
   });
 } finally {
@@ -87,9 +95,16 @@ const summary = Object.fromEntries(
 );
 const b = summary.btkit;
 console.log(`\n${sizeMiB} MiB from a libtorrent seeder on loopback, medians of ${runs}:`);
-console.log(`${'tool'.padEnd(11)}${'wall s'.padStart(8)}${'MB/s'.padStart(8)}${'RSS MiB'.padStart(9)}${'CPU s'.padStart(8)}${'btkit/x MB/s'.padStart(14)}`);
+const w = Math.max(11, ...names.map((n) => n.length + 2));
+const lt = summary.libtorrent;
+console.log(`${'tool'.padEnd(w)}${'wall s'.padStart(8)}${'MB/s'.padStart(8)}${'RSS MiB'.padStart(9)}${'CPU s'.padStart(8)}${'CPU s/GiB'.padStart(11)}${'btkit/x MB/s'.padStart(14)}${lt ? 'x/libtorrent MB/s'.padStart(19) : ''}`);
 for (const n of names) {
   const s = summary[n];
-  console.log(`${n.padEnd(11)}${s.wallS.toFixed(2).padStart(8)}${s.MBps.toFixed(0).padStart(8)}${s.peakRssMiB.toFixed(0).padStart(9)}${s.cpuS.toFixed(2).padStart(8)}${(b.MBps / s.MBps).toFixed(2).padStart(14)}   (${s.ok}/${s.runs} ok)`);
+  s.cpuSPerGiB = s.cpuS / (sizeMiB / 1024);
+  const vsLt = lt ? (s.MBps / lt.MBps).toFixed(2).padStart(19) : '';
+  console.log(`${n.padEnd(w)}${s.wallS.toFixed(2).padStart(8)}${s.MBps.toFixed(0).padStart(8)}${s.peakRssMiB.toFixed(0).padStart(9)}${s.cpuS.toFixed(2).padStart(8)}${s.cpuSPerGiB.toFixed(2).padStart(11)}${(b ? (b.MBps / s.MBps).toFixed(2) : '-').padStart(14)}${vsLt}   (${s.ok}/${s.runs} ok)`);
 }
-writeResults('download', { sizeMiB, runs, summary, results, node: process.version, btkitArgs: process.env.BTKIT_ARGS ?? '' });
+// The ratio that counts is the one within a round (same minutes, same load): per round, each tool's MB/s over libtorrent's.
+const perRound = lt ? Object.fromEntries(names.map((n) => [n, median(results[n].map((r, i) => r.mbps / results.libtorrent[i]?.mbps))])) : {};
+if (lt) console.log(`median over rounds of (x MB/s ÷ libtorrent MB/s in the same round): ${names.map((n) => `${n} ${perRound[n].toFixed(2)}`).join(', ')}`);
+writeResults('download', { sizeMiB, runs, summary, perRoundRatioToLibtorrent: perRound, compare: Object.fromEntries(compare), results, node: process.version, btkitArgs: process.env.BTKIT_ARGS ?? '', cpuProf: Boolean(process.env.CPU_PROF) });

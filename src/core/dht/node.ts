@@ -18,7 +18,8 @@
  */
 import dgram from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import DHT, { type DhtContact } from 'bittorrent-dht';
+import type DHT from 'bittorrent-dht';
+import type { DhtContact } from 'bittorrent-dht';
 import { BtError, abortError, networkError } from '../errors.js';
 import { type IpFamily, encodeCompactNodes, encodeCompactPeer, formatHostPort, formatIpv6, familyOf, parseIpv6 } from './compact.js';
 import { LOOKUP_DEFAULTS, traverse } from './lookup.js';
@@ -468,8 +469,11 @@ async function openStack(family: IpFamily, host: string, port: number, nodeId: B
   if (familyOf(host) !== family) {
     throw new BtError('DHT_BAD_BIND_ADDRESS', 'usage', `\`${host}\` is not an IPv${family} address to bind the DHT to`);
   }
+  // Loaded here, not at the top: a download or seed without the DHT (and every --help) does not
+  // pay for loading the library and its dependencies.
+  const { default: DhtClass } = await import('bittorrent-dht');
   const socket = dgram.createSocket(family === 4 ? { type: 'udp4' } : { type: 'udp6', ipv6Only: true });
-  const dht = new DHT({
+  const dht = new DhtClass({
     ...(nodeId ? { nodeId } : {}),
     bootstrap: false,
     socket,

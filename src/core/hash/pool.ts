@@ -60,8 +60,19 @@ export class HashPool {
   private closed = false;
   private failure: unknown;
 
-  constructor(readonly threads: number = defaultThreads()) {
-    for (let i = 0; i < threads; i++) {
+  /**
+   * `lazy`: the threads start at the first `hash` (a download from a magnet link may never need
+   * them, and a thread's start costs tens of milliseconds before the first connection).
+   */
+  constructor(
+    readonly threads: number = defaultThreads(),
+    options: { lazy?: boolean } = {},
+  ) {
+    if (!options.lazy) this.start();
+  }
+
+  private start(): void {
+    for (let i = 0; i < this.threads; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true });
       w.on('message', (msg: { id: number; buffer: ArrayBuffer; digests: Uint8Array }) => this.onDone(w, msg));
       w.on('error', (err) => this.onFail(w, err));
@@ -84,6 +95,7 @@ export class HashPool {
   hash(buffer: ArrayBuffer, length: number, pieceLength: number, algorithm: PieceHashAlgorithm = 'sha1'): Promise<HashResult> {
     if (this.closed) return Promise.reject(new BtError('HASH_POOL_CLOSED', 'internal', 'hash pool is closed'));
     if (this.failure) return Promise.reject(this.failure);
+    if (this.workers.length === 0) this.start();
     const id = this.nextId++;
     return new Promise<HashResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

@@ -160,8 +160,9 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
 
   const initial = meta ? await setUp(meta) : null;
   const isPrivate = meta?.private ?? false;
-  // Pieces from 256 KiB up are hashed off the main thread (a magnet's piece length is not known yet).
-  const pool = !meta || meta.pieceLength >= POOL_MIN_PIECE ? new HashPool(1) : null;
+  // Pieces from 256 KiB up are hashed off the main thread; for a magnet (piece length unknown) the
+  // thread starts only when the first large piece is hashed.
+  const pool = !meta || meta.pieceLength >= POOL_MIN_PIECE ? new HashPool(1, { lazy: true }) : null;
   const stopper = new AbortController();
   const jobSignal = AbortSignal.any([signal, stopper.signal]);
   let dht: DhtNode | null = null;

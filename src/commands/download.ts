@@ -2,6 +2,7 @@ import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteSizeFlag, durationFlag, hostPortFlag, parseHostPort } from '../cli/flags.js';
 import { type DownloadResult, downloadNote, downloadResult, eventJson, pieceSampler, progressLine, renderSummary } from '../cli/render/download.js';
+import { drainJob } from '../cli/job.js';
 import { dhtSettings, swarmFlags } from '../cli/swarm.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, fromSystemError } from '../core/errors.js';
@@ -143,18 +144,11 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     };
     let outcome: DownloadOutcome;
     try {
-      for (;;) {
-        const step = await job.next();
-        if (step.done) {
-          outcome = step.value;
-          break;
-        }
-        const ev = step.value;
+      outcome = await drainJob(job, (ev) => {
         if (ev.type === 'started') {
           sample = pieceSampler(ev.pieces);
           stats = { pieces: ev.pieces, havePieces: 0, totalBytes: ev.totalBytes, doneBytes: ev.doneBytes, downloaded: 0, uploaded: 0, wasted: 0, downRate: 0, upRate: 0, peers: connected, seeds: 0, known: 0, elapsedMs: 0, etaMs: null };
-        }
-        else if (ev.type === 'peer-connected') {
+        } else if (ev.type === 'peer-connected') {
           seen.add(ev.peer);
           connected++;
         } else if (ev.type === 'peer-dropped') connected--;
@@ -162,18 +156,16 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
         else if (ev.type === 'progress') drawLine((stats = ev), true);
         else if (ev.type === 'piece-verified' && stats) drawLine({ ...stats, doneBytes: ev.doneBytes, havePieces: ev.havePieces, totalBytes: ev.totalBytes, peers: connected });
         if (json) {
-          if (ev.type === 'piece-verified' && !sample(ev.havePieces)) continue;
-          const out = eventJson(ev);
+          const out = ev.type === 'piece-verified' && !sample(ev.havePieces) ? null : eventJson(ev);
           if (out) this.emitEvent(out);
-          continue;
+          return;
         }
         const note = downloadNote(ev);
-        if (note) {
-          clearLine();
-          if (note.warning) this.warnLine(note.text);
-          else this.note(note.text);
-        }
-      }
+        if (!note) return;
+        clearLine();
+        if (note.warning) this.warnLine(note.text);
+        else this.note(note.text);
+      });
     } finally {
       clearLine();
     }

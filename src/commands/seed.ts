@@ -19,6 +19,7 @@ import { type SeedOutcome, type StopCondition, describeCondition, runSeed } from
 import { ContentStore } from '../core/storage/content-store.js';
 import { locateContent } from '../core/storage/locate.js';
 import { azureusPrefix, makePeerId } from '../core/tracker/index.js';
+import { drainJob } from '../cli/job.js';
 import { dhtSettings, swarmFlags } from '../cli/swarm.js';
 
 export type { SeedResult };
@@ -168,20 +169,14 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     );
     let outcome: SeedOutcome;
     try {
-      for (;;) {
-        const step = await job.next();
-        if (step.done) {
-          outcome = step.value;
-          break;
-        }
-        const ev = step.value;
+      outcome = await drainJob(job, (ev) => {
         if (ev.type === 'peer-complete' && ev.finished) complete++;
         if (json) {
           if (ev.type !== 'piece-verified') {
             const out = ev.type === 'until' ? { ...ev } : eventJson(ev);
             if (out) this.emitEvent(out);
           }
-          continue;
+          return;
         }
         if (ev.type === 'started') {
           const l = ev.listen;
@@ -197,7 +192,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
           process.stderr.write(`\r\x1b[2K${seedStatusLine(ev, complete, process.stderr.columns || 100)}`);
           drawn = true;
         }
-      }
+      });
     } finally {
       if (drawn) process.stderr.write('\r\x1b[2K');
     }

@@ -55,7 +55,7 @@ describe.skipIf(!interopAvailable('aria2c', 'libtorrent', 'opentracker'))('btkit
     try {
       // A download limit stretches the transfer over a few seconds, so neither seeder can do it all
       // before the other is connected.
-      const events = await downloadIdentical(f, join(lab.root, 'out-swarm'), ['--peer', `127.0.0.1:${lt.port}`, '--peer', `127.0.0.1:${aria.port}`, '--tracker', '--download-limit', '6MiB'], 80_000);
+      const events = await downloadIdentical(f, join(lab.root, 'out-swarm'), ['--peer', `127.0.0.1:${lt.port}`, '--peer', `127.0.0.1:${aria.port}`, '--torrent-trackers', '--download-limit', '6MiB'], 80_000);
       // Bytes delivered per client, by peer id (either side may have dialed).
       const delivered = new Map<string, number>();
       for (const e of events) if (e.type === 'peer-dropped') delivered.set(peerIdText(e.peerId).slice(0, 3), (delivered.get(peerIdText(e.peerId).slice(0, 3)) ?? 0) + e.downloaded);

@@ -13,7 +13,6 @@
  * tracker` on 127.0.0.1, so aria2c is the only outside tool. `--seed-time=0` lets aria2c exit
  * when done (by default it would seed on); the rest only quiets its output.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,27 +20,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/core/metainfo/create.js';
 import { ensureBuilt } from '../helpers/cli.js';
 import { interopAvailable } from '../helpers/interop.js';
+import { runToEnd } from '../helpers/magnet-interop.js';
 import { pattern } from '../lab/download-lab.js';
 import { type CliProcess, startBtkitTracker, startCli, stopAll } from '../swarm/swarm-lab.js';
 
 /** The issue's size: 45 MiB, in the 32 KiB pieces `btkit create` chooses for it (1440 pieces, a 180-byte bitfield). */
 const SIZE = 45 * 1024 * 1024;
 const PIECE_LENGTH = 32 * 1024;
-
-/** Run aria2c to its end, killed (by its pid) after `timeoutMs`; resolves its exit code and output. */
-function runAria2(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('aria2c', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 describe.skipIf(!interopAvailable('aria2c'))('aria2c with its default settings downloads a 45 MiB torrent from btkit seed (issue 13)', () => {
   let root: string;
@@ -74,7 +59,7 @@ describe.skipIf(!interopAvailable('aria2c'))('aria2c with its default settings d
     try {
       await seed.waitFor((e) => e.type === 'tracker' && e.event === 'started' && e.error === null, 20_000, "the seed's announce");
       const out = join(root, 'out');
-      const r = await runAria2(
+      const r = await runToEnd('aria2c',
         ['--no-conf', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--seed-time=0', '--summary-interval=0', '--console-log-level=warn', '-d', out, torrent],
         100_000,
       );

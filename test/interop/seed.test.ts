@@ -4,30 +4,15 @@
  * single-file and multi-file torrents (pieces across file boundaries, an empty file). Every file
  * must come out byte-identical, and every byte must have come from btkit.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/cli.js';
 import { interopAvailable } from '../helpers/interop.js';
+import { runToEnd as runLeecher } from '../helpers/magnet-interop.js';
 import { type Fixture, LAB, type LabTracker, SYSTEM_PYTHON, aria2LoopbackFlags, differences, freePort, makeFixture, startOpentracker } from '../lab/download-lab.js';
 import { type CliProcess, startBtkitTracker, startCli, stopAll } from '../swarm/swarm-lab.js';
-
-/** Run a leecher to its end (bounded); resolves its exit code and output. */
-function runLeecher(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 const leechers = {
   libtorrent: async (f: Fixture, out: string) => runLeecher(SYSTEM_PYTHON, [join(LAB, 'lt_get.py'), f.torrent, out, '--tcp-only', '--port', String(await freePort()), '--timeout', '50', '--json']),

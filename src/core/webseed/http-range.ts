@@ -50,6 +50,8 @@ export interface RangeResponse {
   redirects: number;
   /** True when the request went over a connection kept alive from an earlier one. */
   reusedConnection: boolean;
+  /** The resource's whole length as the server gave it (`Content-Range` total, or a 200's length), or null. */
+  total: number | null;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -64,10 +66,10 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-/** `Content-Range: bytes a-b/total` → [a, b], or null. */
-export function parseContentRange(value: string | undefined): [number, number] | null {
+/** `Content-Range: bytes a-b/total` → [a, b, total or null for `*`], or null. */
+export function parseContentRange(value: string | undefined): [number, number, number | null] | null {
   const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value?.trim() ?? '');
-  return m ? [Number(m[1]), Number(m[2])] : null;
+  return m ? [Number(m[1]), Number(m[2]), m[3] === '*' ? null : Number(m[3])] : null;
 }
 
 export class RangeClient {
@@ -231,6 +233,7 @@ export class RangeClient {
         const declared = res.headers['content-length'] === undefined ? null : Number(res.headers['content-length']);
         // The window of the body to keep: [from, from + length) of what the server sends.
         let from: number;
+        let total: number | null = declared;
         if (status === 206) {
           const cr = parseContentRange(res.headers['content-range']);
           if (!cr || cr[0] !== start || cr[1] !== start + length - 1) {
@@ -242,6 +245,7 @@ export class RangeClient {
             return;
           }
           from = 0;
+          total = cr[2];
         } else {
           if (declared !== null && declared > wholeBodyLimit) {
             fail(networkError('WEBSEED_RANGE_IGNORED', `\`${url}\`: the server ignores Range and sends the whole file (${declared} bytes)`, { detail: { ...detail, declared } }));
@@ -276,7 +280,7 @@ export class RangeClient {
             fail(networkError('WEBSEED_SHORT_BODY', `\`${url}\`: ${received - from < 0 ? 0 : received - from} of ${length} bytes received`, { detail: { ...detail, received } }));
             return;
           }
-          succeed({ kind: 'done', response: { body, status: status as 200 | 206, reusedConnection: req.reusedSocket } });
+          succeed({ kind: 'done', response: { body, status: status as 200 | 206, reusedConnection: req.reusedSocket, total } });
         });
       });
       req.end();

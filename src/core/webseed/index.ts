@@ -3,3 +3,4 @@ export { encodeSegment, fileUrl, webSeedBase, type WebSeedLayoutNames } from './
 export { pieceRange, planLayout, planRange, type PlanFile, type RangePart } from './ranges.js';
 export { RangeClient, parseContentRange, parseRetryAfter, type RangeClientOptions, type RangeResponse } from './http-range.js';
 export { WebSeed, type WebSeedDropReason, type WebSeedEvent, type WebSeedLayout, type WebSeedOptions, type WebSeedState, type WebSeedStats } from './webseed.js';
+export { checkWebSeeds, readLocalFiles, type WebSeedCheckOptions, type WebSeedCheckReport, type WebSeedFileProblem } from './check.js';

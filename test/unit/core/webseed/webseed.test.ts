@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BtError } from '../../../../src/core/errors.js';
 import { WebSeed, type WebSeedEvent, type WebSeedOptions } from '../../../../src/core/webseed/index.js';
-import { startFaultServer, type FaultServer } from './fault-server.js';
+import { startFaultServer, type FaultServer } from '../../../helpers/webseed-fault-server.js';
 import { bytes, fixture, type Fixture } from './torrent-fixture.js';
 
 const servers: FaultServer[] = [];

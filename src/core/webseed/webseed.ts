@@ -188,6 +188,8 @@ export class WebSeed {
     const linked = signal ? AbortSignal.any([signal, this.life.signal]) : this.life.signal;
     await this.acquire(linked);
     try {
+      // The common case, one file covering the whole range: the response body is the result (no copy).
+      if (parts.length === 1 && parts[0]!.kind === 'http') return await this.fetchPart(parts[0]!, linked);
       const out = new Uint8Array(length); // zeros: padding parts need no work
       for (const part of parts) {
         if (part.kind === 'zeros') continue;

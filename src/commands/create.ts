@@ -11,6 +11,7 @@ import { BtError } from '../core/errors.js';
 import { checkWritablePlace, writeFileAtomic } from '../core/fs/atomic.js';
 import { createTorrent } from '../core/metainfo/create.js';
 import { formatMagnet } from '../core/metainfo/magnet.js';
+import { checkWebSeeds, readLocalFiles, type WebSeedCheckReport } from '../core/webseed/index.js';
 
 export interface CreateCommandResult {
   output: string;
@@ -27,6 +28,8 @@ export interface CreateCommandResult {
   skipped: { path: string; reason: string }[];
   hashSeconds: number;
   bytesPerSecond: number;
+  /** With --check-web-seeds: per web seed, the files it does not serve (or serves differently). */
+  webSeedCheck?: WebSeedCheckReport[];
 }
 
 export default class Create extends BaseCommand<CreateCommandResult> {
@@ -39,12 +42,15 @@ Piece length: by default the smallest power of two that gives at most 2000 piece
 
 For byte-reproducible output use --no-date and --no-created-by: the same files and flags then give the same bytes on any machine.
 
-Lints (warnings on stderr, or in "warnings" under --json): private without trackers, an unusual piece length for the size, empty files.`;
+Lints (warnings on stderr, or in "warnings" under --json): private without trackers, an unusual piece length for the size, empty files.
+
+--check-web-seeds asks each --web-seed for the first and last 16 bytes of every file (HTTP Range requests, BEP 19 paths: a URL ending in '/' is a directory holding the torrent's name and paths; a multi-file torrent's URL gets a '/' added) and compares them with the local files; a file that is missing, shorter or longer, different, or served without Range support (when larger than 64 KiB) is a warning. The torrent is written either way.`;
   static override examples = [
     { command: '<%= config.bin %> <%= command.id %> ./dist -t http://tracker.example/announce', description: 'Create dist.torrent with one tracker.' },
     { command: '<%= config.bin %> <%= command.id %> big.iso -t udp://a/announce,udp://b/announce -t http://c/announce -o big.torrent', description: 'Two tiers: a and b (tried in random order), then c.' },
     { command: '<%= config.bin %> <%= command.id %> ./site --exclude "*.log" --piece-length 1MiB --no-date --no-created-by -o -', description: 'Reproducible bytes to stdout.' },
     { command: '<%= config.bin %> <%= command.id %> ./build --json | jq -r .result.magnet', description: 'Create and print the magnet link.' },
+    { command: '<%= config.bin %> <%= command.id %> ./release -w https://releases.example/files/ --check-web-seeds', description: 'Add a web seed and check that it serves every file.' },
   ];
   static override args = {
     path: Args.string({ required: true, description: 'The file or directory to make a torrent of.' }),
@@ -56,6 +62,7 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
     'piece-length': pieceLengthFlag({ char: 'p', description: 'Piece length, e.g. 256KiB, 1MiB, 4m (default: automatic, as the description says).' }),
     tracker: Flags.string({ char: 't', multiple: true, description: 'Tracker announce URL; repeat for more tiers, comma-separate trackers of one tier.' }),
     'web-seed': Flags.string({ char: 'w', multiple: true, description: 'Web seed URL (BEP 19 url-list); repeatable.' }),
+    'check-web-seeds': Flags.boolean({ dependsOn: ['web-seed'], description: 'Ask each web seed for the first and last bytes of every file and warn about what it does not serve.' }),
     private: Flags.boolean({ description: 'Mark the torrent private (BEP 27): peers only from its trackers.' }),
     source: Flags.string({ description: 'The `source` field (changes the infohash; private trackers use it).' }),
     comment: Flags.string({ char: 'c', description: 'A free-text comment.' }),
@@ -136,6 +143,19 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
       hashSeconds: Number(seconds.toFixed(3)),
       bytesPerSecond: seconds > 0 ? Math.round(meta.totalLength / seconds) : 0,
     };
+    if (flags['check-web-seeds']) {
+      summary.webSeedCheck = await checkWebSeeds({
+        urls: meta.webSeeds,
+        layout: meta,
+        read: readLocalFiles(result.walk.files.map((f) => f.diskPath)),
+        signal: this.signal,
+      });
+      for (const r of summary.webSeedCheck) {
+        for (const p of r.problems) this.warnLine(`web seed \`${r.url}\`: ${p.path.join('/')}: ${p.message} (${p.code})`);
+        if (r.gaveUp) this.warnLine(`web seed \`${r.url}\`: stopped after ${r.problems.length} problems; ${meta.files.length - r.filesChecked} files not checked`);
+        if (r.problems.length === 0) this.note(`web seed ${r.url}: serves all ${r.filesChecked} file${r.filesChecked === 1 ? '' : 's'}`);
+      }
+    }
     if (result.walk.skipped.length > 0) {
       const by = new Map<string, number>();
       for (const s of result.walk.skipped) by.set(s.reason, (by.get(s.reason) ?? 0) + 1);

@@ -1,6 +1,6 @@
 /**
- * Interop suites need real peers (libtorrent, aria2c, opentracker, mktorrent, transmission). On a
- * developer's machine without them a suite is skipped with a note; in CI (`BTKIT_REQUIRE_INTEROP=1`,
+ * Interop suites need real peers (libtorrent, aria2c, opentracker, mktorrent, transmission) and a
+ * real web server (nginx). On a developer's machine without them a suite is skipped with a note; in CI (`BTKIT_REQUIRE_INTEROP=1`,
  * set by .ci/run) a missing tool fails the run, so no interop suite can skip silently there.
  */
 import { execFileSync } from 'node:child_process';
@@ -28,6 +28,7 @@ const probes: Record<string, () => boolean> = {
   'transmission-create': () => existsSync('/usr/bin/transmission-create'),
   aria2c: () => existsSync('/usr/bin/aria2c'),
   opentracker: () => existsSync('/usr/bin/opentracker'),
+  nginx: () => existsSync('/usr/sbin/nginx'),
 };
 
 /**

@@ -32,7 +32,10 @@ export class Persistence {
   private dirty = false;
   private saving: Promise<void> | undefined;
   private lastSave: number;
-  private savedSinceStart = false;
+  /** A piece was verified in this run since the last save. */
+  private pieceDirty = false;
+  /** A state holding a piece verified in this run has been written. */
+  private pieceSaved = false;
   /** The pieces on disk are known, so a state may be written. */
   private restored = false;
 
@@ -67,19 +70,22 @@ export class Persistence {
   /** Something changed (a piece was verified). */
   markDirty(): void {
     this.dirty = true;
+    this.pieceDirty = true;
   }
 
   /**
    * On the session's timer: save when something changed and the cadence allows, or at once for
-   * the first change of this run (a kill a few seconds in then loses nothing verified).
+   * the first verified piece of this run (a kill a few seconds in then loses nothing verified).
    * `onError` gets a failed save.
    */
   tick(onError: (err: unknown) => void): void {
     if (!this.restored || !this.dirty || this.saving || !this.opts.path) return;
     const now = this.opts.now();
-    if (this.savedSinceStart && now - this.lastSave < (this.opts.everyMs ?? 5000)) return;
+    const firstPiece = this.pieceDirty && !this.pieceSaved;
+    if (!firstPiece && now - this.lastSave < (this.opts.everyMs ?? 5000)) return;
     this.lastSave = now;
-    this.savedSinceStart = true;
+    if (this.pieceDirty) this.pieceSaved = true;
+    this.pieceDirty = false;
     this.saving = this.save(false)
       .catch(onError)
       .finally(() => (this.saving = undefined));

@@ -78,6 +78,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     const target = await resolveTarget(args.torrent, { signal: this.signal });
     if (!target.infoHash) throw new BtError('DOWNLOAD_V2_ONLY', 'input', 'this is a v2-only torrent or magnet link; btkit downloads v1 and hybrid torrents');
     if (target.kind === 'torrent' && (flags['metadata-only'] || flags['save-torrent'])) throw new BtError('USAGE', 'usage', '--metadata-only and --save-torrent are for magnet links and infohashes; this is a .torrent already');
+    for (const bad of target.magnet?.badPeers ?? []) this.warnLine(`magnet x.pe=${bad.value} is no peer address (${bad.reason}); skipped`);
     const magnetPeers = (target.magnet?.peers ?? []).flatMap((text) => {
       try {
         return [parseHostPort(text)];
@@ -129,6 +130,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     let sample = pieceSampler(1);
     // The terminal line between two progress events (one a second) follows the pieces as they come.
     let stats: SessionStats | null = null;
+    let completed: SessionStats | null = null;
     let connected = 0;
     const seen = new Set<string>();
     const banned: string[] = [];
@@ -160,6 +162,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
         } else if (ev.type === 'peer-dropped') connected--;
         else if (ev.type === 'peer-banned') banned.push(ev.peer);
         else if (ev.type === 'progress') drawLine((stats = ev), true);
+        else if (ev.type === 'complete') completed = ev;
         else if (ev.type === 'piece-verified' && stats) drawLine({ ...stats, doneBytes: ev.doneBytes, havePieces: ev.havePieces, totalBytes: ev.totalBytes, peers: connected });
         if (json) {
           if (ev.type === 'piece-verified' && !sample(ev.havePieces)) continue;
@@ -178,7 +181,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
       clearLine();
     }
     if (this.signal.aborted) throw abortError(this.signal);
-    const result = downloadResult(outcome, target.infoHash.toString('hex'), { peersSeen: seen.size, banned });
+    const result = downloadResult(outcome, target.infoHash.toString('hex'), { peersSeen: seen.size, banned, completed });
     if (!json && this.chatty) for (const line of renderSummary(result)) process.stderr.write(`${line}\n`);
     return result;
   }

@@ -1,5 +1,5 @@
 import { Args, Flags } from '../cli/oclif.js';
-import { BaseCommand } from '../cli/base-command.js';
+import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { byteSizeFlag, durationFlag, hostPortFlag, parseHostPort } from '../cli/flags.js';
 import { type DownloadResult, downloadNote, downloadResult, eventJson, pieceSampler, progressLine, renderSummary } from '../cli/render/download.js';
 import { dhtSettings, swarmFlags } from '../cli/swarm.js';
@@ -45,6 +45,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
   static override args = {
     torrent: Args.string({ required: true, description: 'A .torrent file (`-` for standard input), a magnet link, or an infohash.' }),
   };
+  static override baseFlags = { ...BaseCommand.baseFlags, ...ndjsonFlag };
   static override flags = {
     output: Flags.string({ char: 'o', description: 'Directory to download into (created if missing). Default: the current directory (with --stdout: a temporary one).' }),
     select: Flags.string({ multiple: true, description: 'Download only these files: 0-based indices (`0,2-4`) or globs on their paths in the torrent (`*.iso`). Repeatable.' }),
@@ -63,7 +64,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     stdout: Flags.boolean({ description: 'Stream the one selected file to standard output, in order, while downloading.' }),
     port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'TCP port to accept peers on, and the DHT\'s UDP port (0: any free port; a busy port falls back to any).' }),
     host: Flags.string({ aliases: ['bind'], default: '0.0.0.0', description: 'Address to accept peers on (and the DHT\'s). --bind is an alias.' }),
-    timeout: durationFlag({ default: 60_000, defaultHelp: async () => '60s', description: 'Give up when no data arrived for this long (exit 6), or no metadata (exit 8); 0 waits forever.' }),
+    timeout: durationFlag({ default: 60_000, description: 'Give up when no data arrived for this long (exit 6), or no metadata (exit 8); 0 waits forever.' }),
     recheck: Flags.boolean({ description: 'Hash all data already on disk instead of trusting the resume state.' }),
   };
 

@@ -1,7 +1,7 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { access, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { BaseCommand } from '../cli/base-command.js';
+import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { byteSizeFlag, parseByteSize, parseDuration } from '../cli/flags.js';
 import { byteProgress } from '../cli/progress.js';
 import { eventJson } from '../cli/render/download.js';
@@ -44,6 +44,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     target: Args.string({ required: true, description: 'The .torrent file; or, alone, the file or directory to create a torrent of and share.' }),
     path: Args.string({ required: false, description: 'The data: the torrent\'s file or top directory (or a directory holding it).' }),
   };
+  static override baseFlags = { ...BaseCommand.baseFlags, ...ndjsonFlag };
   static override flags = {
     port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: "TCP port to accept peers on, and the DHT's UDP port (0: any free port; a busy port falls back to any)." }),
     host: Flags.string({ aliases: ['bind'], default: '0.0.0.0', description: "Address to accept peers on (and the DHT's). --bind is an alias." }),
@@ -54,7 +55,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     'upload-limit': byteSizeFlag({ description: 'Most bytes per second to upload (e.g. 10MiB); default unlimited.' }),
     'max-peers': Flags.integer({ min: 1, max: 1000, default: 100, description: 'Most peers connected at once.' }),
     'upload-slots': Flags.integer({ min: 1, max: 100, default: 4, description: 'Peers uploaded to at once (the optimistic slot included).' }),
-    cache: byteSizeFlag({ description: 'Read cache size (default 32MiB; 0 reads every block from disk).' }),
+    cache: byteSizeFlag({ default: 32 * 1024 * 1024, defaultHelp: async () => '32MiB', description: 'Read cache size; 0 reads every block from disk.' }),
     threads: Flags.integer({ min: 1, max: 256, description: 'Hashing threads for the check and for share (default: one per core).' }),
     // share (create) flags
     output: Flags.string({ char: 'o', description: 'Share: where to write the new torrent (default NAME.torrent in the current directory).' }),
@@ -151,7 +152,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
       {
         meta,
         content,
-        cacheBytes: flags.cache ?? 32 * 1024 * 1024,
+        cacheBytes: flags.cache,
         extraTrackers,
         dht: dhtSettings(flags, flags.host),
         pex: flags.pex,

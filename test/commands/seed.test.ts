@@ -66,7 +66,7 @@ describe('btkit seed', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ type: 'verified', skipped: false, ok: true });
     const summary = lines.at(-1);
-    expect(summary).toMatchObject({ ok: true, result: { reason: 'time', condition: 'time=5000ms', uploaded: 0, peersComplete: 0 } });
+    expect(summary).toMatchObject({ ok: true, result: { reason: 'time', condition: 'time=5s', uploaded: 0, peersComplete: 0 } });
     expect(summary.result.elapsedMs).toBeGreaterThanOrEqual(5000);
     // It announced to the torrent's tracker.
     expect(lines.some((e) => e.type === 'tracker' && e.url === tracker.url && e.event === 'started' && e.error === null)).toBe(true);

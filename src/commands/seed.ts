@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../core/fs/atomic.js';
 import { createTorrent, sameTorrent } from '../core/metainfo/create.js';
 import { formatMagnet } from '../core/metainfo/magnet.js';
 import type { Metainfo } from '../core/metainfo/types.js';
-import { diskLayout, verifyData } from '../core/metainfo/verify.js';
+import { diskLayout, verifyData } from '../core/storage/verify.js';
 import { type SeedOutcome, type StopCondition, describeCondition, runSeed } from '../core/session/index.js';
 import { ContentStore } from '../core/storage/content-store.js';
 import { locateContent } from '../core/storage/locate.js';

@@ -2,7 +2,7 @@ import { Args, Flags } from '../cli/oclif.js';
 import { randomBytes } from 'node:crypto';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteSizeFlag, dashValueFlag, durationFlag, trackerUrlFlag } from '../cli/flags.js';
-import { allTrackersFailed, announceView, renderAnnounce, toErrorView, trackerErrorMessage, type AnnounceOutcome } from '../cli/render/tracker.js';
+import { allTrackersFailed, announceView, renderAnnounce, renderOutcomes, toErrorView, trackerWarnings, type AnnounceOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError } from '../core/errors.js';
 import { parseIPv4, parseIPv6 } from '../core/net/address.js';
@@ -150,16 +150,13 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
         for (const line of seen) this.out(line);
       } else if (succeeded > 0 || outcomes.length > 1) {
         this.note(`${result.infoHash}${result.name ? `  ${result.name}` : ''}: announce (${params.event}) to ${outcomes.length} tracker(s)`);
-        outcomes.forEach((o, i) => {
-          if (i > 0) this.out();
-          for (const line of renderAnnounce(o)) this.out(line);
-        });
+        for (const line of renderOutcomes(outcomes, renderAnnounce)) this.out(line);
       }
     }
 
     // With one tracker its own error is the clearest; with several, one error listing them all.
     if (succeeded === 0) throw allTrackersFailed(outcomes, result);
-    for (const o of outcomes) if (!o.ok) this.warnLine(`${trackerErrorMessage(o.url, o.error)} [${o.error.code}]`);
+    for (const w of trackerWarnings(outcomes)) this.warnLine(w);
     return result;
   }
 }

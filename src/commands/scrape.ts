@@ -1,7 +1,7 @@
 import { Args } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { durationFlag, trackerUrlFlag } from '../cli/flags.js';
-import { allTrackersFailed, renderScrape, scrapeView, toErrorView, trackerErrorMessage, type ScrapeOutcome } from '../cli/render/tracker.js';
+import { allTrackersFailed, renderOutcomes, renderScrape, scrapeView, toErrorView, trackerWarnings, type ScrapeOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError } from '../core/errors.js';
 import { askTrackers, hex } from '../core/tracker/index.js';
@@ -66,14 +66,9 @@ Exit status: 0 when at least one tracker answered; 4 (network) when all failed, 
 
     const succeeded = outcomes.filter((o) => o.ok).length;
     const result: ScrapeCommandResult = { infoHashes: allHashes.map(hex), trackers: outcomes, succeeded, failed: outcomes.length - succeeded };
-    if (!this.jsonEnabled() && (succeeded > 0 || outcomes.length > 1)) {
-      outcomes.forEach((o, i) => {
-        if (i > 0) this.out();
-        for (const line of renderScrape(o)) this.out(line);
-      });
-    }
+    if (!this.jsonEnabled() && (succeeded > 0 || outcomes.length > 1)) for (const line of renderOutcomes(outcomes, renderScrape)) this.out(line);
     if (succeeded === 0) throw allTrackersFailed(outcomes, result);
-    for (const o of outcomes) if (!o.ok) this.warnLine(`${trackerErrorMessage(o.url, o.error)} [${o.error.code}]`);
+    for (const w of trackerWarnings(outcomes)) this.warnLine(w);
     return result;
   }
 }

@@ -265,33 +265,27 @@ export function parseUntil(text: string): StopCondition {
   const bad = (why: string) => new BtError('USAGE', 'usage', `--until \`${text}\`: ${why} (ratio=N, time=DURATION, uploaded=BYTES or peers-complete=N)`);
   if (!m) throw bad('expected KIND=VALUE');
   const [, kind, value] = m as unknown as [string, string, string];
+  const positive = (parse: (text: string) => number, notOne: string, zero: string): number => {
+    let n: number;
+    try {
+      n = parse(value);
+    } catch {
+      throw bad(notOne);
+    }
+    if (n <= 0) throw bad(zero);
+    return n;
+  };
   switch (kind) {
     case 'ratio': {
       const ratio = Number(value);
       if (!Number.isFinite(ratio) || ratio <= 0) throw bad('not a positive ratio');
       return { kind, ratio };
     }
-    case 'time': {
-      // A zero limit would stop before serving anything: almost surely a typo, so refuse it.
-      let ms: number;
-      try {
-        ms = parseDuration(value);
-      } catch {
-        throw bad('not a duration such as 90s or 10m');
-      }
-      if (ms <= 0) throw bad('the time must be more than zero');
-      return { kind, ms };
-    }
-    case 'uploaded': {
-      let bytes: number;
-      try {
-        bytes = parseByteSize(value);
-      } catch {
-        throw bad('not a size such as 4GiB');
-      }
-      if (bytes <= 0) throw bad('the size must be more than zero');
-      return { kind, bytes };
-    }
+    // A zero limit would stop before serving anything: almost surely a typo, so refuse it.
+    case 'time':
+      return { kind, ms: positive(parseDuration, 'not a duration such as 90s or 10m', 'the time must be more than zero') };
+    case 'uploaded':
+      return { kind, bytes: positive(parseByteSize, 'not a size such as 4GiB', 'the size must be more than zero') };
     case 'peers-complete': {
       const count = Number(value);
       if (!Number.isInteger(count) || count < 1) throw bad('not a positive whole number');

@@ -81,6 +81,16 @@ export function allTrackersFailed(outcomes: readonly ({ url: string; ok: true } 
   return new BtError('TRACKER_ALL_FAILED', 'network', `all ${outcomes.length} trackers failed`, { detail: { result } });
 }
 
+/** Each tracker's lines, a blank line between two trackers. */
+export function renderOutcomes<O>(outcomes: readonly O[], render: (o: O) => string[]): string[] {
+  return outcomes.flatMap((o, i) => [...(i > 0 ? [''] : []), ...render(o)]);
+}
+
+/** The warnings of a run where some trackers answered: one line per tracker that failed, with its code. */
+export function trackerWarnings(outcomes: readonly ({ url: string; ok: true } | { url: string; ok: false; error: TrackerErrorView })[]): string[] {
+  return outcomes.flatMap((o) => (o.ok ? [] : [`${trackerErrorMessage(o.url, o.error)} [${o.error.code}]`]));
+}
+
 /** A tracker's error as one message that names the tracker once (without the URL's query). */
 export function trackerErrorMessage(url: string, error: TrackerErrorView): string {
   const short = withoutQueries(url);

@@ -2,13 +2,13 @@ import { Args, Flags } from '../cli/oclif.js';
 import { randomBytes } from 'node:crypto';
 import { BaseCommand } from '../cli/base-command.js';
 import { byteSizeFlag, dashValueFlag, durationFlag, trackerUrlFlag } from '../cli/flags.js';
-import { announceView, renderAnnounce, toErrorView, trackerErrorMessage, type AnnounceOutcome } from '../cli/render/tracker.js';
+import { allTrackersFailed, announceView, renderAnnounce, renderOutcomes, toErrorView, trackerWarnings, type AnnounceOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
-import { BtError, abortError, isBtError } from '../core/errors.js';
+import { BtError } from '../core/errors.js';
 import { parseIPv4, parseIPv6 } from '../core/net/address.js';
 import {
   ANNOUNCE_EVENTS,
-  TrackerClient,
+  askTrackers,
   azureusPrefix,
   formatPeer,
   hex,
@@ -115,24 +115,11 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
       ...(flags['tracker-id'] !== undefined ? { trackerId: Buffer.from(flags['tracker-id'], 'utf8') } : {}),
     };
 
-    const client = new TrackerClient({ retransmitBaseMs: flags['udp-retransmit'] });
-    let outcomes: AnnounceOutcome[];
-    try {
-      outcomes = await Promise.all(
-        urls.map(async ({ url, tier }): Promise<AnnounceOutcome> => {
-          const started = performance.now();
-          try {
-            return announceView(await client.announce(url, params, { signal: this.signal, timeoutMs: flags.timeout }), tier);
-          } catch (err) {
-            if (isBtError(err) && err.category === 'internal') throw err;
-            return { url, tier, ok: false, rttMs: Math.round(performance.now() - started), error: toErrorView(err) };
-          }
-        }),
-      );
-    } finally {
-      await client.close();
-    }
-    if (this.signal.aborted) throw abortError(this.signal);
+    const asked = await askTrackers(urls, (client, { url }) => client.announce(url, params, { signal: this.signal, timeoutMs: flags.timeout }), {
+      signal: this.signal,
+      client: { retransmitBaseMs: flags['udp-retransmit'] },
+    });
+    const outcomes = asked.map((o): AnnounceOutcome => (o.ok ? announceView(o.value, o.job.tier) : { url: o.job.url, tier: o.job.tier, ok: false, rttMs: o.rttMs, error: toErrorView(o.error) }));
 
     const succeeded = outcomes.filter((o) => o.ok).length;
     const result: AnnounceCommandResult = {
@@ -163,23 +150,13 @@ Exit status: 0 when at least one tracker answered (failures are listed beside th
         for (const line of seen) this.out(line);
       } else if (succeeded > 0 || outcomes.length > 1) {
         this.note(`${result.infoHash}${result.name ? `  ${result.name}` : ''}: announce (${params.event}) to ${outcomes.length} tracker(s)`);
-        outcomes.forEach((o, i) => {
-          if (i > 0) this.out();
-          for (const line of renderAnnounce(o)) this.out(line);
-        });
+        for (const line of renderOutcomes(outcomes, renderAnnounce)) this.out(line);
       }
     }
 
-    if (succeeded === 0) {
-      // With one tracker its own error is the clearest; with several, one error listing them all.
-      if (outcomes.length === 1) {
-        const e = (outcomes[0] as Extract<AnnounceOutcome, { ok: false }>).error;
-        const url = outcomes[0]!.url;
-        throw new BtError(e.code, e.category as BtError['category'], trackerErrorMessage(url, e), { detail: { ...e.detail, url, result } });
-      }
-      throw new BtError('TRACKER_ALL_FAILED', 'network', `all ${outcomes.length} trackers failed`, { detail: { result } });
-    }
-    for (const o of outcomes) if (!o.ok) this.warnLine(`${trackerErrorMessage(o.url, o.error)} [${o.error.code}]`);
+    // With one tracker its own error is the clearest; with several, one error listing them all.
+    if (succeeded === 0) throw allTrackersFailed(outcomes, result);
+    for (const w of trackerWarnings(outcomes)) this.warnLine(w);
     return result;
   }
 }

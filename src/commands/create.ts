@@ -1,8 +1,7 @@
 import { Args, Flags } from '../cli/oclif.js';
-import { access } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { BaseCommand } from '../cli/base-command.js';
-import { parseUrl, pieceLengthFlag } from '../cli/flags.js';
+import { createFlags, createOptionsFrom, outputExists, outputExistsError, plannedOutput, trackerTiers } from '../cli/create-options.js';
 import { writeStdout } from '../cli/io.js';
 import { byteProgress } from '../cli/progress.js';
 import { formatBytes, formatDuration, formatRate } from '../cli/render/format.js';
@@ -56,62 +55,33 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
     path: Args.string({ required: true, description: 'The file or directory to make a torrent of.' }),
   };
   static override flags = {
-    output: Flags.string({ char: 'o', description: 'Where to write the torrent; `-` for stdout. Default: <name>.torrent in the current directory.' }),
-    force: Flags.boolean({ char: 'f', description: 'Overwrite the output file if it exists.' }),
-    name: Flags.string({ char: 'n', description: 'Torrent name (default: the base name of the path).' }),
-    'piece-length': pieceLengthFlag({ char: 'p', description: 'Piece length, e.g. 256KiB, 1MiB, 4m (default: automatic, as the description says).' }),
+    ...createFlags(),
     tracker: Flags.string({ char: 't', multiple: true, description: 'Tracker announce URL; repeat for more tiers, comma-separate trackers of one tier.' }),
-    'web-seed': Flags.string({ char: 'w', multiple: true, description: 'Web seed URL (BEP 19 url-list); repeatable.' }),
     'check-web-seeds': Flags.boolean({ dependsOn: ['web-seed'], description: 'Ask each web seed for the first and last bytes of every file and warn about what it does not serve.' }),
-    private: Flags.boolean({ description: 'Mark the torrent private (BEP 27): peers only from its trackers.' }),
-    source: Flags.string({ description: 'The `source` field (changes the infohash; private trackers use it).' }),
-    comment: Flags.string({ char: 'c', description: 'A free-text comment.' }),
     'no-date': Flags.boolean({ description: 'Leave out the creation date.' }),
     'no-created-by': Flags.boolean({ description: 'Leave out the "created by" field.' }),
-    'include-hidden': Flags.boolean({ description: "Include files and directories whose names start with '.'." }),
-    'follow-symlinks': Flags.boolean({ description: 'Follow symbolic links (default: skip them).' }),
-    include: Flags.string({ multiple: true, description: 'Only files matching this glob; repeatable.' }),
-    exclude: Flags.string({ multiple: true, description: 'Leave out files matching this glob; repeatable.' }),
     threads: Flags.integer({ min: 1, max: 256, description: 'Hashing threads (default: one per core).' }),
   };
 
   async run(): Promise<CreateCommandResult> {
     const { args, flags } = await this.parse(Create);
-    const trackers = (flags.tracker ?? []).map((t) => t.split(',').map((u) => u.trim()).filter(Boolean)).filter((t) => t.length > 0);
-    // WebTorrent trackers (ws, wss) belong in a torrent even though btkit does not speak to them.
-    for (const url of trackers.flat()) parseUrl(url, ['http', 'https', 'udp', 'ws', 'wss'], 'tracker');
-    for (const url of flags['web-seed'] ?? []) parseUrl(url, ['http', 'https'], 'web seed');
-    // Refuse an existing output before hashing, not after minutes of work.
-    const plannedOutput = flags.output ?? `${flags.name ?? basename(resolve(args.path))}.torrent`;
-    if (plannedOutput !== '-' && !flags.force && (await access(plannedOutput).then(() => true, () => false))) {
-      throw new BtError('OUTPUT_EXISTS', 'io', `\`${plannedOutput}\` already exists (use --force to overwrite)`);
-    }
-    if (plannedOutput !== '-') await checkWritablePlace(plannedOutput);
+    // The URLs are checked and an existing output refused before hashing, not after minutes of work.
+    trackerTiers(flags);
+    const planned = plannedOutput(flags, args.path);
+    if (!flags.force && (await outputExists(planned))) throw outputExistsError(planned);
+    if (planned !== '-') await checkWritablePlace(planned);
     const progress = await byteProgress('hashing', this.chatty);
-    const { version } = this.config;
     let result;
     try {
-      result = await createTorrent({
-        path: args.path,
-        ...(flags.name !== undefined ? { name: flags.name } : {}),
-        ...(flags['piece-length'] !== undefined ? { pieceLength: flags['piece-length'] } : {}),
-        trackers,
-        webSeeds: flags['web-seed'] ?? [],
-        private: flags.private,
-        ...(flags.source !== undefined ? { source: flags.source } : {}),
-        ...(flags.comment !== undefined ? { comment: flags.comment } : {}),
-        ...(flags['no-created-by'] ? {} : { createdBy: `btkit/${version}` }),
-        ...(flags['no-date'] ? {} : { creationDate: Math.floor(Date.now() / 1000) }),
-        includeHidden: flags['include-hidden'],
-        followSymlinks: flags['follow-symlinks'],
-        include: flags.include ?? [],
-        exclude: flags.exclude ?? [],
-        ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
-        signal: this.signal,
-        onProgress: (done, total) => progress.update(done, total),
-        onPlan: ({ files, totalLength, pieceLength }) =>
-          this.note(`${files} file${files === 1 ? '' : 's'}, ${formatBytes(totalLength)}, piece length ${formatBytes(pieceLength)}${flags['piece-length'] === undefined ? ' (auto)' : ''}`),
-      });
+      result = await createTorrent(
+        createOptionsFrom(args.path, flags, {
+          version: this.config.version,
+          signal: this.signal,
+          onProgress: (done, total) => progress.update(done, total),
+          onPlan: ({ files, totalLength, pieceLength }) =>
+            this.note(`${files} file${files === 1 ? '' : 's'}, ${formatBytes(totalLength)}, piece length ${formatBytes(pieceLength)}${flags['piece-length'] === undefined ? ' (auto)' : ''}`),
+        }),
+      );
     } finally {
       progress.stop();
     }

@@ -1,5 +1,5 @@
 import { Args, Flags } from '../cli/oclif.js';
-import { BaseCommand } from '../cli/base-command.js';
+import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { byteSizeFlag, durationFlag, hostPortFlag, parseHostPort } from '../cli/flags.js';
 import { type DownloadResult, downloadNote, downloadResult, eventJson, pieceSampler, progressLine, renderSummary } from '../cli/render/download.js';
 import { drainJob } from '../cli/job.js';
@@ -46,6 +46,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
   static override args = {
     torrent: Args.string({ required: true, description: 'A .torrent file (`-` for standard input), a magnet link, or an infohash.' }),
   };
+  static override baseFlags = { ...BaseCommand.baseFlags, ...ndjsonFlag };
   static override flags = {
     output: Flags.string({ char: 'o', description: 'Directory to download into (created if missing). Default: the current directory (with --stdout: a temporary one).' }),
     select: Flags.string({ multiple: true, description: 'Download only these files: 0-based indices (`0,2-4`) or globs on their paths in the torrent (`*.iso`). Repeatable.' }),
@@ -64,7 +65,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     stdout: Flags.boolean({ description: 'Stream the one selected file to standard output, in order, while downloading.' }),
     port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'TCP port to accept peers on, and the DHT\'s UDP port (0: any free port; a busy port falls back to any).' }),
     host: Flags.string({ aliases: ['bind'], default: '0.0.0.0', description: 'Address to accept peers on (and the DHT\'s). --bind is an alias.' }),
-    timeout: durationFlag({ default: 60_000, defaultHelp: async () => '60s', description: 'Give up when no data arrived for this long (exit 6), or no metadata (exit 8); 0 waits forever.' }),
+    timeout: durationFlag({ default: 60_000, description: 'Give up when no data arrived for this long (exit 6), or no metadata (exit 8); 0 waits forever.' }),
     recheck: Flags.boolean({ description: 'Hash all data already on disk instead of trusting the resume state.' }),
   };
 
@@ -79,6 +80,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     const target = await resolveTarget(args.torrent, { signal: this.signal });
     if (!target.infoHash) throw new BtError('DOWNLOAD_V2_ONLY', 'input', 'this is a v2-only torrent or magnet link; btkit downloads v1 and hybrid torrents');
     if (target.kind === 'torrent' && (flags['metadata-only'] || flags['save-torrent'])) throw new BtError('USAGE', 'usage', '--metadata-only and --save-torrent are for magnet links and infohashes; this is a .torrent already');
+    for (const bad of target.magnet?.badPeers ?? []) this.warnLine(`magnet x.pe=${bad.value} is no peer address (${bad.reason}); skipped`);
     const magnetPeers = (target.magnet?.peers ?? []).flatMap((text) => {
       try {
         return [parseHostPort(text)];
@@ -130,6 +132,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     let sample = pieceSampler(1);
     // The terminal line between two progress events (one a second) follows the pieces as they come.
     let stats: SessionStats | null = null;
+    let completed: SessionStats | null = null;
     let connected = 0;
     const seen = new Set<string>();
     const banned: string[] = [];
@@ -154,6 +157,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
         } else if (ev.type === 'peer-dropped') connected--;
         else if (ev.type === 'peer-banned') banned.push(ev.peer);
         else if (ev.type === 'progress') drawLine((stats = ev), true);
+        else if (ev.type === 'complete') completed = ev;
         else if (ev.type === 'piece-verified' && stats) drawLine({ ...stats, doneBytes: ev.doneBytes, havePieces: ev.havePieces, totalBytes: ev.totalBytes, peers: connected });
         if (json) {
           const out = ev.type === 'piece-verified' && !sample(ev.havePieces) ? null : eventJson(ev);
@@ -170,7 +174,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
       clearLine();
     }
     if (this.signal.aborted) throw abortError(this.signal);
-    const result = downloadResult(outcome, target.infoHash.toString('hex'), { peersSeen: seen.size, banned });
+    const result = downloadResult(outcome, target.infoHash.toString('hex'), { peersSeen: seen.size, banned, completed });
     if (!json && this.chatty) for (const line of renderSummary(result)) process.stderr.write(`${line}\n`);
     return result;
   }

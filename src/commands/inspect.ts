@@ -1,12 +1,10 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { renderFiles, renderSummary, summarize, type TorrentSummary } from '../cli/render/torrent.js';
-import { escapeControl } from '../cli/render/escape.js';
+import { magnetView, renderFiles, renderMagnetView, renderSummary, summarize, type MagnetView, type TorrentSummary } from '../cli/render/torrent.js';
 import { resolveTarget } from '../cli/target.js';
 import { toJson, type JsonValue } from '../core/bencode/index.js';
-import { formatMagnet } from '../core/metainfo/index.js';
 
-type InspectResult = TorrentSummary | { magnet: Record<string, unknown> } | { raw: JsonValue };
+type InspectResult = TorrentSummary | { magnet: MagnetView } | { raw: JsonValue };
 
 export default class Inspect extends BaseCommand<InspectResult> {
   static override summary = 'Show what a torrent file or magnet link contains.';
@@ -37,25 +35,9 @@ export default class Inspect extends BaseCommand<InspectResult> {
         const { BtError } = await import('../core/errors.js');
         throw new BtError('INSPECT_NEEDS_TORRENT', 'input', 'an infohash alone has nothing to inspect: give a torrent file or a magnet link');
       }
-      const m = target.magnet!;
-      const view = {
-        infoHash: m.infoHash.v1?.toString('hex') ?? null,
-        infoHashV2: m.infoHash.v2?.toString('hex') ?? null,
-        name: m.name ?? null,
-        trackers: m.trackers,
-        webSeeds: m.webSeeds,
-        peers: m.peers,
-        exactLength: m.exactLength ?? null,
-        select: m.select ?? null,
-        extra: Object.fromEntries(m.extra),
-        magnet: formatMagnet(m),
-      };
-      if (!this.jsonEnabled()) {
-        for (const [k, v] of Object.entries(view)) {
-          if (v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)) continue;
-          this.out(escapeControl(`${k.padEnd(12)}  ${Array.isArray(v) ? v.join(' ') : typeof v === 'object' ? JSON.stringify(v) : v}`));
-        }
-      }
+      const view = magnetView(target.magnet!);
+      for (const bad of view.badPeers) this.warnLine(`x.pe=${bad.value} is no peer address (${bad.reason}); download skips it`);
+      if (!this.jsonEnabled()) for (const line of renderMagnetView(view)) this.out(line);
       return { magnet: view };
     }
     const meta = target.metainfo;

@@ -1,10 +1,10 @@
 import { Args } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { durationFlag, trackerUrlFlag } from '../cli/flags.js';
-import { renderScrape, scrapeView, toErrorView, trackerErrorMessage, type ScrapeOutcome } from '../cli/render/tracker.js';
+import { allTrackersFailed, renderOutcomes, renderScrape, scrapeView, toErrorView, trackerWarnings, type ScrapeOutcome } from '../cli/render/tracker.js';
 import { resolveTarget } from '../cli/target.js';
-import { BtError, abortError, isBtError } from '../core/errors.js';
-import { TrackerClient, hex } from '../core/tracker/index.js';
+import { BtError } from '../core/errors.js';
+import { askTrackers, hex } from '../core/tracker/index.js';
 
 export interface ScrapeCommandResult {
   infoHashes: string[];
@@ -55,44 +55,20 @@ Exit status: 0 when at least one tracker answered; 4 (network) when all failed, 
     }
     if (plan.size === 0) throw new BtError('TRACKER_NONE', 'usage', 'no trackers to scrape: the targets list none; give one with --tracker');
 
-    const client = new TrackerClient({ retransmitBaseMs: flags['udp-retransmit'] });
-    let outcomes: ScrapeOutcome[];
-    try {
-      outcomes = await Promise.all(
-        [...plan].map(async ([url, hashes]): Promise<ScrapeOutcome> => {
-          const started = performance.now();
-          const asked = hashes.map(hex);
-          try {
-            return scrapeView(await client.scrape(url, hashes, { signal: this.signal, timeoutMs: flags.timeout }), asked);
-          } catch (err) {
-            if (isBtError(err) && err.category === 'internal') throw err;
-            return { url, ok: false, rttMs: Math.round(performance.now() - started), infoHashes: asked, error: toErrorView(err) };
-          }
-        }),
-      );
-    } finally {
-      await client.close();
-    }
-    if (this.signal.aborted) throw abortError(this.signal);
+    const asked = await askTrackers([...plan], (client, [url, hashes]) => client.scrape(url, hashes, { signal: this.signal, timeoutMs: flags.timeout }), {
+      signal: this.signal,
+      client: { retransmitBaseMs: flags['udp-retransmit'] },
+    });
+    const outcomes = asked.map((o): ScrapeOutcome => {
+      const [url, hashes] = o.job;
+      return o.ok ? scrapeView(o.value, hashes.map(hex)) : { url, ok: false, rttMs: o.rttMs, infoHashes: hashes.map(hex), error: toErrorView(o.error) };
+    });
 
     const succeeded = outcomes.filter((o) => o.ok).length;
     const result: ScrapeCommandResult = { infoHashes: allHashes.map(hex), trackers: outcomes, succeeded, failed: outcomes.length - succeeded };
-    if (!this.jsonEnabled() && (succeeded > 0 || outcomes.length > 1)) {
-      outcomes.forEach((o, i) => {
-        if (i > 0) this.out();
-        for (const line of renderScrape(o)) this.out(line);
-      });
-    }
-    if (succeeded === 0) {
-      if (outcomes.length === 1) {
-        const o = outcomes[0] as Extract<ScrapeOutcome, { ok: false }>;
-        throw new BtError(o.error.code, o.error.category as BtError['category'], trackerErrorMessage(o.url, o.error), {
-          detail: { ...o.error.detail, url: o.url, result },
-        });
-      }
-      throw new BtError('TRACKER_ALL_FAILED', 'network', `all ${outcomes.length} trackers failed`, { detail: { result } });
-    }
-    for (const o of outcomes) if (!o.ok) this.warnLine(`${trackerErrorMessage(o.url, o.error)} [${o.error.code}]`);
+    if (!this.jsonEnabled() && (succeeded > 0 || outcomes.length > 1)) for (const line of renderOutcomes(outcomes, renderScrape)) this.out(line);
+    if (succeeded === 0) throw allTrackersFailed(outcomes, result);
+    for (const w of trackerWarnings(outcomes)) this.warnLine(w);
     return result;
   }
 }

@@ -1,8 +1,9 @@
 import { Args, Flags } from '../cli/oclif.js';
-import { access, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { BaseCommand } from '../cli/base-command.js';
+import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { byteSizeFlag, parseByteSize, parseDuration } from '../cli/flags.js';
+import { type CreateFlagValues, SHARE_ONLY_FLAGS, createFlags, createOptionsFrom, outputExists, outputExistsError, plannedOutput, trackerTiers } from '../cli/create-options.js';
 import { byteProgress } from '../cli/progress.js';
 import { eventJson } from '../cli/render/download.js';
 import { formatBytes, formatDuration, formatRanges } from '../cli/render/format.js';
@@ -11,10 +12,10 @@ import { magnetOf } from '../cli/render/torrent.js';
 import { readTorrentArg } from '../cli/target.js';
 import { BtError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs/atomic.js';
-import { createTorrent } from '../core/metainfo/create.js';
+import { createTorrent, sameTorrent } from '../core/metainfo/create.js';
 import { formatMagnet } from '../core/metainfo/magnet.js';
 import type { Metainfo } from '../core/metainfo/types.js';
-import { diskLayout, verifyData } from '../core/metainfo/verify.js';
+import { diskLayout, verifyData } from '../core/storage/verify.js';
 import { type SeedOutcome, type StopCondition, describeCondition, runSeed } from '../core/session/index.js';
 import { ContentStore } from '../core/storage/content-store.js';
 import { locateContent } from '../core/storage/locate.js';
@@ -45,6 +46,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     target: Args.string({ required: true, description: 'The .torrent file; or, alone, the file or directory to create a torrent of and share.' }),
     path: Args.string({ required: false, description: 'The data: the torrent\'s file or top directory (or a directory holding it).' }),
   };
+  static override baseFlags = { ...BaseCommand.baseFlags, ...ndjsonFlag };
   static override flags = {
     port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: "TCP port to accept peers on, and the DHT's UDP port (0: any free port; a busy port falls back to any)." }),
     host: Flags.string({ aliases: ['bind'], default: '0.0.0.0', description: "Address to accept peers on (and the DHT's). --bind is an alias." }),
@@ -55,21 +57,9 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     'upload-limit': byteSizeFlag({ description: 'Most bytes per second to upload (e.g. 10MiB); default unlimited.' }),
     'max-peers': Flags.integer({ min: 1, max: 1000, default: 100, description: 'Most peers connected at once.' }),
     'upload-slots': Flags.integer({ min: 1, max: 100, default: 4, description: 'Peers uploaded to at once (the optimistic slot included).' }),
-    cache: byteSizeFlag({ description: 'Read cache size (default 32MiB; 0 reads every block from disk).' }),
+    cache: byteSizeFlag({ default: 32 * 1024 * 1024, defaultHelp: async () => '32MiB', description: 'Read cache size; 0 reads every block from disk.' }),
     threads: Flags.integer({ min: 1, max: 256, description: 'Hashing threads for the check and for share (default: one per core).' }),
-    // share (create) flags
-    output: Flags.string({ char: 'o', description: 'Share: where to write the new torrent (default NAME.torrent in the current directory).' }),
-    force: Flags.boolean({ char: 'f', description: 'Share: overwrite the torrent file if it exists.' }),
-    name: Flags.string({ char: 'n', description: 'Share: the torrent name (default the base name of the path).' }),
-    'piece-length': byteSizeFlag({ description: 'Share: piece length (default automatic, as in create).' }),
-    private: Flags.boolean({ description: 'Share: mark the torrent private (BEP 27).' }),
-    comment: Flags.string({ char: 'c', description: 'Share: a comment.' }),
-    source: Flags.string({ description: 'Share: the `source` field.' }),
-    'web-seed': Flags.string({ char: 'w', multiple: true, description: 'Share: web seed URL (BEP 19); repeatable.' }),
-    'include-hidden': Flags.boolean({ description: "Share: include files whose names start with '.'." }),
-    'follow-symlinks': Flags.boolean({ description: 'Share: follow symbolic links.' }),
-    include: Flags.string({ multiple: true, description: 'Share: only files matching this glob; repeatable.' }),
-    exclude: Flags.string({ multiple: true, description: 'Share: leave out files matching this glob; repeatable.' }),
+    ...createFlags({ share: true }),
   };
 
   async run(): Promise<SeedResult> {
@@ -78,7 +68,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     const conditions = (flags.until ?? []).map(parseUntil);
     const json = this.jsonEnabled();
     if (!share) {
-      const shareOnly = (['output', 'force', 'name', 'piece-length', 'private', 'comment', 'source', 'web-seed', 'include-hidden', 'follow-symlinks', 'include', 'exclude'] as const).filter(
+      const shareOnly = SHARE_ONLY_FLAGS.filter(
         (f) => flags[f] !== undefined && flags[f] !== false,
       );
       if (shareOnly.length > 0) throw new BtError('USAGE', 'usage', `--${shareOnly[0]} is for sharing a path (\`btkit seed PATH\`); with a torrent it has no effect`);
@@ -152,7 +142,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
       {
         meta,
         content,
-        cacheBytes: flags.cache ?? 32 * 1024 * 1024,
+        cacheBytes: flags.cache,
         extraTrackers,
         dht: dhtSettings(flags, flags.host),
         pex: flags.pex,
@@ -225,64 +215,35 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     return result;
   }
 
-  /** `btkit seed PATH`: create the torrent (as `btkit create` would), write it, print infohash and magnet. */
-  private async share(path: string, flags: Awaited<ReturnType<Seed['parse']>>['flags'] & Record<string, unknown>): Promise<{ meta: Metainfo; torrentPath: string }> {
-    const f = flags as unknown as {
-      tracker?: string[];
-      output?: string;
-      force: boolean;
-      name?: string;
-      'piece-length'?: number;
-      private: boolean;
-      comment?: string;
-      source?: string;
-      'web-seed'?: string[];
-      'include-hidden': boolean;
-      'follow-symlinks': boolean;
-      include?: string[];
-      exclude?: string[];
-      threads?: number;
-    };
-    const trackers = (f.tracker ?? []).map((t) => t.split(',').map((u) => u.trim()).filter(Boolean)).filter((t) => t.length > 0);
-    for (const url of [...trackers.flat(), ...(f['web-seed'] ?? [])]) {
-      if (!/^(https?|udp|wss?):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s), udp or ws(s) URL`);
-    }
-    const output = resolve(f.output ?? `${f.name ?? basename(resolve(path))}.torrent`);
-    if (!f.force && (await access(output).then(() => true, () => false))) throw new BtError('OUTPUT_EXISTS', 'io', `\`${output}\` already exists (use --force to overwrite)`);
+  /**
+   * `btkit seed PATH`: create the torrent (as `btkit create` would), write it, print infohash and
+   * magnet. An existing output that is the very torrent this would write (same info dictionary,
+   * trackers and web seeds) is reused as it is; a different one still needs --force.
+   */
+  private async share(path: string, flags: CreateFlagValues): Promise<{ meta: Metainfo; torrentPath: string }> {
+    trackerTiers(flags);
+    const output = resolve(plannedOutput(flags, path));
+    // Refuse what cannot be the same torrent before hashing: no torrent at all, or another name.
+    const existing = !flags.force && (await outputExists(output)) ? await readTorrentArg(output).catch(() => null) : undefined;
+    if (existing === null) throw outputExistsError(`${output}`, ' and is not a torrent');
+    if (existing && existing.name !== (flags.name ?? basename(resolve(path)))) throw outputExistsError(output, ` and is the torrent of \`${existing.name}\``);
     const progress = await byteProgress('hashing', this.chatty);
     let created;
     try {
-      created = await createTorrent({
-        path,
-        ...(f.name !== undefined ? { name: f.name } : {}),
-        ...(f['piece-length'] !== undefined ? { pieceLength: f['piece-length'] } : {}),
-        trackers,
-        webSeeds: f['web-seed'] ?? [],
-        private: f.private,
-        ...(f.source !== undefined ? { source: f.source } : {}),
-        ...(f.comment !== undefined ? { comment: f.comment } : {}),
-        createdBy: `btkit/${this.config.version}`,
-        creationDate: Math.floor(Date.now() / 1000),
-        includeHidden: f['include-hidden'],
-        followSymlinks: f['follow-symlinks'],
-        include: f.include ?? [],
-        exclude: f.exclude ?? [],
-        ...(f.threads !== undefined ? { threads: f.threads } : {}),
-        signal: this.signal,
-        onProgress: (done, total) => progress.update(done, total),
-      });
+      created = await createTorrent(createOptionsFrom(path, flags, { version: this.config.version, signal: this.signal, onProgress: (done, total) => progress.update(done, total) }));
     } finally {
       progress.stop();
     }
     for (const w of created.warnings) this.warnLine(w);
-    await writeFileAtomic(output, created.torrent, { overwrite: f.force });
-    const meta = created.metainfo;
+    if (existing && !sameTorrent(existing, created.metainfo)) throw outputExistsError(output, ' and is a different torrent (other data, piece length, trackers or web seeds)');
+    if (!existing) await writeFileAtomic(output, created.torrent, { overwrite: flags.force ?? false });
+    const meta = existing ?? created.metainfo;
     const magnet = formatMagnet(magnetOf(meta));
-    if (this.jsonEnabled()) this.emitEvent({ type: 'created', torrent: output, infoHash: meta.infoHash.v1!.toString('hex'), magnet, pieces: meta.pieceCount, pieceLength: meta.pieceLength, totalBytes: meta.totalLength });
+    if (this.jsonEnabled()) this.emitEvent({ type: 'created', torrent: output, reused: existing !== undefined, infoHash: meta.infoHash.v1!.toString('hex'), magnet, pieces: meta.pieceCount, pieceLength: meta.pieceLength, totalBytes: meta.totalLength });
     else {
       this.out(meta.infoHash.v1!.toString('hex'));
       this.out(magnet);
-      this.note(`wrote ${output}`);
+      this.note(existing ? `${output} already holds this torrent: reused` : `wrote ${output}`);
     }
     return { meta, torrentPath: output };
   }
@@ -299,33 +260,27 @@ export function parseUntil(text: string): StopCondition {
   const bad = (why: string) => new BtError('USAGE', 'usage', `--until \`${text}\`: ${why} (ratio=N, time=DURATION, uploaded=BYTES or peers-complete=N)`);
   if (!m) throw bad('expected KIND=VALUE');
   const [, kind, value] = m as unknown as [string, string, string];
+  const positive = (parse: (text: string) => number, notOne: string, zero: string): number => {
+    let n: number;
+    try {
+      n = parse(value);
+    } catch {
+      throw bad(notOne);
+    }
+    if (n <= 0) throw bad(zero);
+    return n;
+  };
   switch (kind) {
     case 'ratio': {
       const ratio = Number(value);
       if (!Number.isFinite(ratio) || ratio <= 0) throw bad('not a positive ratio');
       return { kind, ratio };
     }
-    case 'time': {
-      // A zero limit would stop before serving anything: almost surely a typo, so refuse it.
-      let ms: number;
-      try {
-        ms = parseDuration(value);
-      } catch {
-        throw bad('not a duration such as 90s or 10m');
-      }
-      if (ms <= 0) throw bad('the time must be more than zero');
-      return { kind, ms };
-    }
-    case 'uploaded': {
-      let bytes: number;
-      try {
-        bytes = parseByteSize(value);
-      } catch {
-        throw bad('not a size such as 4GiB');
-      }
-      if (bytes <= 0) throw bad('the size must be more than zero');
-      return { kind, bytes };
-    }
+    // A zero limit would stop before serving anything: almost surely a typo, so refuse it.
+    case 'time':
+      return { kind, ms: positive(parseDuration, 'not a duration such as 90s or 10m', 'the time must be more than zero') };
+    case 'uploaded':
+      return { kind, bytes: positive(parseByteSize, 'not a size such as 4GiB', 'the size must be more than zero') };
     case 'peers-complete': {
       const count = Number(value);
       if (!Number.isInteger(count) || count < 1) throw bad('not a positive whole number');

@@ -6,7 +6,7 @@ import { formatBytes, formatRanges } from '../cli/render/format.js';
 import { readTorrentArg } from '../cli/target.js';
 import { locateContent } from '../core/storage/locate.js';
 import { BtError } from '../core/errors.js';
-import { verifyData, type VerifyReport } from '../core/metainfo/verify.js';
+import { verifyData, type VerifyReport } from '../core/storage/verify.js';
 
 export interface VerifyCommandResult extends VerifyReport {
   name: string;

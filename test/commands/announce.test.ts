@@ -9,7 +9,7 @@ import { encode } from '../../src/core/bencode/index.js';
 import { startTrackerServer, type TrackerServer, type TrackerServerEvent } from '../../src/core/tracker/index.js';
 import { STACK_LINE, ensureBuilt, runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
-import { fakeUdpTracker, type FakeUdp } from '../helpers/tracker-fakes.js';
+import { closedUdpPort, fakeUdpTracker, type FakeUdp } from '../helpers/tracker-fakes.js';
 
 const IH = '9924e7603a28353e40ea29b8660c8a582ebdc99c';
 const tmp = tempDirs();
@@ -142,6 +142,14 @@ describe('btkit announce', () => {
     const r = await runCli(['announce', IH, '-t', 'http://127.0.0.1:1/announce']);
     expect(r.code).toBe(4);
     expect(r.stderr).toBe('btkit announce: error: http://127.0.0.1:1/announce: connection refused [TRACKER_UNREACHABLE]\n');
+  });
+
+  it('a closed UDP tracker port: TRACKER_UNREACHABLE after one packet, not a timeout, with --timeout 15s (issue 13 item 15)', async () => {
+    const port = await closedUdpPort();
+    const url = `udp://127.0.0.1:${port}/announce`;
+    const r = await runCli(['announce', IH, '-t', url, '--timeout', '15s', '--json']);
+    expect(r.code).toBe(4);
+    expect(r.json()).toMatchObject({ ok: false, error: { code: 'TRACKER_UNREACHABLE', detail: { url, packets: 1 } } });
   });
 
   it('every tracker failing: exit 4, TRACKER_ALL_FAILED, each failure in the JSON error', async () => {

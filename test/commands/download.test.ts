@@ -297,7 +297,11 @@ describe('btkit download', () => {
     const out = join(dir, 'out-seed');
     const r = await runClean(['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '--seed', '--seed-time', '1s', '--json', ...NET], { timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(ndjson(r.stdout).at(-1)).toMatchObject({ ok: true, result: { reason: 'seed-time' } });
+    const last = ndjson(r.stdout).at(-1) as { result: { elapsedMs: number; downloadMs: number; seedMs: number } };
+    expect(last).toMatchObject({ ok: true, result: { reason: 'seed-time' } });
+    // The seeding time is not download time (issue 13 item 11): the two add up to the run.
+    expect(last.result.seedMs).toBeGreaterThan(0);
+    expect(last.result.downloadMs + last.result.seedMs).toBe(last.result.elapsedMs);
   });
 
   it('--download-limit and --upload-limit are accepted and the download completes', async () => {

@@ -8,8 +8,8 @@ import { ensureBuilt, lines, runClean as run } from '../helpers/cli.js';
 
 beforeAll(ensureBuilt);
 
-/** The commands whose help this suite holds to the rules (download, seed, demo have their own owners). */
-const COMMANDS = ['announce', 'create', 'dht-lookup', 'inspect', 'magnet', 'scrape', 'tracker', 'verify'];
+/** The commands whose help this suite holds to the rules (demo has its own owner). */
+const COMMANDS = ['announce', 'create', 'dht-lookup', 'download', 'inspect', 'magnet', 'scrape', 'seed', 'tracker', 'verify'];
 
 /** The FLAGS and GLOBAL FLAGS sections of a help text, one entry per flag (continuation lines joined). */
 function flagEntries(help: string): string[] {
@@ -57,7 +57,7 @@ describe('help and version', () => {
   });
 
   it('--json says NDJSON on the streaming commands, and the dht-lookup timeout is 5s', async () => {
-    for (const id of ['dht-lookup', 'tracker']) {
+    for (const id of ['dht-lookup', 'tracker', 'download', 'seed']) {
       const json = flagEntries((await run([id, '--help'])).stdout).find((e) => e.startsWith('--json'));
       expect(json, id).toMatch(/NDJSON/);
     }
@@ -66,5 +66,14 @@ describe('help and version', () => {
     const inspect = flagEntries((await run(['inspect', '--help'])).stdout).find((e) => e.startsWith('--json'));
     expect(inspect).not.toMatch(/NDJSON/);
     expect(lines((await run(['tracker', '--help'])).stdout).some((l) => /--interval=<value>\s+\[default: 2m\]/.test(l))).toBe(true);
+  });
+
+  it('download and seed: defaults once and as typed (--timeout 1m, --cache 32MiB)', async () => {
+    const download = flagEntries((await run(['download', '--help'])).stdout);
+    expect(download.find((e) => e.startsWith('--timeout'))).toMatch(/\[default: 1m\]/);
+    const seed = flagEntries((await run(['seed', '--help'])).stdout);
+    const cache = seed.find((e) => e.startsWith('--cache'));
+    expect(cache).toMatch(/\[default: 32MiB\]/);
+    expect(cache).not.toMatch(/\(default/);
   });
 });

@@ -127,6 +127,8 @@ describe('btkit inspect: magnet links', () => {
     expect(out).toContain('name          Some Name');
     expect(out).toContain('trackers      http://t/announce');
     expect(out).toContain('exactLength   1234');
+    // so= as the link writes it, not the ranges' pairs (issue 13 item 11).
+    expect(out).toContain('select        0,2-3');
     expect(out.some((l) => l.startsWith('infoHashV2'))).toBe(false);
   });
 

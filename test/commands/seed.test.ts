@@ -3,7 +3,7 @@
  * `stopped` (seen on a `btkit tracker`), share mode (create, print, seed), the check of the data
  * first (bad data exits 5; --skip-verify trusts it), usage errors.
  */
-import { copyFile, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,7 +66,7 @@ describe('btkit seed', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ type: 'verified', skipped: false, ok: true });
     const summary = lines.at(-1);
-    expect(summary).toMatchObject({ ok: true, result: { reason: 'time', condition: 'time=5000ms', uploaded: 0, peersComplete: 0 } });
+    expect(summary).toMatchObject({ ok: true, result: { reason: 'time', condition: 'time=5s', uploaded: 0, peersComplete: 0 } });
     expect(summary.result.elapsedMs).toBeGreaterThanOrEqual(5000);
     // It announced to the torrent's tracker.
     expect(lines.some((e) => e.type === 'tracker' && e.url === tracker.url && e.event === 'started' && e.error === null)).toBe(true);
@@ -110,6 +110,25 @@ describe('btkit seed', () => {
     expect(events[0]).toMatchObject({ type: 'created', torrent, magnet: expect.stringMatching(/^magnet:/) });
     expect(events[1]).toMatchObject({ type: 'verified', skipped: true, reason: 'created from this data' });
     expect(events.at(-1)).toMatchObject({ ok: true, result: { verified: 'created', torrent } });
+  }, 60_000);
+
+  it('share again: an identical existing torrent is reused (not rewritten); a different one still needs --force (issue 13 item 19)', async () => {
+    const torrent = join(root, 'reshared.torrent');
+    const args = [multi.content, '-t', tracker.url, '-o', torrent, '--piece-length', '16KiB', '--until', 'time=1s', ...LOOP];
+    const first = await runClean(['seed', ...args], { timeoutMs: 30_000 });
+    expect(first.code, first.stderr).toBe(0);
+    const bytes = await readFile(torrent);
+    const again = await runClean(['seed', ...args], { timeoutMs: 30_000 });
+    expect(again.code, again.stderr).toBe(0);
+    const events = again.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events[0]).toMatchObject({ type: 'created', torrent, reused: true });
+    expect(events.at(-1)).toMatchObject({ ok: true, result: { torrent } });
+    // Byte for byte the file of the first run (its creation date included).
+    expect((await readFile(torrent)).equals(bytes)).toBe(true);
+    const other = await runCli(['seed', multi.content, '-t', tracker.url, '-o', torrent, '--piece-length', '32KiB', '--until', 'time=1s', '--port', '0', '--host', '127.0.0.1']);
+    expect(other.code).toBe(7);
+    expect(other.stderr).toContain('is a different torrent');
+    expect(other.stderr).toContain('[OUTPUT_EXISTS]');
   }, 60_000);
 
   it('bad data exits 5 before listening; --skip-verify trusts it but still wants every file', async () => {

@@ -70,3 +70,12 @@ export async function closedTcpPort(): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
+
+/** A UDP port on 127.0.0.1 that nothing listens on (bound, then closed): the host answers ICMP port-unreachable. */
+export async function closedUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  const port = s.address().port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../../core/fs/atomic.js';
 import { createTorrent } from '../../core/metainfo/create.js';
 import { formatMagnet, parseMagnet } from '../../core/metainfo/magnet.js';
 import { parseTorrent } from '../../core/metainfo/parse.js';
-import { verifyData } from '../../core/metainfo/verify.js';
+import { verifyData } from '../../core/storage/verify.js';
 import { magnetOf, summarize } from '../render/torrent.js';
 import { type DemoStep, writeSamplePayload } from './harness.js';
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { BtError } from '../../core/errors.js';
 import { formatMagnet, parseMagnet } from '../../core/metainfo/magnet.js';
 import { parseTorrent } from '../../core/metainfo/parse.js';
-import { verifyData } from '../../core/metainfo/verify.js';
+import { verifyData } from '../../core/storage/verify.js';
 import { type ChildEvent, type DemoChild, type DemoStep, DemoHarness, lastError, running, sleep, within, writeSamplePayload } from './harness.js';
 
 export interface SwarmOptions {

@@ -25,7 +25,11 @@ export interface DownloadResult extends Pick<SessionStats, 'pieces' | 'havePiece
   /** The .torrent written for a magnet download (--save-torrent, --metadata-only). */
   torrentFile: string | null;
   files: DownloadFileView[];
-  /** downloaded / elapsed, bytes per second. */
+  /** From the start to the moment the selection was complete (null when it never was). */
+  downloadMs: number | null;
+  /** With --seed: how long it seeded after completing; null without seeding. */
+  seedMs: number | null;
+  /** Bytes downloaded / downloadMs (the whole run when it never completed), bytes per second. */
   averageRate: number;
   peersSeen: number;
   banned: string[];
@@ -72,9 +76,10 @@ export function renderSummary(r: DownloadResult): string[] {
     ['infohash', r.infoHash],
     ['saved to', r.contentPath ?? '(standard output)'],
     ['size', `${formatBytes(r.doneBytes)} of ${formatBytes(r.totalBytes)} selected (${r.havePieces}/${r.pieces} pieces)`],
-    ['downloaded', `${formatBytes(r.downloaded)} in ${formatDuration(r.elapsedMs)} (${formatRate(r.averageRate)})`],
-    ['uploaded', formatBytes(r.uploaded)],
+    ['downloaded', `${formatBytes(r.downloaded)} in ${formatDuration(r.downloadMs ?? r.elapsedMs)} (${formatRate(r.averageRate)})`],
   ];
+  if (r.seedMs !== null) rows.push(['seeded', `for ${formatDuration(r.seedMs)}`]);
+  rows.push(['uploaded', formatBytes(r.uploaded)]);
   if (r.wasted > 0) rows.push(['wasted', formatBytes(r.wasted)]);
   if (r.resume.mode !== 'none' && r.resume.checked + r.resume.recovered > 0) rows.push(['resume', `${r.resume.mode}: ${r.resume.recovered} of ${r.resume.checked} pieces checked were good`]);
   rows.push(['peers', `${r.peersSeen}`]);
@@ -113,10 +118,16 @@ export function pieceSampler(pieceCount: number): (havePieces: number) => boolea
 /** `0`, `2-4`, `0,3` → indices (the core's; kept here for the renderers that import it). */
 export { parseIndexList } from '../../core/session/select.js';
 
-/** The result envelope of a finished download. */
-export function downloadResult(o: DownloadOutcome, infoHash: string, seen: { peersSeen: number; banned: string[] }): DownloadResult {
+/**
+ * The result envelope of a finished download. `seen.completed` is the session's `complete` event,
+ * when there was one: the download time ends there, and what follows under --seed is seeding time.
+ */
+export function downloadResult(o: DownloadOutcome, infoHash: string, seen: { peersSeen: number; banned: string[]; completed?: SessionStats | null }): DownloadResult {
   const meta = o.meta;
   const f = o.final;
+  const done = seen.completed ?? null;
+  const downloadMs = done === null ? null : Math.round(done.elapsedMs);
+  const rateOver = done ?? f;
   return {
     infoHash,
     name: meta?.name ?? '',
@@ -136,7 +147,9 @@ export function downloadResult(o: DownloadOutcome, infoHash: string, seen: { pee
     uploaded: f.uploaded,
     wasted: f.wasted,
     elapsedMs: Math.round(f.elapsedMs),
-    averageRate: f.elapsedMs > 0 ? Math.round((f.downloaded * 1000) / f.elapsedMs) : 0,
+    downloadMs,
+    seedMs: downloadMs !== null && (f.reason === 'seed-ratio' || f.reason === 'seed-time') ? Math.max(0, Math.round(f.elapsedMs) - downloadMs) : null,
+    averageRate: rateOver.elapsedMs > 0 ? Math.round((rateOver.downloaded * 1000) / rateOver.elapsedMs) : 0,
     peersSeen: seen.peersSeen,
     banned: seen.banned,
     resume: o.started ? { mode: o.started.resume.mode, checked: o.started.resume.checked, recovered: o.started.resume.recovered } : { mode: 'none', checked: 0, recovered: 0 },

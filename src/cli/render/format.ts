@@ -27,15 +27,10 @@ export function formatDuration(ms: number): string {
 }
 
 /**
- * Milliseconds as a duration flag takes them, in the largest unit that is exact: 5000 → "5s",
- * 120000 → "2m", 500 → "500ms", 1500 → "1.5s". `parseDuration` reads every result back.
+ * Milliseconds as a duration flag takes them (5000 → "5s"): the core's formatter, which the stop
+ * conditions echo too, so help, flags and `--until` speak one form.
  */
-export function formatDurationFlag(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return ms < 1000 ? `${ms}ms` : `${ms / 1000}s`;
-}
+export { formatDurationText as formatDurationFlag } from '../../core/session/stop-conditions.js';
 
 /** Indices → compact ranges: [1,2,3,7] → "1-3, 7". */
 export function formatRanges(indices: readonly number[]): string {

@@ -1,7 +1,7 @@
 /**
  * The JSON view of a torrent (what `inspect --json` prints) and its human rendering. Pure.
  */
-import { formatMagnet, type Magnet, type Metainfo } from '../../core/metainfo/index.js';
+import { formatMagnet, formatSelect, type Magnet, type Metainfo } from '../../core/metainfo/index.js';
 import { escapeControl } from './escape.js';
 import { formatBytes, keyValues } from './format.js';
 
@@ -10,7 +10,10 @@ export interface TorrentSummary {
   version: string;
   infoHash: string;
   infoHashV2: string | null;
+  /** The piece stream's length, padding files (BEP 47) included. */
   totalLength: number;
+  /** The files' bytes without padding: what the torrent's Size is to a person. */
+  contentLength: number;
   pieceLength: number;
   pieceCount: number;
   multiFile: boolean;
@@ -51,6 +54,7 @@ export function summarize(meta: Metainfo): TorrentSummary {
     infoHash: meta.infoHash.v1?.toString('hex') ?? '',
     infoHashV2: meta.infoHash.v2?.toString('hex') ?? null,
     totalLength: meta.totalLength,
+    contentLength: meta.files.reduce((sum, f) => (f.padding ? sum : sum + f.length), 0),
     pieceLength: meta.pieceLength,
     pieceCount: meta.pieceCount,
     multiFile: meta.multiFile,
@@ -129,7 +133,7 @@ export function renderSummary(s: TorrentSummary, options: { list?: boolean } = {
     ['Name', s.name],
     ['Info hash', s.infoHash + (s.infoHashV2 ? `  (v2 ${s.infoHashV2})` : '')],
     ['Version', s.version],
-    ['Size', `${formatBytes(s.totalLength)} (${s.totalLength} bytes)`],
+    ['Size', `${formatBytes(s.contentLength)} (${s.contentLength} bytes)${s.totalLength > s.contentLength ? `; ${formatBytes(s.totalLength - s.contentLength)} of padding not counted` : ''}`],
     ['Pieces', `${s.pieceCount} × ${formatBytes(s.pieceLength)}`],
     ['Files', `${s.fileCount}`],
     ['Private', s.private ? 'yes' : 'no'],
@@ -147,4 +151,54 @@ export function renderSummary(s: TorrentSummary, options: { list?: boolean } = {
   const lines = keyValues(rows).map(escapeControl);
   lines.push('', ...renderFiles(s, options));
   return lines;
+}
+
+/** What `inspect` shows of a magnet link (`--json`: these fields). */
+export interface MagnetView {
+  infoHash: string | null;
+  infoHashV2: string | null;
+  name: string | null;
+  trackers: string[];
+  webSeeds: string[];
+  peers: string[];
+  /** x.pe values that are no host:port, with the reason (not used by download). */
+  badPeers: { value: string; reason: string }[];
+  exactLength: number | null;
+  /** so= (BEP 53) as inclusive ranges. */
+  select: [number, number][] | null;
+  extra: Record<string, string>;
+  magnet: string;
+}
+
+export function magnetView(m: Magnet): MagnetView {
+  return {
+    infoHash: m.infoHash.v1?.toString('hex') ?? null,
+    infoHashV2: m.infoHash.v2?.toString('hex') ?? null,
+    name: m.name ?? null,
+    trackers: m.trackers,
+    webSeeds: m.webSeeds,
+    peers: m.peers,
+    badPeers: m.badPeers ?? [],
+    exactLength: m.exactLength ?? null,
+    select: m.select ?? null,
+    extra: Object.fromEntries(m.extra),
+    magnet: formatMagnet(m),
+  };
+}
+
+/** "key  value" lines of the fields a link has; the selection as so= writes it (`0,2-3`). */
+export function renderMagnetView(v: MagnetView): string[] {
+  const shown: [string, string | null][] = [
+    ['infoHash', v.infoHash],
+    ['infoHashV2', v.infoHashV2],
+    ['name', v.name],
+    ['trackers', v.trackers.join(' ') || null],
+    ['webSeeds', v.webSeeds.join(' ') || null],
+    ['peers', v.peers.join(' ') || null],
+    ['exactLength', v.exactLength === null ? null : `${v.exactLength}`],
+    ['select', v.select === null ? null : formatSelect(v.select)],
+    ['extra', Object.keys(v.extra).length === 0 ? null : JSON.stringify(v.extra)],
+    ['magnet', v.magnet],
+  ];
+  return shown.filter((row): row is [string, string] => row[1] !== null).map(([k, value]) => escapeControl(`${k.padEnd(12)}  ${value}`));
 }

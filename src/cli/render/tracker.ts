@@ -5,7 +5,7 @@
  * The JSON schema is stable: a field the tracker did not send is null, never missing, so a script
  * can tell "the tracker said 0" from "the tracker did not say".
  */
-import { isBtError, type BtError } from '../../core/errors.js';
+import { BtError, isBtError } from '../../core/errors.js';
 import { formatPeer, hex, type AnnounceResult, type ScrapeResult } from '../../core/tracker/index.js';
 import { utf8OrNull } from '../../core/bencode/index.js';
 import { escapeControl } from './escape.js';
@@ -67,6 +67,28 @@ export function errorView(err: BtError): TrackerErrorView {
 export function toErrorView(err: unknown): TrackerErrorView {
   if (isBtError(err)) return errorView(err);
   return { code: 'INTERNAL', category: 'internal', message: withoutQueries(err instanceof Error ? err.message : String(err)) };
+}
+
+/**
+ * The end of a run where every tracker failed: with one tracker its own error (its code, its
+ * message naming it), with several TRACKER_ALL_FAILED; `result` goes into the error's detail.
+ */
+export function allTrackersFailed(outcomes: readonly ({ url: string; ok: true } | { url: string; ok: false; error: TrackerErrorView })[], result: unknown): BtError {
+  const only = outcomes[0];
+  if (outcomes.length === 1 && only && !only.ok) {
+    return new BtError(only.error.code, only.error.category as BtError['category'], trackerErrorMessage(only.url, only.error), { detail: { ...only.error.detail, url: only.url, result } });
+  }
+  return new BtError('TRACKER_ALL_FAILED', 'network', `all ${outcomes.length} trackers failed`, { detail: { result } });
+}
+
+/** Each tracker's lines, a blank line between two trackers. */
+export function renderOutcomes<O>(outcomes: readonly O[], render: (o: O) => string[]): string[] {
+  return outcomes.flatMap((o, i) => [...(i > 0 ? [''] : []), ...render(o)]);
+}
+
+/** The warnings of a run where some trackers answered: one line per tracker that failed, with its code. */
+export function trackerWarnings(outcomes: readonly ({ url: string; ok: true } | { url: string; ok: false; error: TrackerErrorView })[]): string[] {
+  return outcomes.flatMap((o) => (o.ok ? [] : [`${trackerErrorMessage(o.url, o.error)} [${o.error.code}]`]));
 }
 
 /** A tracker's error as one message that names the tracker once (without the URL's query). */

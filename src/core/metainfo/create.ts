@@ -98,3 +98,13 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
   });
   return { torrent, metainfo: parseTorrent(torrent, { mode: 'strict' }), warnings, walk: walked, hashMs };
 }
+
+/**
+ * Whether an existing torrent is the one `created` would write: the same info dictionary byte for
+ * byte (so the same infohash and data) and the same trackers and web seeds (so the same swarm).
+ * The comment, creation date and `created by` may differ: they change nothing a peer sees.
+ */
+export function sameTorrent(existing: Metainfo, created: Metainfo): boolean {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  return existing.infoBytes.equals(created.infoBytes) && same(existing.trackers, created.trackers) && same(existing.webSeeds, created.webSeeds);
+}

@@ -7,6 +7,7 @@
  * that matters to another client.
  */
 import { inputError } from '../errors.js';
+import { parseIPv4, parseIPv6 } from '../net/address.js';
 import type { InfoHashes } from './types.js';
 
 export interface Magnet {
@@ -17,8 +18,14 @@ export interface Magnet {
   trackers: string[];
   /** `ws`: web seeds (BEP 19). */
   webSeeds: string[];
-  /** `x.pe`: peer addresses `host:port` (BEP 9). */
+  /** `x.pe`: peer addresses `host:port` (BEP 9), each one checked by `peerAddressDefect`. */
   peers: string[];
+  /**
+   * `x.pe` values that are no peer address (a port outside 1-65535, a host that is neither an IP
+   * address nor a host name), with the reason. Flagged, not refused: x.pe is a hint beside the
+   * infohash, so the link still names its torrent; callers show these as warnings.
+   */
+  badPeers?: { value: string; reason: string }[];
   /** `xl`: exact length in bytes. */
   exactLength?: number;
   /** `so`: selected file indices (BEP 53), as inclusive ranges. */
@@ -70,6 +77,32 @@ export function parseInfoHashText(text: string): Buffer | null {
   if (/^[0-9a-fA-F]{40}$/.test(text)) return Buffer.from(text, 'hex');
   if (/^[A-Za-z2-7]{32}$/.test(text)) return base32Decode(text);
   return null;
+}
+
+/**
+ * Why `text` is no `host:port` peer address (BEP 9's x.pe), or null when it is one: the port must be
+ * 1-65535; the host an IPv4 address, an IPv6 address in brackets, or a host name (RFC 1123 labels,
+ * not all digits at the end, so `999.1.1.1` is neither an address nor a name).
+ */
+export function peerAddressDefect(text: string): string | null {
+  const m = /^\[([^\]]*)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]*):(\d{1,5})$/.exec(text);
+  if (!m) return 'not host:port (IPv6 in brackets)';
+  const host = m[1]!;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return `port ${m[2]} is outside 1-65535`;
+  if (text.startsWith('[')) return parseIPv6(host) ? null : `\`${host}\` is not an IPv6 address`;
+  if (/^[\d.]+$/.test(host)) return parseIPv4(host) ? null : `\`${host}\` is not an IPv4 address`;
+  const labels = host.replace(/\.$/, '').split('.');
+  const nameOk =
+    host.length <= 253 &&
+    labels.every((l) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(l)) &&
+    !/^\d+$/.test(labels.at(-1)!);
+  return nameOk ? null : `\`${host}\` is neither an IP address nor a host name`;
+}
+
+/** Ranges as `so=` writes them: [[0,0],[2,3]] → "0,2-3". */
+export function formatSelect(ranges: readonly (readonly [number, number])[]): string {
+  return ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
 }
 
 function parseSelect(value: string): [number, number][] {
@@ -131,9 +164,12 @@ export function parseMagnet(uri: string): Magnet {
       case 'ws':
         magnet.webSeeds.push(value);
         break;
-      case 'x.pe':
-        magnet.peers.push(value);
+      case 'x.pe': {
+        const defect = peerAddressDefect(value);
+        if (defect === null) magnet.peers.push(value);
+        else (magnet.badPeers ??= []).push({ value, reason: defect });
         break;
+      }
       case 'xl': {
         // A length past 2^53 would be rounded (and no torrent is that large): refuse it.
         if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw inputError('MAGNET_BAD_LENGTH', `magnet: xl=\`${value}\` is not a length`);
@@ -167,7 +203,7 @@ export function formatMagnet(m: Magnet): string {
   for (const t of m.trackers) parts.push(`tr=${enc(t)}`);
   for (const w of m.webSeeds) parts.push(`ws=${enc(w)}`);
   for (const p of m.peers) parts.push(`x.pe=${enc(p)}`);
-  if (m.select && m.select.length > 0) parts.push(`so=${m.select.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',')}`);
+  if (m.select && m.select.length > 0) parts.push(`so=${formatSelect(m.select)}`);
   for (const [k, v] of m.extra) parts.push(`${k}=${enc(v)}`);
   return `magnet:?${parts.join('&')}`;
 }

@@ -240,11 +240,8 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
   return meta;
 }
 
-/** The length of piece `index` (the last piece is usually shorter). */
-export function pieceSize(meta: Pick<Metainfo, 'pieceLength' | 'totalLength'>, index: number): number {
-  const start = index * meta.pieceLength;
-  return Math.min(meta.pieceLength, meta.totalLength - start);
-}
+/** The length of piece `index` (the last piece is usually shorter): the pieces' own, re-exported. */
+export { pieceSize } from '../pieces/geometry.js';
 
 /** The expected SHA-1 of piece `index`. */
 export function pieceHash(meta: Pick<Metainfo, 'pieces'>, index: number): Buffer {

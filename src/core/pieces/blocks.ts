@@ -19,6 +19,7 @@
  *
  * Pure and deterministic: no timers, no I/O; the picker's injected RNG is the only randomness.
  */
+import { pieceSize } from './geometry.js';
 import type { PeerPieces, PiecePicker } from './picker.js';
 
 export const BLOCK_LENGTH = 16 * 1024;
@@ -48,7 +49,7 @@ export class PieceGeometry {
 
   /** Bytes in piece `index` (the last one may be short). */
   pieceSize(index: number): number {
-    return index === this.pieceCount - 1 ? this.totalLength - index * this.pieceLength : this.pieceLength;
+    return pieceSize(this, index);
   }
 
   blockCount(index: number): number {

@@ -6,3 +6,4 @@
 export * from './bitfield.js';
 export * from './picker.js';
 export * from './blocks.js';
+export * from './geometry.js';

@@ -23,12 +23,24 @@ export interface SeedProgress {
   peersComplete: number;
 }
 
+/**
+ * Milliseconds as a duration is typed, in the largest unit that is exact: 5000 → "5s", 120000 →
+ * "2m", 500 → "500ms", 1500 → "1.5s" (the flag parser reads every result back). Pure.
+ */
+export function formatDurationText(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return ms < 1000 ? `${ms}ms` : `${ms / 1000}s`;
+}
+
+/** A condition as `--until` takes it: `time=60s`, not `time=60000ms`. */
 export function describeCondition(c: StopCondition): string {
   switch (c.kind) {
     case 'ratio':
       return `ratio=${c.ratio}`;
     case 'time':
-      return `time=${c.ms}ms`;
+      return `time=${formatDurationText(c.ms)}`;
     case 'uploaded':
       return `uploaded=${c.bytes}`;
     case 'peers-complete':

@@ -11,6 +11,7 @@
  * uploads never serves stale bytes.
  */
 import type { Bitfield } from '../pieces/bitfield.js';
+import { pieceSize } from '../pieces/geometry.js';
 import type { FileStat, PieceStore } from './store.js';
 
 export interface ReadCacheOptions {
@@ -76,10 +77,6 @@ export class ReadCache implements PieceStore {
     this.chunkBytes = Math.max(16 * 1024, Math.min(options.chunkBytes ?? 1024 * 1024, geometry.pieceLength));
   }
 
-  private pieceSize(index: number): number {
-    return index === this.pieceCount - 1 ? this.geometry.totalLength - index * this.geometry.pieceLength : this.geometry.pieceLength;
-  }
-
   private chunksPerPiece(): number {
     return Math.ceil(this.geometry.pieceLength / this.chunkBytes);
   }
@@ -137,7 +134,7 @@ export class ReadCache implements PieceStore {
   prefetch(index: number, begin: number): void {
     const c = Math.floor(begin / this.chunkBytes);
     const chunkStart = c * this.chunkBytes;
-    const chunkLength = Math.min(this.chunkBytes, this.pieceSize(index) - chunkStart);
+    const chunkLength = Math.min(this.chunkBytes, pieceSize(this.geometry, index) - chunkStart);
     if (this.maxBytes < chunkLength || chunkLength <= 0) return;
     const key = index * this.chunksPerPiece() + c;
     if (this.chunks.has(key)) return;
@@ -148,7 +145,7 @@ export class ReadCache implements PieceStore {
   private locate(index: number, begin: number, length: number): { key: number; index: number; chunkStart: number; chunkLength: number } | null {
     const c = Math.floor(begin / this.chunkBytes);
     const chunkStart = c * this.chunkBytes;
-    const chunkLength = Math.min(this.chunkBytes, this.pieceSize(index) - chunkStart);
+    const chunkLength = Math.min(this.chunkBytes, pieceSize(this.geometry, index) - chunkStart);
     // A block across two chunks (odd request sizes), or a cache too small to hold a chunk: read it as asked.
     if (this.maxBytes < chunkLength || begin + length > chunkStart + chunkLength || chunkLength <= 0) return null;
     return { key: index * this.chunksPerPiece() + c, index, chunkStart, chunkLength };

@@ -2,6 +2,7 @@
 import { type FileHandle, stat } from 'node:fs/promises';
 import { fromSystemError } from '../errors.js';
 import { Bitfield } from '../pieces/bitfield.js';
+import { pieceSize } from '../pieces/geometry.js';
 import { type LayoutFile, spansOf } from './layout.js';
 import type { FileStat } from './store.js';
 
@@ -59,7 +60,7 @@ export abstract class LayoutReadStore {
   protected abstract readHandle(fileIndex: number): Promise<FileHandle>;
 
   protected pieceSize(index: number): number {
-    return index === this.pieceCount - 1 ? this.totalLength - index * this.pieceLength : this.pieceLength;
+    return pieceSize(this, index);
   }
 
   protected checkPiece(index: number): void {

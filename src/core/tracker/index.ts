@@ -32,6 +32,7 @@ export { scrapeUrlFor, buildAnnounceUrl, buildScrapeUrl } from './http-codec.js'
 export { MAX_SCRAPE_HASHES } from './udp-codec.js';
 export { azureusPrefix, makePeerId, parsePeerIdText } from './peer-id.js';
 export { SwarmStore, type SwarmStoreOptions } from './swarm.js';
+export { askTrackers, type TrackerOutcome } from './fan-out.js';
 export { startTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerEvent, type TrackerServerStats } from './server.js';
 
 export interface TrackerClientOptions extends UdpTrackerClientOptions {

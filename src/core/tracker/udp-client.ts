@@ -1,10 +1,13 @@
 /**
  * UDP tracker client (BEP 15, with BEP 41 URL data): connect → announce / scrape.
  *
- * One client owns at most one socket per address family, shared by every tracker and request:
- * answers are matched to requests by transaction id *and* by the tracker's address, so a stray or
- * spoofed packet never completes someone else's request. Connection ids are kept per tracker and
- * reused for their 60-second lifetime (BEP 15), then renewed.
+ * One client owns one *connected* socket per tracker endpoint (address and port), shared by every
+ * request to it: the kernel then takes datagrams from that endpoint only, and reports an ICMP
+ * port-unreachable as ECONNREFUSED at once (Linux tells it only to connected sockets), so a closed
+ * tracker port fails with TRACKER_UNREACHABLE after one packet instead of waiting out the BEP 15
+ * schedule. Answers are still matched by transaction id *and* address, so a stray never completes
+ * someone else's request. Connection ids are kept per tracker and reused for their 60-second
+ * lifetime (BEP 15), then renewed.
  *
  * Retransmission follows BEP 15: wait 15 · 2^n seconds, n = 0…8, resending the same packet. The
  * base (15 s) is an option because a person debugging a tracker does not want to wait 15 s to learn
@@ -69,6 +72,7 @@ interface Counter {
 }
 
 interface Pending {
+  url: string;
   endpoint: Endpoint;
   resolve(response: UdpResponse): void;
   reject(err: Error): void;
@@ -77,7 +81,8 @@ interface Pending {
 }
 
 export class UdpTrackerClient {
-  private readonly sockets = new Map<4 | 6, dgram.Socket>();
+  /** Endpoint key → its connected socket (a promise while it binds and connects). */
+  private readonly sockets = new Map<string, Promise<dgram.Socket>>();
   private readonly pending = new Map<number, Pending>();
   private readonly connections = new Map<string, { id: bigint; expiresAt: number }>();
   private readonly base: number;
@@ -168,8 +173,12 @@ export class UdpTrackerClient {
     const closing = new BtError('ABORTED', 'interrupted', 'the UDP tracker client was closed');
     for (const p of this.pending.values()) p.reject(closing);
     this.pending.clear();
-    await Promise.all([...this.sockets.values()].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    const sockets = [...this.sockets.values()];
     this.sockets.clear();
+    await Promise.all(sockets.map(async (p) => {
+      const s = await p.catch(() => null);
+      if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    }));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -261,7 +270,13 @@ export class UdpTrackerClient {
     counter: Counter,
   ): Promise<UdpResponse | null> {
     if (signal.aborted) throw signal.reason as Error;
-    const socket = await this.socketFor(endpoint.family);
+    let socket: dgram.Socket;
+    try {
+      socket = await raceSignal(this.socketFor(endpoint), signal);
+    } catch (err) {
+      if (err instanceof BtError) throw err;
+      throw unreachable(url, err);
+    }
     return new Promise<UdpResponse | null>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const done = () => {
@@ -274,6 +289,7 @@ export class UdpTrackerClient {
         reject(signal.reason as Error);
       };
       const entry: Pending = {
+        url,
         endpoint,
         counter,
         resolve: (r) => {
@@ -296,7 +312,7 @@ export class UdpTrackerClient {
         resolve(null);
       }, waitMs);
       counter.packets++;
-      socket.send(packet, endpoint.port, endpoint.address, (err) => {
+      socket.send(packet, (err) => {
         if (err) entry.reject(unreachable(url, err));
       });
     });
@@ -308,30 +324,49 @@ export class UdpTrackerClient {
     return tid;
   }
 
-  private async socketFor(family: 4 | 6): Promise<dgram.Socket> {
-    const existing = this.sockets.get(family);
+  /** The connected socket of `endpoint`, made on first use. */
+  private socketFor(endpoint: Endpoint): Promise<dgram.Socket> {
+    const existing = this.sockets.get(endpoint.key);
     if (existing) return existing;
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+    const made = this.connectSocket(endpoint);
+    this.sockets.set(endpoint.key, made);
+    // A socket that could not be made is forgotten: the next request tries again.
+    made.catch(() => {
+      if (this.sockets.get(endpoint.key) === made) this.sockets.delete(endpoint.key);
+    });
+    return made;
+  }
+
+  private async connectSocket(endpoint: Endpoint): Promise<dgram.Socket> {
+    const socket = dgram.createSocket({ type: endpoint.family === 6 ? 'udp6' : 'udp4' });
     // The socket alone never keeps the process alive: a request in flight does, through its timer.
     socket.unref();
-    this.sockets.set(family, socket);
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, family));
-    socket.on('error', (err) => {
-      // A socket error fails every request waiting on that socket; the next request makes a new one.
-      for (const [tid, p] of this.pending) {
-        if (p.endpoint.family !== family) continue;
-        this.pending.delete(tid);
-        p.reject(fromSystemError(err, 'UDP tracker socket'));
-      }
-      this.sockets.delete(family);
-      socket.close();
-    });
+    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, endpoint.family));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(0, () => {
-        socket.off('error', reject);
-        resolve();
+        socket.connect(endpoint.port, endpoint.address, (err?: Error) => {
+          socket.off('error', reject);
+          if (err) reject(err);
+          else resolve();
+        });
       });
+    }).catch((err: unknown) => {
+      socket.close();
+      throw err;
+    });
+    socket.on('error', (err) => {
+      // ECONNREFUSED: the tracker's host said (ICMP) that nothing listens on the port. It, or any
+      // other socket error, fails every request waiting on this endpoint at once; the next
+      // request makes a new socket (and connects afresh: the tracker may have restarted).
+      this.connections.delete(endpoint.key);
+      for (const [tid, p] of this.pending) {
+        if (p.endpoint.key !== endpoint.key) continue;
+        this.pending.delete(tid);
+        p.reject(unreachable(p.url, err, p.counter));
+      }
+      this.sockets.delete(endpoint.key);
+      socket.close();
     });
     return socket;
   }
@@ -418,11 +453,11 @@ function unexpected(url: string, wanted: string, got: string): BtError {
   return new BtError('TRACKER_BAD_PACKET', 'network', `${url} answered a ${wanted} request with a ${got} packet`, { detail: { url, wanted, got } });
 }
 
-function unreachable(url: string, err: unknown): BtError {
+function unreachable(url: string, err: unknown, counter?: Counter): BtError {
   const sys = fromSystemError(err, url);
   return new BtError('TRACKER_UNREACHABLE', 'network', sys.category === 'internal' ? `${url}: ${(err as Error).message}` : sys.message, {
     cause: err,
-    detail: { url, ...(sys.detail ?? {}) },
+    detail: { url, ...(sys.detail ?? {}), ...(counter ? { packets: counter.packets } : {}) },
   });
 }
 

@@ -3,9 +3,9 @@
  * its bar looks like create's and verify's.
  */
 import { describe, expect, it } from 'vitest';
-import { progressLine } from '../../../../src/cli/render/download.js';
+import { downloadResult, progressLine, renderSummary } from '../../../../src/cli/render/download.js';
 import { formatDuration } from '../../../../src/cli/render/format.js';
-import type { SessionStats } from '../../../../src/core/session/index.js';
+import type { DownloadOutcome, SessionStats } from '../../../../src/core/session/index.js';
 
 const eta = `ETA ${formatDuration(5_000)}`;
 const stats: SessionStats = {
@@ -46,5 +46,33 @@ describe('download progress line', () => {
     expect(line.endsWith(eta)).toBe(true);
     expect(line).not.toMatch(/up /);
     expect(line.startsWith('[')).toBe(false);
+  });
+});
+
+describe('download summary: download time and seeding time apart (issue 13 item 11)', () => {
+  const outcome = (final: SessionStats & { reason: string }): DownloadOutcome => ({
+    meta: null,
+    outDir: '/tmp/x',
+    selection: [],
+    streamed: null,
+    streamClosed: false,
+    savedTorrent: null,
+    final,
+    started: undefined,
+  });
+  const completed: SessionStats = { ...stats, doneBytes: stats.totalBytes, downloaded: 1024 ** 3, elapsedMs: 2_000, etaMs: 0 };
+
+  it('--seed --seed-time 3s: downloaded in the time to complete, seeded for the rest', () => {
+    const r = downloadResult(outcome({ ...completed, elapsedMs: 5_000, reason: 'seed-time' }), 'ab'.repeat(20), { peersSeen: 1, banned: [], completed });
+    expect(r).toMatchObject({ elapsedMs: 5_000, downloadMs: 2_000, seedMs: 3_000, averageRate: 512 * 1024 ** 2 });
+    const lines = renderSummary(r);
+    expect(lines).toContain(`downloaded  1.00 GiB in ${formatDuration(2_000)} (512.00 MiB/s)`);
+    expect(lines).toContain(`seeded      for ${formatDuration(3_000)}`);
+  });
+
+  it('without --seed: no seeding line', () => {
+    const r = downloadResult(outcome({ ...completed, reason: 'complete' }), 'ab'.repeat(20), { peersSeen: 1, banned: [], completed });
+    expect(r.seedMs).toBeNull();
+    expect(renderSummary(r).some((l) => l.startsWith('seeded'))).toBe(false);
   });
 });

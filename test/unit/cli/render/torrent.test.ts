@@ -91,6 +91,10 @@ describe('summarize', () => {
     );
     const s = summarize(pad);
     expect(s.fileCount).toBe(2);
+    // Size counts the files, not the padding (issue 13 item 11); the piece stream keeps its length.
+    expect(s.contentLength).toBe(105);
+    expect(s.totalLength).toBe(16389);
+    expect(renderSummary(s)).toContain('Size       105 B (105 bytes); 15.90 KiB of padding not counted');
     expect(s.files[1]).toMatchObject({ padding: true, attr: 'p' });
     expect(fileTree(s)).toEqual(['p/', '├── a (100 B)', '└── b (5 B)']);
     const listed = renderSummary(s, { list: true });

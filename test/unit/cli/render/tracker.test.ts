@@ -23,3 +23,16 @@ describe('trackerErrorMessage', () => {
     expect(trackerErrorMessage(url, bare)).toBe('http://t/announce: the tracker refused: no');
   });
 });
+
+describe('renderOutcomes and trackerWarnings (announce and scrape share them, issue 13 item 20)', () => {
+  it('a blank line between trackers; one warning per failed tracker, with its code', async () => {
+    const { renderOutcomes, trackerWarnings } = await import('../../../../src/cli/render/tracker.js');
+    expect(renderOutcomes(['a', 'b'], (o) => [o, `${o}2`])).toEqual(['a', 'a2', '', 'b', 'b2']);
+    expect(
+      trackerWarnings([
+        { url: 'udp://t:1/announce', ok: true },
+        { url: 'udp://u:2/announce', ok: false, error: { code: 'TRACKER_TIMEOUT', category: 'network', message: 'no answer' } },
+      ]),
+    ).toEqual(['udp://u:2/announce: no answer [TRACKER_TIMEOUT]']);
+  });
+});

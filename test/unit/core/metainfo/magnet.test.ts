@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BtError } from '../../../../src/core/errors.js';
-import { base32Decode, base32Encode, formatMagnet, type Magnet, parseInfoHashText, parseMagnet } from '../../../../src/core/metainfo/index.js';
+import { base32Decode, base32Encode, formatMagnet, formatSelect, type Magnet, parseInfoHashText, parseMagnet, peerAddressDefect } from '../../../../src/core/metainfo/index.js';
 
 const HEX = 'c12fe1c06bba254a9dc9f519b335aa7c1367a88a';
 const V1 = Buffer.from(HEX, 'hex');
@@ -174,7 +174,8 @@ describe('formatMagnet', () => {
       name: fc.option(text, { nil: undefined }),
       trackers: fc.array(text, { maxLength: 3 }),
       webSeeds: fc.array(text, { maxLength: 2 }),
-      peers: fc.array(text, { maxLength: 2 }),
+      // Only peer addresses survive parsing (invalid x.pe values are flagged in badPeers, below).
+      peers: fc.array(fc.constantFrom('127.0.0.1:6881', '[::1]:6882', 'seed.example:51413', '10.0.0.255:65535'), { maxLength: 2 }),
       exactLength: fc.option(fc.maxSafeNat(), { nil: undefined }),
       select: fc.option(fc.array(range, { minLength: 1, maxLength: 3 }), { nil: undefined }),
       extra: fc.array(fc.tuple(extraKey, text), { maxLength: 3 }),
@@ -204,5 +205,38 @@ describe('formatMagnet', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('x.pe checks (issue 13 item 11): flagged, not refused', () => {
+  it('999.1.1.1:99999 is no peer: kept out of peers, listed in badPeers with the reason; the link still parses', () => {
+    const m = parseMagnet(`magnet:?xt=urn:btih:${HEX}&x.pe=999.1.1.1:99999&x.pe=127.0.0.1:6881`);
+    expect(m.peers).toEqual(['127.0.0.1:6881']);
+    expect(m.badPeers).toEqual([{ value: '999.1.1.1:99999', reason: 'port 99999 is outside 1-65535' }]);
+    expect(formatMagnet(m)).not.toContain('999.1.1.1');
+  });
+
+  it.each([
+    ['999.1.1.1:6881', 'is not an IPv4 address'],
+    ['1.2.3.4:0', 'outside 1-65535'],
+    ['1.2.3.4:65536', 'outside 1-65535'],
+    ['1.2.3.4', 'not host:port'],
+    ['[::g]:6881', 'is not an IPv6 address'],
+    ['bad_host!:6881', 'neither an IP address nor a host name'],
+    ['-x.example:6881', 'neither an IP address nor a host name'],
+    [':6881', 'neither an IP address nor a host name'],
+  ])('%s: %s', (value, reason) => {
+    expect(peerAddressDefect(value)).toContain(reason);
+    expect(parseMagnet(`magnet:?xt=urn:btih:${HEX}&x.pe=${encodeURIComponent(value)}`).badPeers?.[0]?.value).toBe(value);
+  });
+
+  it.each(['127.0.0.1:1', '[::1]:65535', '[2001:db8::7]:6881', 'localhost:6881', 'seed.example.org:51413', 'a-b.example:80'])('%s is a peer address', (value) => {
+    expect(peerAddressDefect(value)).toBeNull();
+  });
+});
+
+describe('formatSelect', () => {
+  it('writes ranges as so= does: [[0,0],[2,3]] → 0,2-3', () => {
+    expect(formatSelect([[0, 0], [2, 3]])).toBe('0,2-3');
   });
 });

@@ -68,10 +68,14 @@ describe('parseUntil', () => {
   it('round-trips through describeCondition in the units a user reads', () => {
     expect(['ratio=1.5', 'time=2m', 'uploaded=1MiB', 'peers-complete=3'].map((t) => describeCondition(parseUntil(t)))).toEqual([
       'ratio=1.5',
-      'time=120000ms',
+      'time=2m',
       `uploaded=${MiB}`,
       'peers-complete=3',
     ]);
+    // Echoed as typed, not as milliseconds (issue 13 item 16).
+    expect(describeCondition({ kind: 'time', ms: 90_000 })).toBe('time=90s');
+    expect(describeCondition({ kind: 'time', ms: 60_000 })).toBe('time=1m');
+    expect(describeCondition({ kind: 'time', ms: 1_500 })).toBe('time=1.5s');
   });
 });
 

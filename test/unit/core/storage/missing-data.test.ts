@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashFiles } from '../../../../src/core/hash/file-hasher.js';
 import type { FileEntry, Metainfo } from '../../../../src/core/metainfo/types.js';
-import { diskLayout, verifyData } from '../../../../src/core/metainfo/verify.js';
+import { diskLayout, verifyData } from '../../../../src/core/storage/verify.js';
 import { FileStore } from '../../../../src/core/storage/file-store.js';
 import type { LayoutFile } from '../../../../src/core/storage/layout.js';
 import { restore } from '../../../../src/core/storage/resume.js';

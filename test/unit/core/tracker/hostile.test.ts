@@ -13,7 +13,7 @@ import {
   encodeErrorResponse,
   encodeScrapeResponse,
 } from '../../../../src/core/tracker/udp-codec.js';
-import { closedTcpPort, fakeHttpTracker, fakeUdpTracker } from '../../../helpers/tracker-fakes.js';
+import { closedTcpPort, closedUdpPort, fakeHttpTracker, fakeUdpTracker } from '../../../helpers/tracker-fakes.js';
 
 const IH = Buffer.from('9924e7603a28353e40ea29b8660c8a582ebdc99c', 'hex');
 const params: AnnounceParams = {
@@ -287,6 +287,23 @@ describe('UDP: BEP 15 behaviour', () => {
 });
 
 describe('UDP: hostile answers', () => {
+  it('a closed port → TRACKER_UNREACHABLE from the ICMP answer, after one packet, not a timeout (issue 13 item 15)', async () => {
+    const port = await closedUdpPort();
+    // BEP 15's own schedule and a long timeout: only the port-unreachable report can end this early.
+    const err = await client({ retransmitBaseMs: 15_000 }).announce(`udp://127.0.0.1:${port}/announce`, params, { timeoutMs: 15_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TRACKER_UNREACHABLE', category: 'network', detail: { url: `udp://127.0.0.1:${port}/announce`, packets: 1 } });
+  });
+  it('a closed port does not break the next request to a live tracker on the same client', async () => {
+    const c = client();
+    const port = await closedUdpPort();
+    await expect(c.scrape(`udp://127.0.0.1:${port}/announce`, [IH], { timeoutMs: 15_000 })).rejects.toMatchObject({ code: 'TRACKER_UNREACHABLE' });
+    const t = await udp_(
+      connecting((req, reply) => {
+        if (req.action === 'announce') reply(encodeAnnounceResponse({ transactionId: req.transactionId, interval: 60, leechers: 0, seeders: 1, peers: [] }, 4));
+      }),
+    );
+    expect((await c.announce(t.url(), params, { timeoutMs: 5000 })).interval).toBe(60);
+  });
   it('a tracker that never answers → TRACKER_TIMEOUT after retransmitting', async () => {
     const t = await udp_(() => {});
     await expect(client({ retransmitBaseMs: 50 }).announce(t.url(), params, { timeoutMs: 1000 })).rejects.toMatchObject({

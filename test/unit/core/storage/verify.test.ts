@@ -10,7 +10,7 @@ import bencode from 'bencode';
 import { describe, expect, it } from 'vitest';
 import { createTorrent } from '../../../../src/core/metainfo/create.js';
 import { parseTorrent } from '../../../../src/core/metainfo/parse.js';
-import { verifyData } from '../../../../src/core/metainfo/verify.js';
+import { verifyData } from '../../../../src/core/storage/verify.js';
 import { patternBytes, tempDirs, writeTree } from '../../../helpers/tmp.js';
 
 const tmp = tempDirs();
@@ -199,3 +199,12 @@ describe('verifyData', () => {
   });
 });
 
+
+describe('room (issue 13 item 21)', () => {
+  it('verification reads the disk, so it lives in storage: no module of src/core/metainfo imports node:fs', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dir = join(import.meta.dirname, '..', '..', '..', '..', 'src', 'core', 'metainfo');
+    const readers = readdirSync(dir).filter((f) => /from ['"](node:)?fs(\/promises)?['"]/.test(readFileSync(join(dir, f), 'utf8')));
+    expect(readers).toEqual([]);
+  });
+});

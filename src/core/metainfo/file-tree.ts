@@ -55,9 +55,8 @@ export function decodeFileTree(tree: BValue | undefined, options: FileTreeOption
     const { node, path } = stack.pop()!;
     const where = path.length === 0 ? 'info.file tree' : `info.file tree/${path.join('/')}`;
     if (node.has('')) {
-      if (path.length === 0) {
-        throw bad('METAINFO_PATH_EMPTY', 'info.file tree: a file with an empty name at the top of the tree', { path });
-      }
+      // A '' key at the top is a file with an empty name: unsafe like any other (kept for inspect).
+      if (path.length === 0) path.push('');
       if (node.size !== 1) throw bad('METAINFO_BAD_FILE_TREE', `${where}: a file node with other keys beside ''`, { path });
       const leaf = node.get('');
       if (!isDict(leaf)) throw bad('METAINFO_BAD_FILE_TREE', `${where}: the '' entry is not a dictionary`, { path });

@@ -285,12 +285,13 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
 
   /**
    * A v2-only torrent's files as the aligned stream BEP 52 implies (each file on a piece boundary):
-   * the gaps become padding entries, as libtorrent lists them, so piece arithmetic is the same for
+   * the gaps (and the last file's tail, when there are several files) become padding entries, as libtorrent lists them, so piece arithmetic is the same for
    * v2, hybrid and v1. A torrent is single-file when its tree is one file named as the torrent.
    */
 function parseV2Only(tree: TreeEntry[], name: string, pieceLength: number): Pick<Metainfo, 'pieces' | 'pieceCount' | 'files' | 'multiFile' | 'totalLength'> {
   const multiFile = !(tree.length === 1 && tree[0]!.path.length === 1 && tree[0]!.path[0] === name);
-  const stream = alignedStream(tree, pieceLength, { tailPad: false });
+  // libtorrent 2.0.8 lists a tail pad after the last of several files too; so do we (same piece arithmetic).
+  const stream = alignedStream(tree, pieceLength, { tailPad: tree.length > 1 });
   let next = 0;
   const files: FileEntry[] = stream.map((s) => {
     if (s.padding) return { path: s.path, length: s.length, offset: s.offset, attr: 'p', padding: true };
@@ -345,6 +346,7 @@ function checkLayers(root: BDict, meta: Metainfo, mode: 'refuse' | 'report'): Pi
       problem = { status: 'mismatch', code: 'METAINFO_PIECE_LAYER_MISMATCH', message: `piece layer of \`${path}\` does not hash to its pieces root` };
     }
     if (problem && mode === 'refuse') throw bad(problem.code, problem.message, { index, path });
+    if (!problem) f.pieceLayer = Buffer.from(layer as Uint8Array);
     checks.push(problem ? { index, path, ...problem } : { index, path, status: 'ok' });
   });
   return checks;

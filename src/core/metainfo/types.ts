@@ -36,6 +36,8 @@ export interface FileEntry {
   symlinkPath?: string[];
   /** BEP 52 per-file merkle root (32 bytes), in v2 and hybrid torrents; absent for empty files. */
   piecesRoot?: Buffer;
+  /** BEP 52 piece layer of a file longer than one piece, when the torrent has it and it folds to the root. */
+  pieceLayer?: Buffer;
 }
 
 /** How a file's BEP 52 `piece layers` entry stands against its `pieces root`. */

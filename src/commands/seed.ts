@@ -6,7 +6,7 @@ import { byteSizeFlag, parseByteSize, parseDuration } from '../cli/flags.js';
 import { type CreateFlagValues, SHARE_ONLY_FLAGS, createFlags, createOptionsFrom, outputExists, outputExistsError, plannedOutput, trackerTiers } from '../cli/create-options.js';
 import { byteProgress } from '../cli/progress.js';
 import { eventJson } from '../cli/render/download.js';
-import { formatBytes, formatDuration, formatRanges } from '../cli/render/format.js';
+import { formatBytes } from '../cli/render/format.js';
 import { type SeedResult, type SeedStopReason, renderSeedSummary, seedStatusLine } from '../cli/render/seed.js';
 import { magnetOf } from '../cli/render/torrent.js';
 import { readTorrentArg } from '../cli/target.js';
@@ -15,12 +15,13 @@ import { writeFileAtomic } from '../core/fs/atomic.js';
 import { createTorrent, sameTorrent } from '../core/metainfo/create.js';
 import { formatMagnet } from '../core/metainfo/magnet.js';
 import type { Metainfo } from '../core/metainfo/types.js';
-import { diskLayout, verifyData } from '../core/storage/verify.js';
+import { diskLayout } from '../core/storage/verify.js';
 import { type SeedOutcome, type StopCondition, describeCondition, runSeed } from '../core/session/index.js';
 import { ContentStore } from '../core/storage/content-store.js';
 import { locateContent } from '../core/storage/locate.js';
 import { azureusPrefix, makePeerId } from '../core/tracker/index.js';
 import { drainJob } from '../cli/job.js';
+import { checkSeedData } from '../cli/seed-check.js';
 import { dhtSettings, swarmFlags } from '../cli/swarm.js';
 
 export type { SeedResult };
@@ -101,37 +102,10 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     const magnet = formatMagnet(magnetOf(meta));
     const content = new ContentStore(diskLayout(meta, contentPath), meta.pieceLength, meta.totalLength);
 
-    if (verified === 'checked') {
-      const progress = await byteProgress('verifying', this.chatty);
-      const t0 = performance.now();
-      let report;
-      try {
-        report = await verifyData(meta, { contentPath, signal: this.signal, ...(flags.threads ? { threads: flags.threads } : {}), onProgress: (d, t) => progress.update(d, t) });
-      } finally {
-        progress.stop();
-      }
-      const ms = Math.round(performance.now() - t0);
-      if (json) this.emitEvent({ type: 'verified', skipped: false, ok: report.ok, pieces: report.pieceCount, badPieces: report.badPieces.length, ms });
-      if (!report.ok) {
-        const files = report.files.filter((f) => f.status === 'missing' || f.status === 'wrong-size' || f.status === 'bad-pieces');
-        throw new BtError(
-          'SEED_DATA_BAD',
-          'verification',
-          `the data at \`${contentPath}\` does not match the torrent: ${report.badPieces.length} of ${report.pieceCount} pieces fail (${formatRanges(report.badPieces.slice(0, 20))}${report.badPieces.length > 20 ? ', …' : ''}); ${files
-            .slice(0, 3)
-            .map((f) => `${f.path}: ${f.status}`)
-            .join(', ')}`,
-          { detail: { badPieces: report.badPieces, files: files.map((f) => ({ path: f.path, status: f.status })) } },
-        );
-      }
-      this.note(`verified ${formatBytes(meta.totalLength)} in ${formatDuration(ms)}`);
-    } else {
-      const present = await content.present();
-      if (json) this.emitEvent({ type: 'verified', skipped: true, ok: present.hasAll(), pieces: meta.pieceCount, reason: verified === 'created' ? 'created from this data' : '--skip-verify' });
-      if (!present.hasAll()) {
-        throw new BtError('SEED_DATA_MISSING', 'verification', `files at \`${contentPath}\` are missing or shorter than the torrent says (${meta.pieceCount - present.count} of ${meta.pieceCount} pieces cannot be read)`);
-      }
-    }
+    await checkSeedData(meta, content, { check: verified, contentPath, threads: flags.threads, chatty: this.chatty, signal: this.signal }, {
+      event: (ev) => json && this.emitEvent(ev),
+      note: (line) => this.note(line),
+    });
 
     // --- serve until a condition is met or we are interrupted ---------------------------------------
     const tty = this.chatty && process.stderr.isTTY === true && process.env.TERM !== 'dumb';

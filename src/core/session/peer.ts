@@ -25,6 +25,12 @@ import type { PeerSourceName } from './types.js';
  * 25 ms of round trip, and every outstanding block holds a piece buffer open.
  */
 const MAX_PIPELINE = 500;
+/**
+ * Blocks of pieces we were not downloading that one peer may send before it is dropped: after a
+ * choke without BEP 6 (our requests are void) or a piece completed elsewhere, a peer's pipeline
+ * (at most MAX_PIPELINE requests) may still arrive; far more is a peer pushing data nobody asked for.
+ */
+export const MAX_UNREQUESTED_BLOCKS = 2 * MAX_PIPELINE;
 /** `have`s remembered from a peer before the metadata (and so the piece count) is known. */
 const MAX_EARLY_HAVES = 1 << 20;
 
@@ -56,6 +62,8 @@ export interface Peer extends MetadataPeer {
   completeSeen: boolean;
   /** It lacked pieces at some point on this connection (so a later `peer-complete` means it finished here). */
   sawIncomplete: boolean;
+  /** Blocks it sent of pieces we were not downloading (counted as waste; too many and it is dropped). */
+  unrequested: number;
 }
 
 /** A client name from the BEP 20 Azureus-style peer id (`-lt2080-` → "lt2080"), when it has one. */
@@ -90,6 +98,7 @@ export function createPeer(init: { id: number; key: string; candidate: Candidate
     dropped: false,
     completeSeen: false,
     sawIncomplete: false,
+    unrequested: 0,
   };
 }
 

@@ -39,7 +39,7 @@ import { Choker } from './choker.js';
 import { ConnectionManager } from './connections.js';
 import { MetadataExchange, type MetadataSlot } from './metadata.js';
 import type { SessionOptions, TorrentSetup } from './options.js';
-import { type Peer, adoptEarly, createPeer, greet, recordEarly, requestMore, updateInterest } from './peer.js';
+import { MAX_UNREQUESTED_BLOCKS, type Peer, adoptEarly, createPeer, greet, recordEarly, requestMore, updateInterest } from './peer.js';
 import { type Candidate, keyOf, PeerBook } from './peer-book.js';
 import { PeerExchange } from './pex.js';
 import { AsyncQueue } from './queue.js';
@@ -781,6 +781,10 @@ export class Session {
     const res = t.assembler.receive(p, index, begin, block);
     if (res.status === 'invalid') {
       this.dropPeer(p, new BtError('PEER_BAD_BLOCK', 'network', `a block that is not one of ours (piece ${index}, offset ${begin}, ${block.length} bytes)`));
+      return;
+    }
+    if (res.status === 'unrequested' && ++p.unrequested > MAX_UNREQUESTED_BLOCKS) {
+      this.dropPeer(p, new BtError('PEER_UNREQUESTED_DATA', 'network', `${p.unrequested} blocks of pieces nobody asked it for`));
       return;
     }
     if (res.status !== 'accepted') return;

@@ -15,6 +15,7 @@ import { Session, type SessionEvent, type SessionOptions } from '../../../../src
 import { FileStore } from '../../../../src/core/storage/file-store.js';
 import { makePeerId } from '../../../../src/core/tracker/peer-id.js';
 import { MemoryNetwork } from '../../../../src/core/transport/memory.js';
+import { PeerWire } from '../../../../src/core/wire/peer-wire.js';
 import { patternBytes } from '../../../helpers/tmp.js';
 
 let root: string;
@@ -259,5 +260,39 @@ describe('session over the in-memory transport', () => {
       const keys = [...r.aEvents, ...r.bEvents].filter((e) => e.type === 'peer-connected').map((e) => (e as { peer: string }).peer);
       expect(keys.every((k) => k === '127.0.0.2:6881' || !k.startsWith('127.0.0.7') && !k.startsWith('127.0.0.8'))).toBe(true);
     });
+  });
+
+  it('a peer that pushes blocks nobody asked for is counted as waste, then dropped (issue 15, item 3)', async () => {
+    const net = new MemoryNetwork();
+    // A hostile "seed": it answers the handshake, says it has everything, never unchokes, and
+    // sends piece 0's first block again and again.
+    const listener = await net.transport('127.0.0.9').listen({ host: '127.0.0.9', port: 6881 });
+    let sent = 0;
+    const hostile = (async () => {
+      for await (const conn of listener) {
+        const wire = new PeerWire(conn, { infoHash: meta.infoHash.v1!, peerId: makePeerId('-XX0001-'), pieceCount: meta.pieceCount });
+        await wire.handshake({ timeoutMs: 5000 });
+        wire.send({ type: 'have-all' });
+        const block = data.subarray(0, 16384);
+        for (let i = 0; i < 1200 && !wire.closed; i++) {
+          wire.send({ type: 'piece', index: 0, begin: 0, block });
+          sent++;
+          if (i % 50 === 0) await new Promise((r) => setTimeout(r, 1));
+        }
+        void wire.run({ onMessage: () => undefined }).catch(() => undefined);
+        return;
+      }
+    })();
+    const out = join(root, 'unrequested');
+    const { session } = leecher(net, { metainfo: meta, store: FileStore.open(meta, { outDir: out }), stallTimeoutMs: 2_000 });
+    session.addPeers('manual', [{ host: '127.0.0.9', port: 6881 }]);
+    const r = await drain(session);
+    await listener.close();
+    await hostile;
+    const dropped = r.events.find((e) => e.type === 'peer-dropped' && e.peer === '127.0.0.9:6881');
+    expect(dropped).toMatchObject({ code: 'PEER_UNREQUESTED_DATA' });
+    expect(sent).toBeGreaterThan(1000);
+    expect(r.events.at(-1)).toMatchObject({ type: 'done', wasted: expect.any(Number) });
+    expect((r.events.at(-1) as { wasted: number }).wasted).toBeGreaterThanOrEqual(1000 * 16384);
   });
 });

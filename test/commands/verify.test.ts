@@ -4,11 +4,11 @@
  * failure); PATH as the content or its parent; the torrent from stdin; NO_COLOR honoured.
  */
 import { execFileSync } from 'node:child_process';
-import { open, readFile, rm, truncate } from 'node:fs/promises';
+import { readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cliBin, ensureBuilt, lines, runClean as run } from '../helpers/cli.js';
-import { tempDirs, writeTree } from '../helpers/tmp.js';
+import { tempDirs, writeTree, flipByte } from '../helpers/tmp.js';
 import { ttyToolAvailable } from '../helpers/interop.js';
 
 const tmp = tempDirs();
@@ -25,17 +25,6 @@ async function fixture(): Promise<{ root: string; dir: string; torrent: string }
   return { root, dir, torrent };
 }
 
-async function flipByte(path: string, position: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, position);
-    b[0] = b[0]! ^ 0x01;
-    await fh.write(b, 0, 1, position);
-  } finally {
-    await fh.close();
-  }
-}
 
 beforeAll(ensureBuilt);
 

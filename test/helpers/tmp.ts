@@ -70,3 +70,17 @@ export function patternBytes(length: number, seed: string | number = 1): Buffer 
   }
   return out;
 }
+
+/** Flip the lowest bit of the byte at `position` of a file (one changed byte, in place). */
+export async function flipByte(path: string, position: number): Promise<void> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, position);
+    b[0] = b[0]! ^ 0x01;
+    await fh.write(b, 0, 1, position);
+  } finally {
+    await fh.close();
+  }
+}

@@ -12,12 +12,11 @@
  *   flipped, fails with exit 5 naming the piece computed from libtorrent's own file layout.
  */
 import { execFileSync } from 'node:child_process';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, runClean as run } from '../helpers/cli.js';
 import { interopAvailable, LAB_DIR, SYSTEM_PYTHON } from '../helpers/interop.js';
-import { tempDirs, writeTree } from '../helpers/tmp.js';
+import { tempDirs, writeTree, flipByte } from '../helpers/tmp.js';
 
 const available = interopAvailable('mktorrent', 'libtorrent', 'transmission-show');
 const tmp = tempDirs();
@@ -113,17 +112,6 @@ function sizeMatches(text: string, bytes: number): boolean {
   return Math.abs(Number(num) * scale - bytes) <= step;
 }
 
-async function flipByte(path: string, position: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, position);
-    b[0] = b[0]! ^ 0x80;
-    await fh.write(b, 0, 1, position);
-  } finally {
-    await fh.close();
-  }
-}
 
 /** btkit's infohash of `path` with the given piece length and tracker, reproducible flags on. */
 async function btkitCreate(path: string, out: string, extra: string[]): Promise<string> {

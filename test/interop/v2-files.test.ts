@@ -10,14 +10,14 @@
  *   torrent by merkle root, naming the file and its piece counted from the file's start.
  */
 import { execFileSync } from 'node:child_process';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isDict } from '../../src/core/bencode/index.js';
 import { parseTorrent } from '../../src/core/metainfo/parse.js';
 import { ensureBuilt, runClean as run } from '../helpers/cli.js';
 import { interopAvailable, LAB_DIR, SYSTEM_PYTHON } from '../helpers/interop.js';
-import { tempDirs, writeTree } from '../helpers/tmp.js';
+import { tempDirs, writeTree, flipByte } from '../helpers/tmp.js';
 
 const available = interopAvailable('libtorrent');
 const tmp = tempDirs();
@@ -45,17 +45,6 @@ async function partsOf(torrent: string): Promise<{ info: Buffer; layers: Record<
   return { info: meta.infoBytes, layers };
 }
 
-async function flipByte(path: string, position: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, position);
-    b[0] = b[0]! ^ 0x01;
-    await fh.write(b, 0, 1, position);
-  } finally {
-    await fh.close();
-  }
-}
 
 describe.skipIf(!available)('v2 and hybrid torrent files: btkit and libtorrent 2.0.8', () => {
   let work: string;

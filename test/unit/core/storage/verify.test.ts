@@ -4,14 +4,14 @@
  * BEP 47 padding (never on disk) and both hashing paths.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, open, rm, truncate } from 'node:fs/promises';
+import { appendFile, mkdir, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import bencode from 'bencode';
 import { describe, expect, it } from 'vitest';
 import { createTorrent } from '../../../../src/core/metainfo/create.js';
 import { parseTorrent } from '../../../../src/core/metainfo/parse.js';
 import { verifyData } from '../../../../src/core/storage/verify.js';
-import { patternBytes, tempDirs, writeTree } from '../../../helpers/tmp.js';
+import { patternBytes, tempDirs, writeTree, flipByte } from '../../../helpers/tmp.js';
 
 const tmp = tempDirs();
 const PL = 16384;
@@ -25,17 +25,6 @@ async function fixture() {
   return { root, dir, meta: metainfo };
 }
 
-async function flipByte(path: string, position: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, position);
-    b[0] = b[0]! ^ 0xff;
-    await fh.write(b, 0, 1, position);
-  } finally {
-    await fh.close();
-  }
-}
 
 const statusOf = (r: Awaited<ReturnType<typeof verifyData>>) => Object.fromEntries(r.files.map((f) => [f.path, [f.status, f.badPieces]]));
 

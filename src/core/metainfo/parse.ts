@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BDict, type BValue, decode, isBytes, isDict, isInt, isList, utf8OrNull } from '../bencode/index.js';
-import { inputError } from '../errors.js';
+import { type CodeOf, inputError } from '../errors.js';
 import { unsafePathError } from './paths.js';
 import type { FileEntry, Metainfo, MetaVersion, UnsafePath } from './types.js';
 
@@ -29,7 +29,7 @@ export const MAX_TORRENT_BYTES = 64 * 1024 * 1024;
 export const MIN_PIECE_LENGTH = 1;
 export const MAX_PIECE_LENGTH = 1024 * 1024 * 1024;
 
-const bad = (code: string, message: string, detail?: Record<string, unknown>) =>
+const bad = (code: CodeOf<'input'>, message: string, detail?: Record<string, unknown>) =>
   inputError(code, message, detail ? { detail } : undefined);
 
 function text(v: BValue | undefined): string | undefined {

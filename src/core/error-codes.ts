@@ -202,6 +202,7 @@ export const STORAGE_CODES = {
   IO_EEXIST: { category: 'io', meaning: 'already exists' },
   IO_EMFILE: { category: 'io', meaning: 'too many open files' },
   IO_EROFS: { category: 'io', meaning: 'read-only file system' },
+  IO_ESHORT: { category: 'io', meaning: 'a file is shorter than the torrent says (btkit\'s own errno: it changed while being read)' },
   IO_EIO: { category: 'io', meaning: 'an I/O error of the device (also a hash worker\'s read that failed without an errno)' },
 } as const satisfies Domain;
 

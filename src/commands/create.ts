@@ -15,7 +15,12 @@ import { checkWebSeeds, readLocalFiles, type WebSeedCheckReport } from '../core/
 export interface CreateCommandResult {
   output: string;
   name: string;
-  infoHash: string;
+  /** v1 infohash (SHA-1 of the info dict), or null for a v2-only torrent. */
+  infoHash: string | null;
+  /** v2 infohash (SHA-256 of the info dict, 64 hex), or null for a v1 torrent. */
+  infoHashV2: string | null;
+  /** v1, v2 or hybrid. */
+  version: string;
   totalLength: number;
   pieceLength: number;
   pieceCount: number;
@@ -33,7 +38,9 @@ export interface CreateCommandResult {
 
 export default class Create extends BaseCommand<CreateCommandResult> {
   static override summary = 'Create a .torrent from a file or a directory.';
-  static override description = `Hashes the data on all cores (SHA-1, v1 torrents) and writes the torrent atomically.
+  static override description = `Hashes the data on all cores and writes the torrent atomically.
+
+Versions: v1 (the default: SHA-1 pieces, BEP 3), --v2 (BEP 52: a SHA-256 merkle tree per file, \`file tree\`, \`piece layers\`) or --hybrid (both in one info dictionary, with BEP 47 padding files so each file starts on a piece boundary; v1 and v2 clients join the same swarm). v1 stays the default because most clients and trackers still speak only v1 (Transmission, aria2, rqbit, webtorrent read only a hybrid's v1 side; a v2-only torrent is libtorrent's and anacrolix's alone). A hybrid has the same info dictionary as libtorrent's create_torrent on the same files; --v2 and --hybrid need a power-of-two piece length of at least 16 KiB, and list files in file-tree order (component by component).
 
 Files of a directory are added in the byte order of their relative paths (the order mktorrent uses, so both give the same infohash). Hidden files (names starting with '.') and symbolic links are left out unless --include-hidden / --follow-symlinks say otherwise; --include and --exclude take globs ('*', '**', '?', '[…]', '{a,b}'; a pattern without '/' matches the base name at any depth).
 
@@ -61,6 +68,8 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
     'no-date': Flags.boolean({ description: 'Leave out the creation date.' }),
     'no-created-by': Flags.boolean({ description: 'Leave out the "created by" field.' }),
     threads: Flags.integer({ min: 1, max: 256, description: 'Hashing threads (default: one per core).' }),
+    v2: Flags.boolean({ description: 'A v2-only torrent (BEP 52): merkle trees, no v1 pieces; only v2 clients (libtorrent 2, anacrolix) read it.', exclusive: ['hybrid'] }),
+    hybrid: Flags.boolean({ description: 'A hybrid v1+v2 torrent (BEP 52 with BEP 47 padding): SHA-1 and SHA-256 hashed in one read.', exclusive: ['v2'] }),
   };
 
   async run(): Promise<CreateCommandResult> {
@@ -73,15 +82,16 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
     const progress = await byteProgress('hashing', this.chatty);
     let result;
     try {
-      result = await createTorrent(
-        createOptionsFrom(args.path, flags, {
+      result = await createTorrent({
+        ...createOptionsFrom(args.path, flags, {
           version: this.config.version,
           signal: this.signal,
           onProgress: (done, total) => progress.update(done, total),
           onPlan: ({ files, totalLength, pieceLength }) =>
             this.note(`${files} file${files === 1 ? '' : 's'}, ${formatBytes(totalLength)}, piece length ${formatBytes(pieceLength)}${flags['piece-length'] === undefined ? ' (auto)' : ''}`),
         }),
-      );
+        version: flags.v2 ? 'v2' : flags.hybrid ? 'hybrid' : 'v1',
+      });
     } finally {
       progress.stop();
     }
@@ -100,7 +110,9 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
     const summary: CreateCommandResult = {
       output: output === '-' ? '-' : resolve(output),
       name: meta.name,
-      infoHash: meta.infoHash.v1!.toString('hex'),
+      infoHash: meta.infoHash.v1?.toString('hex') ?? null,
+      infoHashV2: meta.infoHash.v2?.toString('hex') ?? null,
+      version: meta.version,
       totalLength: meta.totalLength,
       pieceLength: meta.pieceLength,
       pieceCount: meta.pieceCount,
@@ -132,7 +144,7 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
       this.note(`skipped: ${[...by].map(([r, n]) => `${n} ${r}`).join(', ')}`);
     }
     if (!this.jsonEnabled()) {
-      const line = `${summary.infoHash}  ${output === '-' ? '(stdout)' : basename(output)}  ${formatBytes(summary.totalLength)} in ${summary.pieceCount} pieces of ${formatBytes(summary.pieceLength)}, hashed in ${formatDuration(result.hashMs)} (${formatRate(summary.bytesPerSecond)})`;
+      const line = `${summary.infoHash ?? `v2 ${summary.infoHashV2}`}  ${output === '-' ? '(stdout)' : basename(output)}  ${formatBytes(summary.totalLength)} in ${summary.pieceCount} pieces of ${formatBytes(summary.pieceLength)}, hashed in ${formatDuration(result.hashMs)} (${formatRate(summary.bytesPerSecond)})`;
       if (output === '-') this.note(line);
       else {
         this.out(line);

@@ -8,7 +8,9 @@ type InspectResult = TorrentSummary | { magnet: MagnetView } | { raw: JsonValue 
 
 export default class Inspect extends BaseCommand<InspectResult> {
   static override summary = 'Show what a torrent file or magnet link contains.';
-  static override description = `Prints the name, infohash, size, pieces, files (as a tree, or a list with --list), trackers by tier, web seeds and every other field. The infohash is always the SHA-1 of the info dictionary's original bytes, even when the file is not canonical bencode; non-canonical input is reported. A torrent whose paths are unsafe (\`..\`, absolute, reserved names) is shown too, each such path as a warning; download, seed and verify refuse it.
+  static override description = `Prints the name, infohashes (v1 SHA-1; for v2 and hybrid torrents, BEP 52, the full SHA-256 v2 infohash and the meta version), size, pieces, files (as a tree, or a list with --list), trackers by tier, web seeds and every other field. The infohash is always the SHA-1 of the info dictionary's original bytes, even when the file is not canonical bencode; non-canonical input is reported. A torrent whose paths are unsafe (\`..\`, absolute, reserved names) is shown too, each such path as a warning; download, seed and verify refuse it.
+
+For v2 and hybrid torrents the files carry their \`pieces root\` and each file longer than a piece has its \`piece layers\` entry checked against the root (ok, missing, bad-length, mismatch; a bad one is a warning).
 
 --json prints every field, hashes in hex. --raw prints the whole bencoded structure as JSON (byte strings that are not UTF-8 as {"hex": …}; pieces always as hex).`;
   static override examples = [
@@ -29,7 +31,8 @@ export default class Inspect extends BaseCommand<InspectResult> {
     const { args, flags } = await this.parse(Inspect);
     // Showing a torrent writes nothing: unsafe paths are reported, not refused (download, seed and
     // verify, which write or read data at those paths, still refuse them).
-    const target = await resolveTarget(args.target, { signal: this.signal, parse: { unsafePaths: 'report' } });
+    // v2-only torrents are shown too (BEP 52), and a bad piece layer is reported, not refused.
+    const target = await resolveTarget(args.target, { signal: this.signal, parse: { unsafePaths: 'report', allowV2Only: true, pieceLayers: 'report' } });
     if (target.kind !== 'torrent' || !target.metainfo) {
       if (target.kind === 'infohash') {
         const { BtError } = await import('../core/errors.js');
@@ -42,6 +45,7 @@ export default class Inspect extends BaseCommand<InspectResult> {
     }
     const meta = target.metainfo;
     for (const u of meta.unsafePaths ?? []) this.warnLine(`${u.message} [${u.code}]: download, seed and verify refuse this torrent`);
+    for (const l of meta.pieceLayers ?? []) if (l.code) this.warnLine(`${l.message} [${l.code}]: verify refuses this torrent`);
     if (flags.raw) {
       const raw = toJson(meta.raw, { binaryKeys: new Set(['pieces', 'pieces root', 'piece layers']) });
       if (!this.jsonEnabled()) this.out(JSON.stringify(raw, null, 2));

@@ -8,7 +8,10 @@ import { formatMagnet } from '../core/metainfo/magnet.js';
 
 export interface MagnetCommandResult {
   magnet: string;
-  infoHash: string;
+  /** v1 infohash, or null for a v2-only torrent. */
+  infoHash: string | null;
+  /** v2 infohash (64 hex; `xt=urn:btmh:1220…`), or null for a v1 torrent. */
+  infoHashV2: string | null;
   name: string;
   trackers: string[];
   webSeeds: string[];
@@ -18,7 +21,7 @@ export interface MagnetCommandResult {
 
 export default class Magnet extends BaseCommand<MagnetCommandResult> {
   static override summary = 'Print the magnet link of a torrent.';
-  static override description = `The link has the infohash (xt=urn:btih), the name (dn), the exact length (xl, with --length) and, unless told otherwise, every tracker (tr). Flags add web seeds (ws), peers to contact (x.pe, BEP 9) and a file selection (so, BEP 53).`;
+  static override description = `The link has the infohash (xt=urn:btih for v1; xt=urn:btmh:1220<SHA-256> for v2, BEP 52; both for a hybrid), the name (dn), the exact length (xl, with --length) and, unless told otherwise, every tracker (tr). Flags add web seeds (ws), peers to contact (x.pe, BEP 9) and a file selection (so, BEP 53).`;
   static override examples = [
     { command: '<%= config.bin %> <%= command.id %> dist.torrent', description: 'Magnet with name and trackers.' },
     { command: '<%= config.bin %> <%= command.id %> dist.torrent --peer 10.1.2.3:6881 --no-trackers', description: 'A trackerless link that names a seed to contact.' },
@@ -38,7 +41,7 @@ export default class Magnet extends BaseCommand<MagnetCommandResult> {
 
   async run(): Promise<MagnetCommandResult> {
     const { args, flags } = await this.parse(Magnet);
-    const meta = await readTorrentArg(args.torrent, { signal: this.signal });
+    const meta = await readTorrentArg(args.torrent, { signal: this.signal, parse: { allowV2Only: true } });
     const m = magnetOf(meta, { trackers: !flags['no-trackers'], webSeeds: flags['web-seeds'] });
     if (flags['no-name']) delete m.name;
     if (flags.length) m.exactLength = meta.totalLength;
@@ -60,6 +63,6 @@ export default class Magnet extends BaseCommand<MagnetCommandResult> {
     }
     const magnet = formatMagnet(m);
     if (!this.jsonEnabled()) this.out(magnet);
-    return { magnet, infoHash: meta.infoHash.v1!.toString('hex'), name: meta.name, trackers: m.trackers, webSeeds: m.webSeeds, peers: m.peers, select: m.select ?? null };
+    return { magnet, infoHash: meta.infoHash.v1?.toString('hex') ?? null, infoHashV2: meta.infoHash.v2?.toString('hex') ?? null, name: meta.name, trackers: m.trackers, webSeeds: m.webSeeds, peers: m.peers, select: m.select ?? null };
   }
 }

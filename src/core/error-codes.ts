@@ -62,6 +62,13 @@ export const METAINFO_CODES = {
   METAINFO_PATH_TRAVERSAL: { category: 'input', meaning: 'a path has a `.` or `..` component (would leave the output directory)' },
   METAINFO_PATH_ABSOLUTE: { category: 'input', meaning: 'a path component is absolute or contains a path separator' },
   METAINFO_PATH_RESERVED: { category: 'input', meaning: 'a path component contains NUL or is a name Windows reserves' },
+  METAINFO_BAD_FILE_TREE: { category: 'input', meaning: 'the v2 `file tree` is malformed (not a dictionary, a bad file node, no files)' },
+  METAINFO_BAD_PIECES_ROOT: { category: 'input', meaning: 'a non-empty file of the v2 file tree lacks a 32-byte `pieces root`' },
+  METAINFO_FILE_TREE_TOO_MANY_FILES: { category: 'input', meaning: 'the v2 file tree lists more files than btkit reads' },
+  METAINFO_FILE_TREE_TOO_DEEP: { category: 'input', meaning: 'the v2 file tree is nested deeper than btkit reads' },
+  METAINFO_HYBRID_MISMATCH: { category: 'input', meaning: 'a hybrid torrent\'s v1 file list does not match its v2 file tree' },
+  METAINFO_BAD_PIECE_LAYERS: { category: 'input', meaning: '`piece layers` is not a dictionary, or a layer has the wrong length' },
+  METAINFO_PIECE_LAYER_MISMATCH: { category: 'input', meaning: 'a piece layer does not hash to its file\'s `pieces root`' },
   METAINFO_DUPLICATE_PATH: { category: 'input', meaning: 'two files of the torrent have the same path' },
   METAINFO_BAD_META_VERSION: { category: 'input', meaning: 'an unsupported `meta version`' },
   METAINFO_V2_ONLY_UNSUPPORTED: { category: 'input', meaning: 'a v2-only torrent (BEP 52); btkit reads v1 and hybrid torrents' },
@@ -228,6 +235,7 @@ export const NET_CODES = {
 export const HASH_CODES = {
   HASH_WORKER_FAILED: { category: 'internal', meaning: 'a hash worker thread failed' },
   HASH_POOL_CLOSED: { category: 'internal', meaning: 'the hash pool was used after it was closed (a bug)' },
+  HASH_UNALIGNED: { category: 'internal', meaning: 'merkle (v2) hashing was given a piece length or file layout that is not aligned (a bug)' },
   HASH_BAD_PIECE_LENGTH: { category: 'internal', meaning: 'a piece length that is not a positive integer reached the hasher (a bug)' },
 } as const satisfies Domain;
 

@@ -7,9 +7,18 @@ import { formatBytes, keyValues } from './format.js';
 
 export interface TorrentSummary {
   name: string;
+  /** v1, v2 or hybrid (BEP 52 `meta version` 2 for the last two). */
   version: string;
+  /** `meta version` from the info dictionary: 2 for v2 and hybrid, null for v1. */
+  metaVersion: number | null;
+  /** v1 infohash (SHA-1), or '' for a v2-only torrent. */
   infoHash: string;
+  /** v2 infohash, the full SHA-256 (64 hex), or null for v1. */
   infoHashV2: string | null;
+  /** The v2 infohash cut to 20 bytes, as v2 peers send it in handshakes; null for v1. */
+  infoHashV2Truncated: string | null;
+  /** v2 and hybrid: each file longer than a piece and how its piece layer checks against its root. */
+  pieceLayers: { index: number; path: string; status: string; code: string | null }[];
   /** The piece stream's length, padding files (BEP 47) included. */
   totalLength: number;
   /** The files' bytes without padding: what the torrent's Size is to a person. */
@@ -18,7 +27,7 @@ export interface TorrentSummary {
   pieceCount: number;
   multiFile: boolean;
   fileCount: number;
-  files: { index: number; path: string; length: number; offset: number; padding: boolean; attr: string }[];
+  files: { index: number; path: string; length: number; offset: number; padding: boolean; attr: string; piecesRoot: string | null }[];
   trackers: string[][];
   webSeeds: string[];
   dhtNodes: string[];
@@ -53,6 +62,9 @@ export function summarize(meta: Metainfo): TorrentSummary {
     version: meta.version,
     infoHash: meta.infoHash.v1?.toString('hex') ?? '',
     infoHashV2: meta.infoHash.v2?.toString('hex') ?? null,
+    metaVersion: meta.version === 'v1' ? null : 2,
+    infoHashV2Truncated: meta.infoHash.v2?.subarray(0, 20).toString('hex') ?? null,
+    pieceLayers: (meta.pieceLayers ?? []).map((l) => ({ index: l.index, path: l.path, status: l.status, code: l.code ?? null })),
     totalLength: meta.totalLength,
     contentLength: meta.files.reduce((sum, f) => (f.padding ? sum : sum + f.length), 0),
     pieceLength: meta.pieceLength,
@@ -66,6 +78,7 @@ export function summarize(meta: Metainfo): TorrentSummary {
       offset: f.offset,
       padding: f.padding,
       attr: f.attr,
+      piecesRoot: f.piecesRoot?.toString('hex') ?? null,
     })),
     trackers: meta.trackers,
     webSeeds: meta.webSeeds,
@@ -125,19 +138,28 @@ export function fileTree(s: TorrentSummary): string[] {
 /** The file list (`list`: size and path a line) or tree, alone. */
 export function renderFiles(s: TorrentSummary, options: { list?: boolean } = {}): string[] {
   if (!options.list) return fileTree(s);
-  return s.files.filter((f) => !f.padding).map((f) => escapeControl(`${String(f.length).padStart(14)}  ${f.path}`));
+  // v2 and hybrid: each file's pieces root after its path (empty files have none).
+  return s.files.filter((f) => !f.padding).map((f) => escapeControl(`${String(f.length).padStart(14)}  ${f.path}${s.metaVersion ? `  ${f.piecesRoot ?? '-'}` : ''}`));
 }
 
 export function renderSummary(s: TorrentSummary, options: { list?: boolean } = {}): string[] {
   const rows: [string, string][] = [
     ['Name', s.name],
-    ['Info hash', s.infoHash + (s.infoHashV2 ? `  (v2 ${s.infoHashV2})` : '')],
-    ['Version', s.version],
+    ['Info hash', s.infoHash || '(none: v2 only)'],
+  ];
+  if (s.infoHashV2) rows.push(['Info hash v2', s.infoHashV2]);
+  rows.push(
+    ['Version', s.version + (s.metaVersion ? ` (meta version ${s.metaVersion})` : '')],
     ['Size', `${formatBytes(s.contentLength)} (${s.contentLength} bytes)${s.totalLength > s.contentLength ? `; ${formatBytes(s.totalLength - s.contentLength)} of padding not counted` : ''}`],
     ['Pieces', `${s.pieceCount} × ${formatBytes(s.pieceLength)}`],
     ['Files', `${s.fileCount}`],
     ['Private', s.private ? 'yes' : 'no'],
-  ];
+  );
+  if (s.pieceLayers.length > 0) {
+    const by = new Map<string, number>();
+    for (const l of s.pieceLayers) by.set(l.status, (by.get(l.status) ?? 0) + 1);
+    rows.push(['Piece layers', [...by].map(([k, n]) => `${n} ${k}`).join(', ')]);
+  }
   if (s.source !== null) rows.push(['Source', s.source]);
   if (s.comment !== null) rows.push(['Comment', s.comment]);
   if (s.createdBy !== null) rows.push(['Created by', s.createdBy]);

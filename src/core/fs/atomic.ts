@@ -53,3 +53,30 @@ export async function checkWritablePlace(path: string): Promise<void> {
     throw fromSystemError(err, what);
   }
 }
+
+/**
+ * Check before any work that directory `dir` can be written, or created: the deepest part of it
+ * that exists must be a directory we may write to. Names the real cause (a read-only file system,
+ * permission, a file in the way), where creating it later would report a bare ENOENT.
+ */
+export async function checkWritableDir(dir: string): Promise<void> {
+  let at = resolve(dir);
+  // Bounded by the path's depth: each step goes one directory up, and the root exists.
+  for (;;) {
+    // ENOTDIR: a file stands in the path; the walk up finds it and says so below.
+    const st = await stat(at).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? null : Promise.reject(fromSystemError(err, dir))));
+    if (st) break;
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  try {
+    const st = await stat(at);
+    if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    await access(at, constants.W_OK);
+  } catch (err) {
+    const what = at === resolve(dir) ? `cannot write in \`${dir}\`` : `cannot create \`${dir}\`: \`${at}\``;
+    if ((err as NodeJS.ErrnoException).code === 'EROFS') throw new BtError('IO_EROFS', 'io', `${what}: read-only file system`, { cause: err, detail: { errno: 'EROFS' } });
+    throw fromSystemError(err, what);
+  }
+}

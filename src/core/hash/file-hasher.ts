@@ -24,8 +24,13 @@ export type Hole = readonly [number, number];
 
 export interface ChunkDigests {
   firstPiece: number;
-  /** One digest per piece (20 bytes for SHA-1, 32 for SHA-256), in order. */
+  /** One digest per piece (20 bytes for SHA-1, 32 for SHA-256), in order; empty with `algorithm: null`. */
   digests: Buffer[];
+  /**
+   * With `merkle`: one BEP 52 hash per piece, in order — the piece's node in its file's piece layer,
+   * or, for a file of one piece or less, the file's `pieces root` itself (src/core/metainfo/merkle.ts).
+   */
+  merkle: Buffer[];
   /** For each piece: false when part of it could not be read (its digest is meaningless). */
   readable: boolean[];
   bytes: number;
@@ -36,7 +41,15 @@ export interface ChunkDigests {
 export interface HashFilesOptions {
   totalLength: number;
   pieceLength: number;
-  algorithm?: PieceHashAlgorithm;
+  /** The flat piece hash (v1: SHA-1 of the whole piece); null for none (a v2-only torrent). */
+  algorithm?: PieceHashAlgorithm | null;
+  /**
+   * Also hash each piece as BEP 52 does, in the same read: SHA-256 of every 16 KiB block of the
+   * file's own bytes (padding and the space after the file are not leaves), folded to one node per
+   * piece. Needs a power-of-two piece length of at least 16 KiB and every file starting on a piece
+   * boundary (as v2 and hybrid layouts put them); otherwise HASH_UNALIGNED.
+   */
+  merkle?: boolean;
   /** A missing file, a short file or a read error throws (create) instead of becoming a hole (verify). */
   strict?: boolean;
   /** Threads in all, the main thread included when it hashes. Default: one per core. */
@@ -57,7 +70,8 @@ interface Plan {
   pieceLength: number;
   chunkLength: number;
   chunkCount: number;
-  algorithm: PieceHashAlgorithm;
+  algorithm: PieceHashAlgorithm | null;
+  merkle: boolean;
   strict: boolean;
   thread: number;
 }
@@ -65,6 +79,7 @@ interface Plan {
 interface ChunkResult {
   chunk: number;
   digests: Uint8Array;
+  merkle: Uint8Array;
   holes: [number, number][];
   bytes: number;
   thread: number;
@@ -88,7 +103,38 @@ const CHUNK_HASHER_SOURCE = String.raw`(function chunkHasher(fs, crypto, plan) {
   // 64 KiB 0.34 s, 256 KiB 0.33 s, 1 MiB 0.31 s, 4 MiB 0.33 s).
   const sliceLength = Math.min(plan.chunkLength, 1024 * 1024);
   const buffer = Buffer.allocUnsafe(sliceLength);
-  const size = plan.algorithm === 'sha1' ? 20 : 32;
+  const size = plan.algorithm === null ? 0 : plan.algorithm === 'sha1' ? 20 : 32;
+  // BEP 52: 16 KiB leaves; pads[d] is the root of 2^d zero leaves (a leaf of padding is 32 zero bytes).
+  const BLOCK = 16384;
+  const blocksPerPiece = plan.merkle ? plan.pieceLength / BLOCK : 0;
+  const pads = [Buffer.alloc(32)];
+  for (let d = 1; d <= 40; d++) pads.push(crypto.createHash('sha256').update(pads[d - 1]).update(pads[d - 1]).digest());
+  // The root over leaves widened to width (a power of two) with zero leaves; one pass per level.
+  function fold(leaves, width) {
+    let layer = leaves.length > 0 ? leaves : [pads[0]];
+    let depth = 0;
+    for (let w = width; w > 1; w /= 2) {
+      const next = [];
+      for (let i = 0; i < layer.length; i += 2) next.push(crypto.createHash('sha256').update(layer[i]).update(i + 1 < layer.length ? layer[i + 1] : pads[depth]).digest());
+      layer = next;
+      depth++;
+    }
+    return layer[0];
+  }
+  // The real (non-padding) file under stream offset at, or -1.
+  function fileAt(at) {
+    let lo = 0;
+    let hi = files.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (files[mid].offset + files[mid].length <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < files.length && files[i].offset <= at; i++) {
+      if (files[i].path !== null && at < files[i].offset + files[i].length) return i;
+    }
+    return -1;
+  }
   let openIndex = -1;
   let openFd = -1;
   function fail(err, path) {
@@ -160,28 +206,49 @@ const CHUNK_HASHER_SOURCE = String.raw`(function chunkHasher(fs, crypto, plan) {
       const length = Math.min(plan.chunkLength, plan.totalLength - start);
       const count = Math.ceil(length / plan.pieceLength);
       const digests = Buffer.allocUnsafe(count * size);
+      const merkle = Buffer.alloc(plan.merkle ? count * 32 : 0);
       const holes = [];
       let piece = 0;
       let inPiece = 0;
       let hash = null;
+      // Merkle state of the current piece: its file's bytes in it (real), whether the file fits in
+      // one piece (then the tree is as wide as its blocks, else as a piece), and the leaves so far.
+      let real = 0;
+      let small = false;
+      let leaves = [];
       for (let off = 0; off < length; off += sliceLength) {
         const n = Math.min(sliceLength, length - off);
         for (const [hs, he] of read(start + off, n)) holes.push([off + hs, off + he]);
         for (let at = 0; at < n; ) {
-          if (hash === null) hash = crypto.createHash(plan.algorithm);
+          if (inPiece === 0 && plan.merkle) {
+            const pieceStart = start + off + at;
+            const f = fileAt(pieceStart);
+            real = f < 0 ? 0 : Math.min(plan.pieceLength, files[f].offset + files[f].length - pieceStart);
+            small = f >= 0 && files[f].length <= plan.pieceLength;
+            leaves = [];
+          }
+          if (hash === null && size > 0) hash = crypto.createHash(plan.algorithm);
           const take = Math.min(plan.pieceLength - inPiece, n - at);
-          hash.update(buffer.subarray(at, at + take));
+          if (hash !== null) hash.update(buffer.subarray(at, at + take));
+          // Slices and pieces start on 16 KiB boundaries, so no block straddles two takes.
+          if (plan.merkle) {
+            for (let b = 0; b < take && inPiece + b < real; b += BLOCK) {
+              const len = Math.min(BLOCK, real - inPiece - b, take - b);
+              leaves.push(crypto.createHash('sha256').update(buffer.subarray(at + b, at + b + len)).digest());
+            }
+          }
           at += take;
           inPiece += take;
           if (inPiece === plan.pieceLength || off + at === length) {
-            hash.digest().copy(digests, piece * size);
+            if (hash !== null) hash.digest().copy(digests, piece * size);
+            if (plan.merkle) fold(leaves, small ? Math.max(1, 2 ** Math.ceil(Math.log2(Math.max(1, leaves.length)))) : blocksPerPiece).copy(merkle, piece * 32);
             piece++;
             inPiece = 0;
             hash = null;
           }
         }
       }
-      return { chunk, digests, holes, bytes: length, thread: plan.thread };
+      return { chunk, digests, merkle, holes, bytes: length, thread: plan.thread };
     },
     close() {
       if (openFd >= 0) fs.closeSync(openFd);
@@ -227,8 +294,10 @@ const INLINE_LIMIT = 8 * 1024 * 1024;
  */
 export async function* hashFiles(files: readonly LayoutFile[], options: HashFilesOptions): AsyncGenerator<ChunkDigests> {
   const { totalLength, pieceLength, signal } = options;
-  const algorithm = options.algorithm ?? 'sha1';
+  const algorithm = options.algorithm === undefined ? 'sha1' : options.algorithm;
+  const merkle = options.merkle ?? false;
   if (!Number.isSafeInteger(pieceLength) || pieceLength < 1) throw new BtError('HASH_BAD_PIECE_LENGTH', 'internal', `piece length ${pieceLength} is not a positive integer`);
+  if (merkle) assertAligned(files, pieceLength);
   if (totalLength <= 0) return;
   const piecesPerChunk = Math.max(1, Math.floor((options.chunkBytes ?? 4 * 1024 * 1024) / pieceLength));
   const chunkLength = Math.min(piecesPerChunk * pieceLength, totalLength);
@@ -239,6 +308,7 @@ export async function* hashFiles(files: readonly LayoutFile[], options: HashFile
     chunkLength,
     chunkCount: Math.ceil(totalLength / chunkLength),
     algorithm,
+    merkle,
     strict: options.strict ?? false,
     thread: 0,
   };
@@ -338,12 +408,27 @@ function toError(e: { code?: string; message?: string; path?: string }): BtError
   return fromSystemError(Object.assign(new Error(e.message ?? 'read failed'), { code: e.code ?? 'EIO' }), e.path ?? 'hashing');
 }
 
+/** BEP 52 hashing needs 16 KiB-aligned pieces and every file of data starting on a piece boundary. */
+function assertAligned(files: readonly LayoutFile[], pieceLength: number): void {
+  if (pieceLength < 16 * 1024 || (pieceLength & (pieceLength - 1)) !== 0) {
+    throw new BtError('HASH_UNALIGNED', 'internal', `merkle hashing needs a power-of-two piece length of at least 16 KiB, not ${pieceLength}`);
+  }
+  for (const f of files) {
+    if (f.diskPath !== null && f.length > 0 && f.offset % pieceLength !== 0) {
+      throw new BtError('HASH_UNALIGNED', 'internal', `merkle hashing needs every file on a piece boundary; \`${f.diskPath}\` starts at ${f.offset}`);
+    }
+  }
+}
+
 function toChunk(r: ChunkResult, plan: Plan): ChunkDigests {
-  const size = plan.algorithm === 'sha1' ? 20 : 32;
+  const size = plan.algorithm === null ? 0 : plan.algorithm === 'sha1' ? 20 : 32;
   const count = Math.ceil(r.bytes / plan.pieceLength);
   const all = Buffer.from(r.digests.buffer, r.digests.byteOffset, r.digests.byteLength);
   const digests: Buffer[] = [];
-  for (let i = 0; i < count; i++) digests.push(all.subarray(i * size, (i + 1) * size));
+  if (size > 0) for (let i = 0; i < count; i++) digests.push(all.subarray(i * size, (i + 1) * size));
+  const tree = Buffer.from(r.merkle.buffer, r.merkle.byteOffset, r.merkle.byteLength);
+  const merkle: Buffer[] = [];
+  if (plan.merkle) for (let i = 0; i < count; i++) merkle.push(tree.subarray(i * 32, (i + 1) * 32));
   const readable: boolean[] = new Array<boolean>(count).fill(true);
   for (const [hs, he] of r.holes) {
     if (he <= hs) continue;
@@ -351,5 +436,5 @@ function toChunk(r: ChunkResult, plan: Plan): ChunkDigests {
     const to = Math.min(count - 1, Math.floor((he - 1) / plan.pieceLength));
     for (let p = from; p <= to; p++) readable[p] = false;
   }
-  return { firstPiece: (r.chunk * plan.chunkLength) / plan.pieceLength, digests, readable, bytes: r.bytes, thread: r.thread };
+  return { firstPiece: (r.chunk * plan.chunkLength) / plan.pieceLength, digests, merkle, readable, bytes: r.bytes, thread: r.thread };
 }

@@ -1,18 +1,34 @@
 /**
- * Build a v1 `.torrent` (BEP 3 with BEP 12 tiers, BEP 19 url-list, BEP 27 private) from a file
- * list and its piece hashes. Pure: the bytes depend only on the input, so with `creationDate`
- * and `createdBy` omitted the output is byte-reproducible.
+ * Build a `.torrent` from a file list and its hashes: v1 (BEP 3 with BEP 12 tiers, BEP 19
+ * url-list, BEP 27 private), v2 (BEP 52: `file tree`, `meta version` 2, `piece layers`) or a
+ * hybrid of both (BEP 52 "upgrade path": the v1 `pieces` and `files`, with BEP 47 padding files,
+ * beside the v2 fields in one info dictionary). Pure: the bytes depend only on the input, so with
+ * `creationDate` and `createdBy` omitted the output is byte-reproducible.
  */
-import { encode, type BEncodable } from '../bencode/index.js';
+import { encode, keyOf, type BEncodable } from '../bencode/index.js';
 import { assertSafePath } from './paths.js';
+import type { MetaVersion } from './types.js';
+
+/** A file of a v2 `file tree`: path below the name (`[name]` for a single file), its root (null when empty). */
+export interface TreeFile {
+  path: string[];
+  length: number;
+  root: Buffer | null;
+}
 
 export interface BuildInput {
   name: string;
   pieceLength: number;
   /** Concatenated 20-byte SHA-1 piece hashes. */
   pieces: Uint8Array;
-  /** Files below the name (multi-file) — or null for a single-file torrent of `length` bytes. */
-  files: { path: string[]; length: number }[] | null;
+  /** v1 `files` below the name (multi-file; padding files with `attr: 'p'`) — or null for a single-file torrent of `length` bytes. */
+  files: { path: string[]; length: number; attr?: string }[] | null;
+  /** 'v1' (default), 'v2' (no `pieces`/`files`/`length`) or 'hybrid'. */
+  version?: MetaVersion;
+  /** v2 and hybrid: the file tree's files, in tree order. */
+  tree?: TreeFile[];
+  /** v2 and hybrid: `piece layers`, for every file longer than one piece. */
+  pieceLayers?: { root: Buffer; layer: Buffer }[];
   length?: number;
   trackers?: string[][];
   webSeeds?: string[];
@@ -26,20 +42,30 @@ export interface BuildInput {
 
 export function buildTorrent(input: BuildInput): Buffer {
   assertSafePath([input.name], 'name');
+  const version = input.version ?? 'v1';
   const info: Record<string, BEncodable | undefined> = {
     name: input.name,
     'piece length': input.pieceLength,
-    pieces: input.pieces,
     private: input.private ? 1 : undefined,
     source: input.source,
   };
-  if (input.files) {
-    info.files = input.files.map((f) => {
-      assertSafePath(f.path, 'file');
-      return { length: f.length, path: f.path };
-    });
-  } else {
-    info.length = input.length ?? 0;
+  if (version !== 'v2') {
+    info.pieces = input.pieces;
+    if (input.files) {
+      info.files = input.files.map((f) => {
+        // A padding file's `.pad` is a name no client writes to disk (BEP 47).
+        if (!f.attr?.includes('p')) assertSafePath(f.path, 'file');
+        return { attr: f.attr || undefined, length: f.length, path: f.path };
+      });
+    } else {
+      info.length = input.length ?? 0;
+    }
+  }
+  let layers: Map<string, BEncodable> | undefined;
+  if (version !== 'v1') {
+    info['meta version'] = 2;
+    info['file tree'] = fileTree(input.tree ?? []);
+    layers = new Map((input.pieceLayers ?? []).map(({ root, layer }) => [root.toString('latin1'), layer]));
   }
   const tiers = (input.trackers ?? []).filter((t) => t.length > 0);
   const root: Record<string, BEncodable | undefined> = {
@@ -50,7 +76,32 @@ export function buildTorrent(input: BuildInput): Buffer {
     'created by': input.createdBy,
     'creation date': input.creationDate,
     info,
+    // BEP 52: outside the info dictionary (peers fetch layers with hash requests), always present in a v2 file.
+    'piece layers': layers,
     'url-list': input.webSeeds && input.webSeeds.length > 0 ? input.webSeeds : undefined,
   };
   return encode(root);
+}
+
+/** BEP 52 `file tree`: a dictionary per directory; a file is a node whose only key is '' (empty files have no root). */
+function fileTree(files: readonly TreeFile[]): Map<string, BEncodable> {
+  const root = new Map<string, BEncodable>();
+  for (const f of files) {
+    assertSafePath(f.path, 'file');
+    let dir = root;
+    f.path.forEach((component, i) => {
+      const key = keyOf(component);
+      if (i === f.path.length - 1) {
+        dir.set(key, new Map([['', { length: f.length, 'pieces root': f.root ?? undefined }]]));
+        return;
+      }
+      let next = dir.get(key);
+      if (!(next instanceof Map)) {
+        next = new Map<string, BEncodable>();
+        dir.set(key, next);
+      }
+      dir = next as Map<string, BEncodable>;
+    });
+  }
+  return root;
 }

@@ -1,6 +1,11 @@
 /**
- * Create a v1 torrent from a file or directory: walk (deterministic order), hash on every core,
+ * Create a torrent from a file or directory: walk (deterministic order), hash on every core,
  * build, and parse the result back (so what we return is exactly what any reader will see).
+ *
+ * v1 (the default) hashes SHA-1 pieces over the files laid end to end. v2 and hybrid (BEP 52)
+ * put the files in file-tree order, each on a piece boundary (BEP 47 padding between them in a
+ * hybrid's v1 list, see v2-layout.ts), and hash SHA-256 merkle trees — and, for a hybrid, the SHA-1
+ * pieces — in one read of the data.
  */
 import { inputError } from '../errors.js';
 import { walk, type WalkOptions, type WalkResult } from '../fs/walk.js';
@@ -8,8 +13,12 @@ import { hashFiles } from '../hash/file-hasher.js';
 import { basename } from 'node:path';
 import { buildTorrent, type BuildInput } from './build.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseTorrent } from './parse.js';
-import { autoPieceLength, pieceLengthLint } from './piece-length.js';
-import type { Metainfo } from './types.js';
+import { autoPieceLength, isPowerOfTwo, pieceLengthLint } from './piece-length.js';
+import { MERKLE_BLOCK, rootFromLayer } from './merkle.js';
+import { alignedStream, compareTreePaths } from './v2-layout.js';
+import type { Metainfo, MetaVersion } from './types.js';
+import type { LayoutFile } from '../storage/layout.js';
+import type { TreeFile } from './build.js';
 
 /** The torrent's optional fields, as `buildTorrent` takes them. */
 type TorrentFields = Pick<BuildInput, 'trackers' | 'webSeeds' | 'private' | 'source' | 'comment' | 'createdBy' | 'creationDate'>;
@@ -21,6 +30,8 @@ export interface CreateOptions extends WalkOptions, TorrentFields {
   /** Bytes; default `autoPieceLength(total)`. */
   pieceLength?: number;
   threads?: number;
+  /** 'v1' (default), 'v2' (BEP 52 only) or 'hybrid' (both, BEP 47 padding). */
+  version?: MetaVersion;
   signal?: AbortSignal;
   /** Called after each hashed chunk with bytes done so far. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
@@ -50,6 +61,10 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
   if (!Number.isSafeInteger(pieceLength) || pieceLength < MIN_PIECE_LENGTH || pieceLength > MAX_PIECE_LENGTH) {
     throw inputError('CREATE_BAD_PIECE_LENGTH', `piece length ${pieceLength} is outside 1 B to 1 GiB`);
   }
+  const version = options.version ?? 'v1';
+  if (version !== 'v1' && (!isPowerOfTwo(pieceLength) || pieceLength < MERKLE_BLOCK)) {
+    throw inputError('CREATE_BAD_PIECE_LENGTH', `a ${version} torrent needs a power-of-two piece length of at least 16 KiB (BEP 52), not ${pieceLength}`);
+  }
   const warnings: string[] = [];
   const lint = pieceLengthLint(pieceLength, totalLength);
   if (lint) warnings.push(lint);
@@ -59,6 +74,22 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
   const empty = walked.files.filter((f) => f.length === 0).length;
   if (empty > 0) warnings.push(`${empty} empty file${empty > 1 ? 's' : ''} included: some clients do not create empty files`);
   options.onPlan?.({ files: walked.files.length, totalLength, pieceLength });
+  const fields = {
+    ...(options.trackers ? { trackers: options.trackers } : {}),
+    ...(options.webSeeds ? { webSeeds: options.webSeeds } : {}),
+    ...(options.private ? { private: true } : {}),
+    ...(options.source !== undefined ? { source: options.source } : {}),
+    ...(options.comment !== undefined ? { comment: options.comment } : {}),
+    ...(options.createdBy !== undefined ? { createdBy: options.createdBy } : {}),
+    ...(options.creationDate !== undefined ? { creationDate: options.creationDate } : {}),
+  };
+  if (version !== 'v1') {
+    const started = performance.now();
+    const built = await hashV2(walked, name, pieceLength, version, options);
+    const hashMs = performance.now() - started;
+    const torrent = buildTorrent({ name, pieceLength, version, ...built, ...fields });
+    return { torrent, metainfo: parseTorrent(torrent, { mode: 'strict', allowV2Only: true }), warnings, walk: walked, hashMs };
+  }
 
   let offset = 0;
   const layout = walked.files.map((f) => {
@@ -88,13 +119,7 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
     pieces,
     files: walked.directory ? walked.files.map((f) => ({ path: f.path, length: f.length })) : null,
     length: totalLength,
-    ...(options.trackers ? { trackers: options.trackers } : {}),
-    ...(options.webSeeds ? { webSeeds: options.webSeeds } : {}),
-    ...(options.private ? { private: true } : {}),
-    ...(options.source !== undefined ? { source: options.source } : {}),
-    ...(options.comment !== undefined ? { comment: options.comment } : {}),
-    ...(options.createdBy !== undefined ? { createdBy: options.createdBy } : {}),
-    ...(options.creationDate !== undefined ? { creationDate: options.creationDate } : {}),
+    ...fields,
   });
   return { torrent, metainfo: parseTorrent(torrent, { mode: 'strict' }), warnings, walk: walked, hashMs };
 }
@@ -107,4 +132,60 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
 export function sameTorrent(existing: Metainfo, created: Metainfo): boolean {
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   return existing.infoBytes.equals(created.infoBytes) && same(existing.trackers, created.trackers) && same(existing.webSeeds, created.webSeeds);
+}
+
+/**
+ * Hash a v2 or hybrid torrent: lay the files out aligned, hash merkle trees (and SHA-1 pieces for
+ * a hybrid) in one pass on every core, and fold each file's piece hashes into its root.
+ */
+async function hashV2(walked: WalkResult, name: string, pieceLength: number, version: 'v2' | 'hybrid', options: CreateOptions) {
+  const files = walked.directory ? [...walked.files].sort((a, b) => compareTreePaths(a.path, b.path)) : walked.files;
+  const stream = alignedStream(
+    files.map((f) => ({ path: walked.directory ? f.path : [name], length: f.length })),
+    pieceLength,
+    { tailPad: version === 'hybrid' && walked.directory && files.length > 1 },
+  );
+  let next = 0;
+  const layout: LayoutFile[] = stream.map((s) => ({ diskPath: s.padding ? null : files[next++]!.diskPath, length: s.length, offset: s.offset }));
+  const totalLength = stream.length > 0 ? stream.at(-1)!.offset + stream.at(-1)!.length : 0;
+  const pieceCount = Math.ceil(totalLength / pieceLength);
+  const pieces = Buffer.alloc(version === 'hybrid' ? pieceCount * 20 : 0);
+  const merkle: Buffer[] = new Array<Buffer>(pieceCount);
+  let done = 0;
+  for await (const chunk of hashFiles(layout, {
+    totalLength,
+    pieceLength,
+    strict: true,
+    merkle: true,
+    algorithm: version === 'hybrid' ? 'sha1' : null,
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  })) {
+    chunk.digests.forEach((d, i) => d.copy(pieces, (chunk.firstPiece + i) * 20));
+    chunk.merkle.forEach((m, i) => (merkle[chunk.firstPiece + i] = Buffer.from(m)));
+    done += chunk.bytes;
+    options.onProgress?.(done, totalLength);
+  }
+  const tree: TreeFile[] = [];
+  const pieceLayers: { root: Buffer; layer: Buffer }[] = [];
+  for (const s of stream) {
+    if (s.padding) continue;
+    const first = s.offset / pieceLength;
+    const count = Math.ceil(s.length / pieceLength);
+    let root: Buffer | null = null;
+    if (count === 1) root = merkle[first]!;
+    else if (count > 1) {
+      const hashes = merkle.slice(first, first + count);
+      root = rootFromLayer(hashes, pieceLength);
+      pieceLayers.push({ root, layer: Buffer.concat(hashes) });
+    }
+    tree.push({ path: s.path, length: s.length, root });
+  }
+  return {
+    tree,
+    pieceLayers,
+    pieces,
+    files: walked.directory ? stream.map((s) => ({ path: s.path, length: s.length, ...(s.padding ? { attr: 'p' } : {}) })) : null,
+    length: totalLength,
+  };
 }

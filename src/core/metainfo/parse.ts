@@ -1,16 +1,28 @@
 /**
  * Parse and validate a `.torrent` (BEP 3, with BEP 12 tiers, BEP 19 web seeds, BEP 27 private,
- * BEP 47 padding files, and BEP 52 detection). Every defect ends in a `BtError` of category
- * `input` whose code names it (see the fixture table in test/unit/core/metainfo).
+ * BEP 47 padding files, and BEP 52 v2 and hybrid torrents). Every defect ends in a `BtError` of
+ * category `input` whose code names it (see the fixture table in test/unit/core/metainfo).
  *
- * The infohash is the SHA-1 of the info dictionary's original bytes (found through the decoder's
- * spans), so a non-canonical torrent keeps the identity every other client computes for it.
+ * The infohashes are over the info dictionary's original bytes (found through the decoder's
+ * spans), so a non-canonical torrent keeps the identity every other client computes for it: v1 is
+ * their SHA-1, v2 their SHA-256 (BEP 52; its first 20 bytes stand for it in handshakes).
+ *
+ * BEP 52 parts: the `file tree` (file-tree.ts, bounded); a hybrid's v1 `files` must describe the
+ * same files in the same order, each on a piece boundary (METAINFO_HYBRID_MISMATCH); every
+ * `piece layers` entry present for a file longer than one piece must be 32 bytes per piece
+ * (METAINFO_BAD_PIECE_LAYERS) and fold to the file's root (METAINFO_PIECE_LAYER_MISMATCH). A
+ * missing layer is not an error (a client fetches layers from peers; `verify` then judges the file
+ * by its root alone) but is listed in `pieceLayers`.
  */
 import { createHash } from 'node:crypto';
 import { type BDict, type BValue, decode, isBytes, isDict, isInt, isList, utf8OrNull } from '../bencode/index.js';
 import { type CodeOf, inputError } from '../errors.js';
+import { decodeFileTree, type TreeEntry } from './file-tree.js';
+import { layerHashes, MERKLE_BLOCK, NODE, rootFromLayer } from './merkle.js';
 import { unsafePathError } from './paths.js';
-import type { FileEntry, Metainfo, MetaVersion, UnsafePath } from './types.js';
+import { isPowerOfTwo } from './piece-length.js';
+import type { FileEntry, Metainfo, MetaVersion, PieceLayerCheck, UnsafePath } from './types.js';
+import { alignedStream } from './v2-layout.js';
 
 export interface ParseOptions {
   /** `lenient` (default) accepts non-canonical bencode and reports it; `strict` refuses it. */
@@ -21,6 +33,19 @@ export interface ParseOptions {
    * only shows the torrent (`inspect`).
    */
   unsafePaths?: 'refuse' | 'report';
+  /**
+   * Accept v2-only torrents (BEP 52, no v1 `pieces`). Off by default, so a reader that only knows
+   * v1 pieces (download, seed today) gets METAINFO_V2_ONLY_UNSUPPORTED instead of a torrent it
+   * cannot verify; `inspect`, `magnet` and `verify` turn it on.
+   */
+  allowV2Only?: boolean;
+  /**
+   * `refuse` (default): a piece layer of the wrong length or one that does not fold to its root is
+   * an error. `report`: it is kept in `pieceLayers` with its code (for `inspect`).
+   */
+  pieceLayers?: 'refuse' | 'report';
+  /** Bound on the files of a `file tree` (default MAX_FILE_TREE_FILES). */
+  maxFiles?: number;
 }
 
 /** Largest torrent file we read: a 16 MiB piece list covers ~800k pieces. */
@@ -119,6 +144,8 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
   if (!isDict(root)) throw bad('METAINFO_NOT_DICT', 'torrent: the top level is not a dictionary');
   const info = root.get('info');
   if (!isDict(info)) throw bad('METAINFO_MISSING_INFO', 'torrent: missing `info` dictionary');
+  const infoDict: BDict = info;
+  const rootDict: BDict = root;
   const span = decoded.spanOf(info)!;
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const infoBytes = buf.subarray(span.start, span.end);
@@ -130,14 +157,15 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
     throw bad('METAINFO_BAD_META_VERSION', `info: unsupported \`meta version\` ${metaVersion}`);
   }
   const version: MetaVersion = hasV2 ? (hasV1 ? 'hybrid' : 'v2') : 'v1';
-  if (version === 'v2') {
-    throw bad('METAINFO_V2_ONLY_UNSUPPORTED', 'torrent is v2-only (BEP 52); btkit reads v1 and hybrid torrents for now');
+  if (version === 'v2' && !options.allowV2Only) {
+    throw bad('METAINFO_V2_ONLY_UNSUPPORTED', 'torrent is v2-only (BEP 52); this command reads v1 and hybrid torrents for now (inspect, magnet and verify read v2)');
   }
 
   if (!info.has('name')) throw bad('METAINFO_MISSING_NAME', 'info: missing `name`');
   const name = textField(info, 'name');
   if (name === undefined) throw bad('METAINFO_BAD_NAME', 'info: `name` is not a UTF-8 string');
   checkPath([name], 'info.name');
+  const nameText = name;
 
   const pl = info.get('piece length');
   if (!isInt(pl)) throw bad('METAINFO_BAD_PIECE_LENGTH', 'info: missing or non-integer `piece length`');
@@ -145,6 +173,19 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
     throw bad('METAINFO_BAD_PIECE_LENGTH', `info: piece length \`${pl}\` is out of range (1 B to 1 GiB)`);
   }
   const pieceLength = pl;
+  if (hasV2 && (!isPowerOfTwo(pieceLength) || pieceLength < MERKLE_BLOCK)) {
+    throw bad('METAINFO_BAD_PIECE_LENGTH', `info: piece length \`${pieceLength}\` is not a power of two of at least 16 KiB, as BEP 52 requires`);
+  }
+  let tree: TreeEntry[] | null = null;
+  if (hasV2) {
+    const treeRaw = info.get('file tree');
+    tree = decodeFileTree(treeRaw, { checkPath, ...(options.maxFiles !== undefined ? { maxFiles: options.maxFiles } : {}) });
+    // Lenient decoding keeps the first of two equal keys; in a file tree that is two files at one path.
+    const span = isDict(treeRaw) ? decoded.spanOf(treeRaw) : undefined;
+    const dup = span && decoded.nonCanonical.find((n) => n.kind === 'duplicate-key' && n.offset >= span.start && n.offset < span.end);
+    if (dup) throw bad('METAINFO_DUPLICATE_PATH', `info.file tree: a name repeated in one directory (byte ${dup.offset})`, { offset: dup.offset });
+  }
+  if (version === 'v2') return finish(parseV2Only(tree!, name, pieceLength));
 
   const piecesRaw = info.get('pieces');
   if (!isBytes(piecesRaw)) throw bad('METAINFO_BAD_PIECES', 'info: missing or non-string `pieces`');
@@ -204,40 +245,111 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
     );
   }
 
-  const priv = info.get('private');
-  const creation = root.get('creation date');
-  const meta: Metainfo = {
-    version,
-    infoHash: {
-      v1: createHash('sha1').update(infoBytes).digest(),
-      v2: version === 'hybrid' ? createHash('sha256').update(infoBytes).digest() : null,
-    },
-    infoBytes,
-    name,
-    pieceLength,
-    pieces,
-    pieceCount,
-    files,
-    multiFile,
-    totalLength,
-    private: isInt(priv) && Number(priv) === 1,
-    trackers: trackersOf(root),
-    webSeeds: webSeedsOf(root),
-    dhtNodes: nodesOf(root),
-    raw: root,
-    nonCanonical: decoded.nonCanonical,
-  };
-  if (unsafePaths.length > 0) meta.unsafePaths = unsafePaths;
-  const source = textField(info, 'source');
-  if (source !== undefined) meta.source = source;
-  const comment = textField(root, 'comment');
-  if (comment !== undefined) meta.comment = comment;
-  const createdBy = textField(root, 'created by');
-  if (createdBy !== undefined) meta.createdBy = createdBy;
-  if (isInt(creation)) meta.creationDate = Number(creation);
-  const encoding = text(root.get('encoding'));
-  if (encoding !== undefined) meta.encoding = encoding;
-  return meta;
+  if (tree) matchHybrid(files, tree, pieceLength);
+  return finish({ pieces, pieceCount, files, multiFile, totalLength });
+
+  function finish(layout: Pick<Metainfo, 'pieces' | 'pieceCount' | 'files' | 'multiFile' | 'totalLength'>): Metainfo {
+    const priv = infoDict.get('private');
+    const creation = rootDict.get('creation date');
+    const meta: Metainfo = {
+      version,
+      infoHash: {
+        v1: version === 'v2' ? null : createHash('sha1').update(infoBytes).digest(),
+        v2: version === 'v1' ? null : createHash('sha256').update(infoBytes).digest(),
+      },
+      infoBytes,
+      name: nameText,
+      pieceLength,
+      ...layout,
+      private: isInt(priv) && Number(priv) === 1,
+      trackers: trackersOf(rootDict),
+      webSeeds: webSeedsOf(rootDict),
+      dhtNodes: nodesOf(rootDict),
+      raw: rootDict,
+      nonCanonical: decoded.nonCanonical,
+    };
+    if (unsafePaths.length > 0) meta.unsafePaths = unsafePaths;
+    if (version !== 'v1') meta.pieceLayers = checkLayers(rootDict, meta, options.pieceLayers ?? 'refuse');
+    const source = textField(infoDict, 'source');
+    if (source !== undefined) meta.source = source;
+    const comment = textField(rootDict, 'comment');
+    if (comment !== undefined) meta.comment = comment;
+    const createdBy = textField(rootDict, 'created by');
+    if (createdBy !== undefined) meta.createdBy = createdBy;
+    if (isInt(creation)) meta.creationDate = Number(creation);
+    const encoding = text(rootDict.get('encoding'));
+    if (encoding !== undefined) meta.encoding = encoding;
+    return meta;
+  }
+}
+
+  /**
+   * A v2-only torrent's files as the aligned stream BEP 52 implies (each file on a piece boundary):
+   * the gaps (and the last file's tail, when there are several files) become padding entries, as libtorrent lists them, so piece arithmetic is the same for
+   * v2, hybrid and v1. A torrent is single-file when its tree is one file named as the torrent.
+   */
+function parseV2Only(tree: TreeEntry[], name: string, pieceLength: number): Pick<Metainfo, 'pieces' | 'pieceCount' | 'files' | 'multiFile' | 'totalLength'> {
+  const multiFile = !(tree.length === 1 && tree[0]!.path.length === 1 && tree[0]!.path[0] === name);
+  // libtorrent 2.0.8 lists a tail pad after the last of several files too; so do we (same piece arithmetic).
+  const stream = alignedStream(tree, pieceLength, { tailPad: tree.length > 1 });
+  let next = 0;
+  const files: FileEntry[] = stream.map((s) => {
+    if (s.padding) return { path: s.path, length: s.length, offset: s.offset, attr: 'p', padding: true };
+    const t = tree[next++]!;
+    const f: FileEntry = { path: t.path, length: t.length, offset: s.offset, attr: t.attr, padding: false };
+    if (t.root) f.piecesRoot = t.root;
+    return f;
+  });
+  const last = stream.at(-1)!;
+  const totalLength = last.offset + last.length;
+  if (!Number.isSafeInteger(totalLength)) throw bad('METAINFO_BAD_LENGTH', 'info: total length overflows');
+  return { pieces: Buffer.alloc(0), pieceCount: Math.ceil(totalLength / pieceLength), files, multiFile, totalLength };
+}
+
+/**
+ * A hybrid's v1 file list must be the file tree's files, in tree order, each starting on a piece
+ * boundary (BEP 52 "upgrade path"); otherwise the two infohashes name different data. Fills in
+ * each v1 file's `piecesRoot`.
+ */
+function matchHybrid(files: FileEntry[], tree: TreeEntry[], pieceLength: number): void {
+  const real = files.filter((f) => !f.padding);
+  const mismatch = (message: string, detail: Record<string, unknown>) => bad('METAINFO_HYBRID_MISMATCH', `hybrid torrent: ${message}`, detail);
+  if (real.length !== tree.length) throw mismatch(`${real.length} v1 files but ${tree.length} in the file tree`, { v1: real.length, v2: tree.length });
+  real.forEach((f, i) => {
+    const t = tree[i]!;
+    if (f.path.join('/') !== t.path.join('/') || f.length !== t.length) {
+      throw mismatch(`v1 file ${i} \`${f.path.join('/')}\` (${f.length} bytes) is not the file tree's \`${t.path.join('/')}\` (${t.length} bytes)`, { index: i });
+    }
+    if (f.length > 0 && f.offset % pieceLength !== 0) throw mismatch(`v1 file \`${f.path.join('/')}\` does not start on a piece boundary (no BEP 47 padding before it)`, { index: i });
+    if (t.root) f.piecesRoot = t.root;
+  });
+}
+
+/** Check each file's `piece layers` entry against its root (see the module comment). */
+function checkLayers(root: BDict, meta: Metainfo, mode: 'refuse' | 'report'): PieceLayerCheck[] {
+  const raw = root.get('piece layers');
+  if (raw !== undefined && !isDict(raw)) throw bad('METAINFO_BAD_PIECE_LAYERS', '`piece layers` is not a dictionary');
+  const checks: PieceLayerCheck[] = [];
+  meta.files.forEach((f, index) => {
+    if (f.padding || !f.piecesRoot || f.length <= meta.pieceLength) return;
+    const path = meta.multiFile ? [meta.name, ...f.path].join('/') : meta.name;
+    const layer = raw?.get(f.piecesRoot.toString('latin1'));
+    const pieces = Math.ceil(f.length / meta.pieceLength);
+    if (layer === undefined) {
+      checks.push({ index, path, status: 'missing' });
+      return;
+    }
+    let problem: { code: CodeOf<'input'>; message: string; status: PieceLayerCheck['status'] } | null = null;
+    if (!isBytes(layer) || layer.length !== pieces * NODE) {
+      problem = { status: 'bad-length', code: 'METAINFO_BAD_PIECE_LAYERS', message: `piece layer of \`${path}\` is ${isBytes(layer) ? layer.length : 'not a string of'} bytes; ${pieces} pieces need ${pieces * NODE}` };
+    } else if (!rootFromLayer(layerHashes(layer), meta.pieceLength).equals(f.piecesRoot)) {
+      problem = { status: 'mismatch', code: 'METAINFO_PIECE_LAYER_MISMATCH', message: `piece layer of \`${path}\` does not hash to its pieces root` };
+    }
+    if (problem && mode === 'refuse') throw bad(problem.code, problem.message, { index, path });
+    if (!problem) f.pieceLayer = Buffer.from(layer as Uint8Array);
+    checks.push(problem ? { index, path, ...problem } : { index, path, status: 'ok' });
+  });
+  return checks;
 }
 
 /** The length of piece `index` (the last piece is usually shorter): the pieces' own, re-exported. */

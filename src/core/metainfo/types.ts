@@ -34,8 +34,22 @@ export interface FileEntry {
   padding: boolean;
   /** BEP 47 symlink target components, when `attr` has `l`. */
   symlinkPath?: string[];
-  /** BEP 52 per-file merkle root (32 bytes) — filled by the v2 parser later. */
+  /** BEP 52 per-file merkle root (32 bytes), in v2 and hybrid torrents; absent for empty files. */
   piecesRoot?: Buffer;
+  /** BEP 52 piece layer of a file longer than one piece, when the torrent has it and it folds to the root. */
+  pieceLayer?: Buffer;
+}
+
+/** How a file's BEP 52 `piece layers` entry stands against its `pieces root`. */
+export interface PieceLayerCheck {
+  /** Index in `Metainfo.files`. */
+  index: number;
+  /** Path as shown (name first for a multi-file torrent). */
+  path: string;
+  /** ok; missing (peers would send it); bad-length; mismatch (does not fold to the root). */
+  status: 'ok' | 'missing' | 'bad-length' | 'mismatch';
+  code?: string;
+  message?: string;
 }
 
 export interface Metainfo {
@@ -45,11 +59,17 @@ export interface Metainfo {
   infoBytes: Buffer;
   name: string;
   pieceLength: number;
-  /** Concatenated 20-byte SHA-1 piece hashes (v1). */
+  /** Concatenated 20-byte SHA-1 piece hashes (v1 and hybrid; empty for v2-only). */
   pieces: Buffer;
   pieceCount: number;
-  /** Every file in torrent order, padding files included (marked). */
+  /**
+   * Every file in torrent order, padding files included (marked). A v2-only torrent lists its
+   * files as the aligned stream BEP 52 implies, with padding entries where the gaps are (as
+   * libtorrent does), so piece arithmetic is the same for every version.
+   */
   files: FileEntry[];
+  /** v2 and hybrid: each file longer than one piece, and how its piece layer checks out. */
+  pieceLayers?: PieceLayerCheck[];
   /** True when the info dict has `files` (a directory torrent), even with one file. */
   multiFile: boolean;
   /** Sum of all file lengths, padding included: the length of the piece stream. */
@@ -87,6 +107,9 @@ export interface UnsafePath {
   code: string;
   message: string;
 }
+
+/** The v2 infohash cut to 20 bytes: what a v2 peer puts in its handshake (BEP 52). */
+export const truncatedV2 = (hashes: InfoHashes): Buffer | null => (hashes.v2 ? hashes.v2.subarray(0, 20) : null);
 
 /** Hex of a v1 infohash or '' */
 export const hexOf = (b: Uint8Array | null | undefined): string =>

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DhtNode, type HostPort, loadDhtState, saveDhtState } from '../dht/index.js';
 import { BtError, fromSystemError, isBtError } from '../errors.js';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { checkWritableDir, writeFileAtomic } from '../fs/atomic.js';
 import { HashPool } from '../hash/pool.js';
 import { parseTorrent } from '../metainfo/parse.js';
 import { buildTorrentFile } from '../metainfo/torrent-file.js';
@@ -128,6 +128,8 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
   const { target } = options;
   const infoHash = target.infoHash.toString('hex');
   const temporary = options.outDir === null;
+  // The output place is checked before anything else (a read-only mount, a file in the way).
+  if (!temporary) await checkWritableDir(options.outDir!);
   const outDir = resolve(temporary ? await mkdtemp(join(tmpdir(), 'btkit-stream-')) : options.outDir!);
   const resumePath = temporary ? undefined : join(outDir, '.btkit', `${infoHash}.resume`);
   let meta: Metainfo | null = target.metainfo ?? null;

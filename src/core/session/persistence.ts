@@ -91,6 +91,11 @@ export class Persistence {
       .finally(() => (this.saving = undefined));
   }
 
+  /** Resolves when a save that `tick` started has finished (at once when none runs). */
+  async settled(): Promise<void> {
+    await this.saving;
+  }
+
   /** The final save (clean: the data on disk matches the state exactly). Only once the disk was looked at. */
   async close(): Promise<void> {
     if (!this.restored) return;

@@ -1,10 +1,17 @@
 /**
  * Check data on disk against a torrent, piece by piece on every core, and say per file what is
  * wrong: missing, wrong size, or which pieces fail their hash.
+ *
+ * v1 pieces are checked against their SHA-1. v2 and hybrid torrents (BEP 52) are also checked
+ * file by file against their merkle trees, in the same read: a piece against its file's piece
+ * layer, a file of one piece against its `pieces root`; a file whose layer the torrent lacks is
+ * judged by folding its piece hashes to the root (then all its pieces fail together, since
+ * nothing says which one differs). A hybrid piece fails when either hash says so.
  */
 import { stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { hashFiles } from '../hash/file-hasher.js';
+import { rootFromLayer } from '../metainfo/merkle.js';
 import { pieceHash } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { type LayoutFile, piecesOfFile } from './layout.js';
@@ -22,6 +29,11 @@ export interface FileReport {
   status: FileStatus;
   /** Pieces touching this file that failed (or could not be read), as sorted indices. */
   badPieces: number[];
+  /**
+   * v2 and hybrid: the same pieces counted from the file's first piece (each file starts on a
+   * piece boundary there, so "piece 3 of this file" is what a v2 peer would request); null for v1.
+   */
+  filePieces: number[] | null;
 }
 
 export interface VerifyReport {
@@ -78,23 +90,29 @@ export async function verifyData(meta: Metainfo, options: VerifyOptions): Promis
   const runBytes = (r: Run) => Math.min(r.end * meta.pieceLength, meta.totalLength) - r.first * meta.pieceLength;
   const toHash = runs.reduce((n, r) => n + runBytes(r), 0);
   const hash = options.hasher ?? hashFiles;
+  const merkle = meta.version === 'v2' || meta.version === 'hybrid' ? new MerkleJudge(meta) : null;
   let done = 0;
   for (const run of runs) {
     const start = run.first * meta.pieceLength;
     for await (const chunk of hash(runLayout(layout, start, start + runBytes(run)), {
       totalLength: runBytes(run),
       pieceLength: meta.pieceLength,
+      ...(merkle ? { merkle: true, algorithm: meta.version === 'hybrid' ? ('sha1' as const) : null } : {}),
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     })) {
-      chunk.digests.forEach((digest, i) => {
+      chunk.readable.forEach((readable, i) => {
         const index = run.first + chunk.firstPiece + i;
-        if (!chunk.readable[i] || !digest.equals(pieceHash(meta, index))) bad.push(index);
+        let ok = readable;
+        if (ok && meta.version !== 'v2') ok = chunk.digests[i]!.equals(pieceHash(meta, index));
+        if (ok && merkle) ok = merkle.piece(index, chunk.merkle[i]!);
+        if (!ok) bad.push(index);
       });
       done += chunk.bytes;
       options.onProgress?.(done, toHash);
     }
   }
+  if (merkle) bad.push(...merkle.unprovenPieces());
   // Chunks finish in any order across threads; report pieces in order.
   bad.sort((a, b) => a - b);
   const badSet = new Set(bad);
@@ -118,6 +136,7 @@ export async function verifyData(meta: Metainfo, options: VerifyOptions): Promis
       actualLength,
       status,
       badPieces: fileBad,
+      filePieces: merkle && range ? fileBad.map((p) => p - range[0]) : null,
     };
   });
   const ok = bad.length === 0 && files.every((f) => f.status === 'complete' || f.status === 'padding');
@@ -178,4 +197,55 @@ function runLayout(layout: readonly LayoutFile[], start: number, end: number): L
   const out: LayoutFile[] = [];
   for (let i = lo; i < layout.length && layout[i]!.offset < end; i++) out.push({ ...layout[i]!, offset: layout[i]!.offset - start });
   return out;
+}
+
+/**
+ * Judges pieces of a v2 or hybrid torrent against the merkle trees, as they are hashed (in any
+ * order). Every file of data starts on a piece boundary, so each piece belongs to one file.
+ */
+class MerkleJudge {
+  private readonly owner: Int32Array;
+  /** Files without a piece layer: their piece hashes so far, folded to the root at the end. */
+  private readonly pending = new Map<number, Buffer[]>();
+
+  constructor(private readonly meta: Metainfo) {
+    this.owner = new Int32Array(meta.pieceCount).fill(-1);
+    meta.files.forEach((f, i) => {
+      if (f.padding || f.length === 0) return;
+      const first = Math.floor(f.offset / meta.pieceLength);
+      this.owner.fill(i, first, first + Math.ceil(f.length / meta.pieceLength));
+    });
+  }
+
+  /** Whether piece `index` matches (true, for now, when only the whole file's root can say). */
+  piece(index: number, hash: Buffer): boolean {
+    const fi = this.owner[index]!;
+    if (fi < 0) return true;
+    const f = this.meta.files[fi]!;
+    if (!f.piecesRoot) return false;
+    const first = Math.floor(f.offset / this.meta.pieceLength);
+    const count = Math.ceil(f.length / this.meta.pieceLength);
+    if (count === 1) return hash.equals(f.piecesRoot);
+    if (f.pieceLayer) return hash.equals(f.pieceLayer.subarray((index - first) * 32, (index - first + 1) * 32));
+    let hashes = this.pending.get(fi);
+    if (!hashes) this.pending.set(fi, (hashes = new Array<Buffer>(count)));
+    hashes[index - first] = Buffer.from(hash);
+    return true;
+  }
+
+  /** Pieces of layer-less files whose hashes, all present, do not fold to the file's root. */
+  unprovenPieces(): number[] {
+    const out: number[] = [];
+    for (const [fi, hashes] of this.pending) {
+      const f = this.meta.files[fi]!;
+      // A piece missing here was unreadable or absent, and is already reported bad on its own.
+      let whole = true;
+      for (let i = 0; i < hashes.length; i++) if (!hashes[i]) whole = false; // `some` would skip the holes
+      if (!whole) continue;
+      if (rootFromLayer(hashes, this.meta.pieceLength).equals(f.piecesRoot!)) continue;
+      const first = Math.floor(f.offset / this.meta.pieceLength);
+      for (let i = 0; i < hashes.length; i++) out.push(first + i);
+    }
+    return out;
+  }
 }

@@ -56,10 +56,10 @@ describe('summarize', () => {
       nonCanonical: [],
     });
     expect(s.files).toEqual([
-      { index: 0, path: 'top/a.txt', length: 10, offset: 0, padding: false, attr: '' },
-      { index: 1, path: 'top/d/e/f.bin', length: 20_000, offset: 10, padding: false, attr: '' },
-      { index: 2, path: 'top/d/g', length: 0, offset: 20_010, padding: false, attr: '' },
-      { index: 3, path: 'top/z', length: 2000, offset: 20_010, padding: false, attr: '' },
+      { index: 0, path: 'top/a.txt', length: 10, offset: 0, padding: false, attr: '', piecesRoot: null },
+      { index: 1, path: 'top/d/e/f.bin', length: 20_000, offset: 10, padding: false, attr: '', piecesRoot: null },
+      { index: 2, path: 'top/d/g', length: 0, offset: 20_010, padding: false, attr: '', piecesRoot: null },
+      { index: 3, path: 'top/z', length: 2000, offset: 20_010, padding: false, attr: '', piecesRoot: null },
     ]);
     const magnet = parseMagnet(s.magnet);
     expect(magnet.infoHash.v1!.toString('hex')).toBe(s.infoHash);
@@ -70,7 +70,7 @@ describe('summarize', () => {
 
   it('a single file is listed under the torrent name; missing optional fields are null', () => {
     const s = summarize(single);
-    expect(s.files).toEqual([{ index: 0, path: 'one.iso', length: 5000, offset: 0, padding: false, attr: '' }]);
+    expect(s.files).toEqual([{ index: 0, path: 'one.iso', length: 5000, offset: 0, padding: false, attr: '', piecesRoot: null }]);
     expect(s).toMatchObject({ multiFile: false, source: null, comment: null, createdBy: null, creationDate: null, creationDateUnix: null, trackers: [] });
   });
 

@@ -2,7 +2,8 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkWritablePlace, writeFileAtomic } from '../../../../src/core/fs/atomic.js';
+import { execFileSync } from 'node:child_process';
+import { checkWritableDir, checkWritablePlace, writeFileAtomic } from '../../../../src/core/fs/atomic.js';
 import { tempDirs } from '../../../helpers/tmp.js';
 import { thrown } from '../../../helpers/errors.js';
 
@@ -76,5 +77,43 @@ describe('checkWritablePlace (issue 13 item 9: the output place is checked befor
   it('a writable directory passes', async () => {
     const dir = await tmp.make('place');
     await expect(checkWritablePlace(join(dir, 'x.torrent'))).resolves.toBeUndefined();
+  });
+});
+
+describe('checkWritableDir (issue 13 item 9: `download -o DIR` names the real cause before any work)', () => {
+  it('a directory to create under a file: IO_ENOTDIR naming the file', async () => {
+    const dir = await tmp.make('wdir');
+    await writeFile(join(dir, 'f'), '');
+    const e = await thrown(checkWritableDir(join(dir, 'f', 'out', 'deeper')));
+    expect(e).toMatchObject({ code: 'IO_ENOTDIR', category: 'io' });
+    expect(e.message).toContain(`\`${join(dir, 'f')}\``);
+  });
+
+  it('a directory that exists or can be created passes', async () => {
+    const dir = await tmp.make('wdir');
+    await expect(checkWritableDir(dir)).resolves.toBeUndefined();
+    await expect(checkWritableDir(join(dir, 'a', 'b'))).resolves.toBeUndefined();
+  });
+
+  // A read-only file system is the case the issue met ("ENOENT" for it). Mounting one needs root
+  // (as CI and the development machines run); where mounting is refused, the case is skipped.
+  it('a read-only file system: IO_EROFS, for the directory itself and for one to create in it', async (ctx) => {
+    const ro = execFileSync('mktemp', ['-d', '/tmp/btkit-ro-XXXXXX'], { encoding: 'utf8' }).trim();
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro], { stdio: 'ignore' });
+    } catch {
+      execFileSync('rmdir', [ro]);
+      ctx.skip();
+      return;
+    }
+    try {
+      expect(await thrown(checkWritableDir(ro))).toMatchObject({ code: 'IO_EROFS', category: 'io' });
+      const e = await thrown(checkWritableDir(join(ro, 'sub')));
+      expect(e).toMatchObject({ code: 'IO_EROFS' });
+      expect(e.message).toContain('read-only file system');
+    } finally {
+      execFileSync('umount', [ro]);
+      execFileSync('rmdir', [ro]);
+    }
   });
 });

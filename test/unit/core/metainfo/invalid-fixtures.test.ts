@@ -24,6 +24,15 @@ interface Row {
   code: string;
   /** Strict-only defects: refused by `parseTorrent(…, {mode:'strict'})`, accepted (and reported) leniently. */
   strictOnly?: string;
+  /** Parsed with `allowV2Only` (as inspect, magnet and verify parse): the BEP 52 rows. */
+  v2?: boolean;
+  /** Where strict decoding refuses the bytes themselves first, with another code. */
+  strictCode?: string;
+  /**
+   * What `inspect` does with it when it does not refuse it: `reads` (a v2-only torrent, refused
+   * only by readers that opt out of v2), `layer` (shown, the bad piece layer reported).
+   */
+  inspect?: 'reads' | 'layer';
 }
 
 /** fixture → the one error it must raise. */
@@ -65,8 +74,22 @@ const TABLE: Row[] = [
   { file: 'huge-length-prefix', code: 'BENCODE_LENGTH_PAST_END' },
   { file: 'trailing-garbage', code: 'BENCODE_TRAILING_BYTES', strictOnly: 'trailing-bytes' },
   { file: 'unsorted-keys', code: 'BENCODE_NONCANONICAL_UNSORTED_KEYS', strictOnly: 'unsorted-keys' },
-  { file: 'v2-only', code: 'METAINFO_V2_ONLY_UNSUPPORTED' },
+  { file: 'v2-only', code: 'METAINFO_V2_ONLY_UNSUPPORTED', inspect: 'reads' },
   { file: 'meta-version-3', code: 'METAINFO_BAD_META_VERSION' },
+  { file: 'v2-file-tree-not-dict', code: 'METAINFO_BAD_FILE_TREE', v2: true },
+  { file: 'v2-file-tree-empty', code: 'METAINFO_BAD_FILE_TREE', v2: true },
+  { file: 'v2-file-node-extra-key', code: 'METAINFO_BAD_FILE_TREE', v2: true },
+  { file: 'v2-empty-name', code: 'METAINFO_PATH_EMPTY', v2: true },
+  { file: 'v2-dotdot', code: 'METAINFO_PATH_TRAVERSAL', v2: true },
+  { file: 'v2-too-deep', code: 'METAINFO_FILE_TREE_TOO_DEEP', v2: true },
+  { file: 'v2-duplicate-path', code: 'METAINFO_DUPLICATE_PATH', v2: true, strictCode: 'BENCODE_NONCANONICAL_DUPLICATE_KEY' },
+  { file: 'v2-missing-pieces-root', code: 'METAINFO_BAD_PIECES_ROOT', v2: true },
+  { file: 'v2-short-pieces-root', code: 'METAINFO_BAD_PIECES_ROOT', v2: true },
+  { file: 'v2-piece-length-not-power-of-two', code: 'METAINFO_BAD_PIECE_LENGTH', v2: true },
+  { file: 'v2-piece-layer-wrong-length', code: 'METAINFO_BAD_PIECE_LAYERS', v2: true, inspect: 'layer' },
+  { file: 'v2-piece-layer-mismatch', code: 'METAINFO_PIECE_LAYER_MISMATCH', v2: true, inspect: 'layer' },
+  { file: 'hybrid-files-differ', code: 'METAINFO_HYBRID_MISMATCH' },
+  { file: 'hybrid-no-padding', code: 'METAINFO_HYBRID_MISMATCH' },
 ];
 /**
  * Unsafe paths: refused by every parse that leads to writing (download, seed, verify), but shown
@@ -75,14 +98,15 @@ const TABLE: Row[] = [
 const UNSAFE_PATH_CODES = new Set(['METAINFO_PATH_TRAVERSAL', 'METAINFO_PATH_ABSOLUTE', 'METAINFO_PATH_EMPTY', 'METAINFO_PATH_RESERVED']);
 const UNSAFE_PATHS = TABLE.filter((r) => UNSAFE_PATH_CODES.has(r.code));
 const ALWAYS = TABLE.filter((r) => !r.strictOnly);
-const INSPECT_REFUSES = ALWAYS.filter((r) => !UNSAFE_PATH_CODES.has(r.code));
+const INSPECT_REFUSES = ALWAYS.filter((r) => !UNSAFE_PATH_CODES.has(r.code) && !r.inspect);
+const INSPECT_LAYER = TABLE.filter((r) => r.inspect === 'layer');
 const STRICT_ONLY = TABLE.filter((r) => r.strictOnly);
 
 const bytesOf = (file: string): Buffer => readFileSync(join(FIXTURES, `${file}.torrent`));
 
-function parseError(bytes: Uint8Array, mode: 'strict' | 'lenient'): BtError {
+function parseError(bytes: Uint8Array, mode: 'strict' | 'lenient', allowV2Only = false): BtError {
   try {
-    parseTorrent(bytes, { mode });
+    parseTorrent(bytes, { mode, allowV2Only });
   } catch (e) {
     if (e instanceof BtError) return e;
     throw e;
@@ -105,10 +129,10 @@ describe('the fixture table', () => {
 });
 
 describe('parseTorrent refuses each invalid torrent with its code', () => {
-  it.each(ALWAYS)('$file → $code (lenient and strict)', ({ file, code }) => {
+  it.each(ALWAYS)('$file → $code (lenient and strict)', ({ file, code, v2, strictCode }) => {
     for (const mode of ['lenient', 'strict'] as const) {
-      const e = parseError(bytesOf(file), mode);
-      expect(e.code).toBe(code);
+      const e = parseError(bytesOf(file), mode, v2);
+      expect(e.code).toBe(mode === 'strict' && strictCode ? strictCode : code);
       expect(e.category).toBe('input');
       expect(e.message.length).toBeGreaterThan(0);
     }
@@ -119,6 +143,19 @@ describe('parseTorrent refuses each invalid torrent with its code', () => {
     const meta = parseTorrent(bytesOf(file));
     expect(meta.nonCanonical.map((n) => n.kind)).toEqual([strictOnly]);
     expect(meta.name).toBe('hello.txt');
+  });
+
+  it('v2-only is read when the reader opts in (inspect, magnet, verify) and refused otherwise (download, seed)', () => {
+    expect(parseError(bytesOf('v2-only'), 'strict').code).toBe('METAINFO_V2_ONLY_UNSUPPORTED');
+    const meta = parseTorrent(bytesOf('v2-only'), { allowV2Only: true });
+    expect(meta.version).toBe('v2');
+    expect(meta.infoHash.v1).toBeNull();
+    expect(meta.infoHash.v2!.length).toBe(32);
+  });
+
+  it.each(INSPECT_LAYER)('$file: with pieceLayers "report" the torrent is read and the layer listed under $code', ({ file, code }) => {
+    const meta = parseTorrent(bytesOf(file), { allowV2Only: true, pieceLayers: 'report' });
+    expect(meta.pieceLayers).toEqual([expect.objectContaining({ path: 'dir/a', code })]);
   });
 
   it('a torrent over 64 MiB → METAINFO_TOO_LARGE, before any decoding', () => {
@@ -177,6 +214,18 @@ describe('btkit inspect: one clear line and exit code 3 for each invalid torrent
     expect(json.code).toBe(3);
     expect(json.stderr).toBe('');
     expectJsonError(json.stdout, code);
+  });
+
+  it.each(INSPECT_LAYER)('inspect shows $file (exit 0) with one warning naming $code; verify refuses it (exit 3)', async ({ file, code }) => {
+    const path = join(FIXTURES, `${file}.torrent`);
+    const [human, json, verify] = await Promise.all([cli(['inspect', path]), cli(['inspect', path, '--json']), cli(['verify', path, tmp])]);
+    expect(human.code).toBe(0);
+    const warnings = human.stderr.split('\n').filter((l) => l.length > 0);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`[${code}]`);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, result: { pieceLayers: [{ path: 'dir/a', code }] } });
+    expect(verify.code).toBe(3);
+    expect(verify.stderr).toContain(`[${code}]`);
   });
 
   it.each(UNSAFE_PATHS)('inspect shows $file (exit 0, one warning naming $code); verify refuses it (exit 3)', async ({ file, code }) => {

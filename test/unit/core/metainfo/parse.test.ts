@@ -3,6 +3,7 @@
  * infohash is over the info dictionary's original bytes (anacrolix/libtorrent: "the original bytes
  * are the truth"), checked against hashes computed by hand outside btkit.
  */
+import { layerHashes, rootFromLayer } from '../../../../src/core/metainfo/merkle.js';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type BEncodable, type BDict, decode, encode, keyOf } from '../../../../src/core/bencode/index.js';
@@ -220,16 +221,18 @@ describe('valid torrents', () => {
   });
 
   it('hybrid (BEP 52 meta version 2 + v1 pieces): version hybrid, v1 = SHA-1 and v2 = SHA-256 of the info bytes', () => {
+    // The layer must fold to the root (METAINFO_PIECE_LAYER_MISMATCH otherwise), so the root is computed from it.
+    const root = rootFromLayer(layerHashes(Buffer.alloc(96, 1)), 16384);
     const bytes = encode({
       info: {
-        'file tree': { 'hello.txt': { '': { length: 40000, 'pieces root': Buffer.alloc(32, 7) } } },
+        'file tree': { 'hello.txt': { '': { length: 40000, 'pieces root': root } } },
         length: 40000,
         'meta version': 2,
         name: 'hello.txt',
         'piece length': 16384,
         pieces: hashes(3),
       },
-      'piece layers': { [Buffer.alloc(32, 7).toString('latin1')]: Buffer.alloc(96, 1) },
+      'piece layers': new Map([[root.toString('latin1'), Buffer.alloc(96, 1)]]),
     });
     const meta = parseTorrent(bytes, { mode: 'strict' });
     expect(meta.version).toBe('hybrid');

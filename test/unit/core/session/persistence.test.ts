@@ -35,7 +35,6 @@ const emptyStore = {
   close: async () => undefined,
 } as unknown as PieceStore;
 
-const settle = () => new Promise((r) => setTimeout(r, 50));
 
 describe('resume state persistence', () => {
   it('saves the first verified piece at the next tick, then only every `everyMs`', async () => {
@@ -46,12 +45,12 @@ describe('resume state persistence', () => {
     await p.restore({ recheck: false, check: async () => true });
     const errors: unknown[] = [];
     p.tick((e) => errors.push(e)); // the restore's own state (nothing on disk) goes out first
-    await settle();
+    await p.settled();
     now = 100;
     have.set(0);
     p.markDirty();
     p.tick((e) => errors.push(e));
-    await settle();
+    await p.settled();
     // 100 ms into the run, not 5 s: piece 0 is in the file already.
     let state = decodeResume(await readFile(path), id);
     expect('state' in state && state.state.have.get(0)).toBe(true);
@@ -60,12 +59,12 @@ describe('resume state persistence', () => {
     have.set(1);
     p.markDirty();
     p.tick((e) => errors.push(e));
-    await settle();
+    await p.settled();
     // Within the cadence: not written again.
     expect((await stat(path)).mtimeMs).toBe(mtime);
     now = 5200;
     p.tick((e) => errors.push(e));
-    await settle();
+    await p.settled();
     state = decodeResume(await readFile(path), id);
     expect('state' in state && state.state.have.get(1)).toBe(true);
     expect(errors).toEqual([]);

@@ -135,7 +135,7 @@ describe('verifyData', () => {
     await flipByte(join(root, 'one.bin'), 49_999);
     const r = await verifyData(metainfo, { contentPath: join(root, 'one.bin') });
     expect(r.badPieces).toEqual([3]);
-    expect(r.files).toEqual([{ index: 0, path: 'one.bin', diskPath: join(root, 'one.bin'), length: 50_000, actualLength: 50_000, status: 'bad-pieces', badPieces: [3] }]);
+    expect(r.files).toEqual([{ index: 0, path: 'one.bin', diskPath: join(root, 'one.bin'), length: 50_000, actualLength: 50_000, status: 'bad-pieces', badPieces: [3], filePieces: null }]);
     const missing = await verifyData(metainfo, { contentPath: join(root, 'nope') });
     expect(missing.badPieces).toEqual([0, 1, 2, 3]);
     expect(missing.files[0]!.status).toBe('missing');
@@ -206,5 +206,43 @@ describe('room (issue 13 item 21)', () => {
     const dir = join(import.meta.dirname, '..', '..', '..', '..', 'src', 'core', 'metainfo');
     const readers = readdirSync(dir).filter((f) => /from ['"](node:)?fs(\/promises)?['"]/.test(readFileSync(join(dir, f), 'utf8')));
     expect(readers).toEqual([]);
+  });
+});
+
+describe('v2 and hybrid: each file judged by its merkle tree (BEP 52)', () => {
+  async function made(version: 'v2' | 'hybrid') {
+    const root = await tmp.make(`merkle-${version}`);
+    await writeTree(root, { 'd/a': 70_000, 'd/b': 5, 'd/c': 40_000, 'd/empty': '' });
+    const { torrent, metainfo } = await createTorrent({ path: join(root, 'd'), pieceLength: PL, version });
+    return { dir: join(root, 'd'), torrent, metainfo };
+  }
+
+  for (const version of ['v2', 'hybrid'] as const) {
+    it(`${version}: one flipped byte fails exactly its file's piece, also counted from the file`, async () => {
+      const { dir, metainfo } = await made(version);
+      expect((await verifyData(metainfo, { contentPath: dir })).ok).toBe(true);
+      await flipByte(join(dir, 'c'), 20_000); // the second piece of c
+      const r = await verifyData(metainfo, { contentPath: dir });
+      const c = r.files.find((f) => f.path === 'd/c')!;
+      const first = metainfo.files.find((f) => f.path.join('/') === 'c')!.offset / PL;
+      expect(c).toMatchObject({ status: 'bad-pieces', badPieces: [first + 1], filePieces: [1] });
+      expect(r.badPieces).toEqual([first + 1]);
+      expect(r.files.filter((f) => f.status !== 'complete' && f.status !== 'padding').map((f) => f.path)).toEqual(['d/c']);
+    });
+  }
+
+  it('v2 without piece layers: the file is judged by its root alone, so all its pieces fail together', async () => {
+    const { dir, torrent } = await made('v2');
+    // The same torrent with `piece layers` removed (the info dict, so the infohash, unchanged).
+    const decoded = bencode.decode(torrent) as Record<string, unknown>;
+    delete decoded['piece layers'];
+    const bare = parseTorrent(bencode.encode(decoded), { allowV2Only: true });
+    expect(bare.pieceLayers!.map((l) => l.status)).toEqual(['missing', 'missing']);
+    expect((await verifyData(bare, { contentPath: dir })).ok).toBe(true);
+    await flipByte(join(dir, 'a'), 69_999);
+    const r = await verifyData(bare, { contentPath: dir });
+    const a = r.files.find((f) => f.path === 'd/a')!;
+    expect(a).toMatchObject({ status: 'bad-pieces', filePieces: [0, 1, 2, 3, 4] });
+    expect(r.files.filter((f) => f.status === 'bad-pieces').map((f) => f.path)).toEqual(['d/a']);
   });
 });

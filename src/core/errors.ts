@@ -4,7 +4,11 @@
  * Every failure the core can report is a `BtError` with a stable `code` (part of btkit's public
  * interface: scripts match on it in `--json` output) and a `category`. The CLI maps categories to
  * exit codes in exactly one table (src/cli/exit-codes.ts); the core never decides an exit code.
+ * Every code is catalogued, with its category and meaning, in src/core/error-codes.ts.
  */
+import { type CategoryOf, type CodeOf, type ErrorCode, type SystemIoCode, ERROR_CODES, NET_ERRNOS, type NetErrno } from './error-codes.js';
+
+export type { CataloguedCode, CategoryOf, CodeOf, ErrorCode, SystemIoCode } from './error-codes.js';
 
 /** What kind of failure this is; the CLI turns each into one documented exit code. */
 export type ErrorCategory =
@@ -33,18 +37,21 @@ export interface BtErrorOptions {
   detail?: Record<string, unknown>;
 }
 
-export class BtError extends Error {
+export class BtError<C extends ErrorCode = ErrorCode> extends Error {
   override readonly name = 'BtError';
   readonly detail: Record<string, unknown> | undefined;
+  readonly category: ErrorCategory;
 
   constructor(
     /** Stable identifier such as `BENCODE_UNEXPECTED_END`; never reworded once released. */
-    readonly code: string,
-    readonly category: ErrorCategory,
+    readonly code: C,
+    /** Must be the category (one of the categories) src/core/error-codes.ts lists for `code`. */
+    category: CategoryOf<C>,
     message: string,
     options: BtErrorOptions = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.category = category;
     this.detail = options.detail;
   }
 }
@@ -52,12 +59,12 @@ export class BtError extends Error {
 export const isBtError = (e: unknown): e is BtError => e instanceof BtError;
 
 /** Shorthands, so call sites read as the kind of failure they report. */
-export const inputError = (code: string, message: string, options?: BtErrorOptions) =>
-  new BtError(code, 'input', message, options);
-export const networkError = (code: string, message: string, options?: BtErrorOptions) =>
-  new BtError(code, 'network', message, options);
-export const ioError = (code: string, message: string, options?: BtErrorOptions) =>
-  new BtError(code, 'io', message, options);
+export const inputError = <C extends CodeOf<'input'>>(code: C, message: string, options?: BtErrorOptions) =>
+  new BtError<C>(code, 'input' as CategoryOf<C>, message, options);
+export const networkError = <C extends CodeOf<'network'>>(code: C, message: string, options?: BtErrorOptions) =>
+  new BtError<C>(code, 'network' as CategoryOf<C>, message, options);
+export const ioError = <C extends CodeOf<'io'>>(code: C, message: string, options?: BtErrorOptions) =>
+  new BtError<C>(code, 'io' as CategoryOf<C>, message, options);
 
 /** The error an aborted operation rejects with; the CLI reports it as "interrupted". */
 export function abortError(signal?: AbortSignal): BtError {
@@ -79,15 +86,22 @@ export function fromSystemError(err: unknown, what: string): BtError {
   if (err instanceof BtError) return err;
   const sys = err as NodeJS.ErrnoException;
   const errno = typeof sys?.code === 'string' ? sys.code : undefined;
-  const netCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRINUSE', 'EADDRNOTAVAIL']);
-  if (errno && netCodes.has(errno)) {
-    return new BtError(`NET_${errno}`, 'network', `${what}: ${describeErrno(errno, sys.message)}`, { cause: err, detail: { errno } });
+  if (errno && isNetErrno(errno)) {
+    return new BtError(`NET_${errno}` as const, 'network', `${what}: ${describeErrno(errno, sys.message)}`, { cause: err, detail: { errno } });
   }
   if (errno) {
-    return new BtError(`IO_${errno}`, 'io', `${what}: ${describeErrno(errno, sys.message)}`, { cause: err, detail: { errno } });
+    return new BtError(ioCode(errno), 'io', `${what}: ${describeErrno(errno, sys.message)}`, { cause: err, detail: { errno } });
   }
   if (err instanceof Error && err.name === 'AbortError') return abortError();
   return new BtError('INTERNAL', 'internal', `${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+const isNetErrno = (errno: string): errno is NetErrno => (NET_ERRNOS as readonly string[]).includes(errno);
+
+/** `IO_<errno>`: a catalogued code for the errnos the catalogue lists, else an uncatalogued SystemIoCode. */
+function ioCode(errno: string): CodeOf<'io'> | SystemIoCode {
+  const code = `IO_${errno}`;
+  return Object.prototype.hasOwnProperty.call(ERROR_CODES, code) ? (code as CodeOf<'io'>) : (code as SystemIoCode);
 }
 
 function describeErrno(errno: string, fallback: string | undefined): string {

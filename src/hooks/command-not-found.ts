@@ -3,6 +3,7 @@
  * on stderr in btkit's format (with the closest command when one is near), or the JSON error
  * envelope under --json, and exit code 2. Without it oclif prints its own banner-style message.
  */
+import type { CodeOf } from '../core/errors.js';
 import { exitCodeFor } from '../cli/exit-codes.js';
 import { Help, type Interfaces } from '../cli/oclif.js';
 
@@ -46,7 +47,7 @@ export default async function commandNotFound(options: NotFoundOptions): Promise
   const exitCode = exitCodeFor('usage');
   process.exitCode = exitCode;
   if (json) {
-    const envelope = { ok: false, command: id, error: { code: 'UNKNOWN_COMMAND', category: 'usage', message, exitCode, detail: { commands: known } } };
+    const envelope = { ok: false, command: id, error: { code: 'UNKNOWN_COMMAND' satisfies CodeOf<'usage'>, category: 'usage', message, exitCode, detail: { commands: known } } };
     process.stdout.write(`${JSON.stringify(envelope, null, 2)}\n`);
     return;
   }

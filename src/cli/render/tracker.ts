@@ -5,14 +5,14 @@
  * The JSON schema is stable: a field the tracker did not send is null, never missing, so a script
  * can tell "the tracker said 0" from "the tracker did not say".
  */
-import { BtError, isBtError } from '../../core/errors.js';
+import { BtError, type ErrorCode, isBtError } from '../../core/errors.js';
 import { formatPeer, hex, type AnnounceResult, type ScrapeResult } from '../../core/tracker/index.js';
 import { utf8OrNull } from '../../core/bencode/index.js';
 import { escapeControl } from './escape.js';
 import { formatDuration, keyValues } from './format.js';
 
 export interface TrackerErrorView {
-  code: string;
+  code: ErrorCode;
   category: string;
   message: string;
   detail?: Record<string, unknown>;

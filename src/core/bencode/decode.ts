@@ -9,7 +9,7 @@
  * The decoder is pure: bytes in, values out. Depth and size limits bound the work any input can
  * cause, so hostile input ends in a typed error, never a stack overflow or a long stall.
  */
-import { BtError } from '../errors.js';
+import { BtError, type CodeOf } from '../errors.js';
 import type { BDict, BValue } from './types.js';
 
 export type NonCanonicalKind =
@@ -19,6 +19,18 @@ export type NonCanonicalKind =
   | 'negative-zero'
   | 'length-leading-zero'
   | 'trailing-bytes';
+
+/**
+ * The error code strict mode throws for each deviation (`BENCODE_NONCANONICAL_<KIND>`); trailing
+ * bytes throw BENCODE_TRAILING_BYTES instead.
+ */
+const NONCANONICAL_CODES = {
+  'unsorted-keys': 'BENCODE_NONCANONICAL_UNSORTED_KEYS',
+  'duplicate-key': 'BENCODE_NONCANONICAL_DUPLICATE_KEY',
+  'integer-leading-zero': 'BENCODE_NONCANONICAL_INTEGER_LEADING_ZERO',
+  'negative-zero': 'BENCODE_NONCANONICAL_NEGATIVE_ZERO',
+  'length-leading-zero': 'BENCODE_NONCANONICAL_LENGTH_LEADING_ZERO',
+} as const satisfies Record<Exclude<NonCanonicalKind, 'trailing-bytes'>, CodeOf<'input'>>;
 
 export interface NonCanonical {
   kind: NonCanonicalKind;
@@ -78,7 +90,7 @@ export const DEFAULT_MAX_DEPTH = 64;
 export const DEFAULT_MAX_ITEMS = 4_000_000;
 export const DEFAULT_MAX_INTEGER_DIGITS = 20;
 
-function fail(code: string, message: string, offset: number): never {
+function fail(code: Extract<CodeOf<'input'>, `BENCODE_${string}`>, message: string, offset: number): never {
   throw new BtError(code, 'input', `bencode: ${message} at byte ${offset}`, { detail: { offset } });
 }
 
@@ -95,8 +107,8 @@ export function decode(input: Uint8Array, options: DecodeOptions = {}): DecodeRe
   let pos = 0;
   let items = 0;
 
-  const deviate = (kind: NonCanonicalKind, offset: number, message: string): void => {
-    if (strict) fail(`BENCODE_NONCANONICAL_${kind.toUpperCase().replaceAll('-', '_')}`, message, offset);
+  const deviate = (kind: keyof typeof NONCANONICAL_CODES, offset: number, message: string): void => {
+    if (strict) fail(NONCANONICAL_CODES[kind], message, offset);
     nonCanonical.push({ kind, offset });
   };
 

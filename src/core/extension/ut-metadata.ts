@@ -51,7 +51,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BDict, decode, encode, isDict } from '../bencode/index.js';
-import { BtError } from '../errors.js';
+import { BtError, type CodeOf, type ErrorCode } from '../errors.js';
 import type { ExtendedHandshake } from './handshake.js';
 import type { ExtensionContext, ExtensionFactory, ExtensionPlugin } from './registry.js';
 
@@ -175,7 +175,7 @@ export type MetadataEvent =
   /** A piece arrived and was kept. */
   | { type: 'metadata-piece'; peer: string; piece: number; pieces: number }
   /** A peer we stopped using (for a while or for good) or dropped; `code` says why. */
-  | { type: 'metadata-rejected'; peer: string; reason: string; code: string }
+  | { type: 'metadata-rejected'; peer: string; reason: string; code: ErrorCode }
   /** The assembled bytes did not hash to the infohash; these peers had sent them. */
   | { type: 'metadata-hash-mismatch'; peers: string[] };
 
@@ -547,7 +547,7 @@ export class MetadataFetcher {
   }
 
   /** A lie seen in a message: the peer is forgotten here and the error is thrown for the session. */
-  private fail(rec: PeerRecord, code: string, reason: string, detail: Record<string, unknown>): BtError {
+  private fail(rec: PeerRecord, code: Extract<CodeOf<'network'>, `EXT_METADATA_${string}`>, reason: string, detail: Record<string, unknown>): BtError {
     this.banned.add(rec.key);
     this.forget(rec);
     this.event({ type: 'metadata-rejected', peer: rec.key, reason, code });

@@ -20,7 +20,7 @@
  *                                     caller's `checkPath` (paths.ts), so `inspect` can report them
  */
 import { type BDict, type BValue, isBytes, isDict, isInt, keyBytes, utf8OrNull } from '../bencode/index.js';
-import { inputError } from '../errors.js';
+import { type CodeOf, inputError } from '../errors.js';
 
 /** Path components a file may have below the name; the bencode depth limit (64) stops far deeper trees first. */
 export const MAX_FILE_TREE_DEPTH = 48;
@@ -42,7 +42,7 @@ export interface FileTreeOptions {
   checkPath: (components: string[], where: string) => void;
 }
 
-const bad = (code: string, message: string, detail?: Record<string, unknown>) => inputError(code, message, detail ? { detail } : undefined);
+const bad = (code: CodeOf<'input'>, message: string, detail?: Record<string, unknown>) => inputError(code, message, detail ? { detail } : undefined);
 
 /** The files of a file tree, in tree order (keys by their bytes at each level). */
 export function decodeFileTree(tree: BValue | undefined, options: FileTreeOptions): TreeEntry[] {

@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BDict, type BValue, decode, isBytes, isDict, isInt, isList, utf8OrNull } from '../bencode/index.js';
-import { inputError } from '../errors.js';
+import { type CodeOf, inputError } from '../errors.js';
 import { decodeFileTree, type TreeEntry } from './file-tree.js';
 import { layerHashes, MERKLE_BLOCK, NODE, rootFromLayer } from './merkle.js';
 import { unsafePathError } from './paths.js';
@@ -54,7 +54,7 @@ export const MAX_TORRENT_BYTES = 64 * 1024 * 1024;
 export const MIN_PIECE_LENGTH = 1;
 export const MAX_PIECE_LENGTH = 1024 * 1024 * 1024;
 
-const bad = (code: string, message: string, detail?: Record<string, unknown>) =>
+const bad = (code: CodeOf<'input'>, message: string, detail?: Record<string, unknown>) =>
   inputError(code, message, detail ? { detail } : undefined);
 
 function text(v: BValue | undefined): string | undefined {
@@ -339,7 +339,7 @@ function checkLayers(root: BDict, meta: Metainfo, mode: 'refuse' | 'report'): Pi
       checks.push({ index, path, status: 'missing' });
       return;
     }
-    let problem: { code: string; message: string; status: PieceLayerCheck['status'] } | null = null;
+    let problem: { code: CodeOf<'input'>; message: string; status: PieceLayerCheck['status'] } | null = null;
     if (!isBytes(layer) || layer.length !== pieces * NODE) {
       problem = { status: 'bad-length', code: 'METAINFO_BAD_PIECE_LAYERS', message: `piece layer of \`${path}\` is ${isBytes(layer) ? layer.length : 'not a string of'} bytes; ${pieces} pieces need ${pieces * NODE}` };
     } else if (!rootFromLayer(layerHashes(layer), meta.pieceLength).equals(f.piecesRoot)) {

@@ -3,7 +3,7 @@
  * stands between a hostile torrent and a write outside the output directory. Used when parsing
  * metainfo and again by storage before any file is opened.
  */
-import { type BtError, inputError } from '../errors.js';
+import { type BtError, type CodeOf, inputError } from '../errors.js';
 
 /** Names Windows reserves in any directory, with or without an extension (CON, CON.txt …). */
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
@@ -22,7 +22,7 @@ export function unsafeComponent(component: string): UnsafeReason | null {
   return null;
 }
 
-const CODES: Record<UnsafeReason, string> = {
+const CODES: Record<UnsafeReason, Extract<CodeOf<'input'>, `METAINFO_PATH_${string}`>> = {
   empty: 'METAINFO_PATH_EMPTY',
   dot: 'METAINFO_PATH_TRAVERSAL',
   traversal: 'METAINFO_PATH_TRAVERSAL',

@@ -19,7 +19,7 @@
  * with a peer afterwards, and the transport choice lives here alone: TCP now; uTP (BEP 29) is a
  * second `Transport`, and the per-candidate choice of which one to dial goes in `transportFor`.
  */
-import { BtError, isBtError } from '../errors.js';
+import { BtError, type ErrorCode, isBtError } from '../errors.js';
 import type { Connection, Endpoint, Listener, Transport } from '../transport/types.js';
 import { PeerWire, type PeerWireOptions } from '../wire/peer-wire.js';
 import type { Candidate, PeerBook } from './peer-book.js';
@@ -55,7 +55,7 @@ export interface ConnectionManagerOptions {
   wantsPeers(): boolean;
   /** A handshaken connection: the coordinator runs it from here. */
   onPeer(wire: PeerWire, candidate: Candidate | undefined, source: PeerSourceName, tag: unknown): void;
-  onWarning(message: string, code: string): void;
+  onWarning(message: string, code: ErrorCode): void;
 }
 
 /**

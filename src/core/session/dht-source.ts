@@ -12,6 +12,7 @@
  * state file; this source only uses it. Off for private torrents (BEP 27): the caller does not add it.
  */
 import type { DhtNode } from '../dht/node.js';
+import type { ErrorCode } from '../errors.js';
 import type { PeerSource, PeerSourceContext } from './types.js';
 
 export interface DhtSourceOptions {
@@ -85,7 +86,7 @@ export class DhtSource implements PeerSource {
       } catch (err) {
         if (signal.aborted) return;
         const e = err as { code?: string; message?: string };
-        ctx.emit({ type: 'dht', peers: found, announced: null, error: { code: e.code ?? 'DHT_FAILED', message: e.message ?? String(err) } });
+        ctx.emit({ type: 'dht', peers: found, announced: null, error: { code: e.code ?? ('DHT_FAILED' satisfies ErrorCode), message: e.message ?? String(err) } });
       }
       const wait = ctx.connectedPeers() === 0 ? (this.options.eagerIntervalMs ?? 20_000) : (this.options.intervalMs ?? 5 * 60_000);
       await new Promise<void>((resolve) => {

@@ -26,7 +26,7 @@
  * an io error from the disk.
  */
 import { networkInterfaces } from 'node:os';
-import { BtError, abortError, isBtError } from '../errors.js';
+import { BtError, type ErrorCode, abortError, isBtError } from '../errors.js';
 import type { ExtensionFactory } from '../extension/registry.js';
 import { Bitfield } from '../pieces/bitfield.js';
 import type { PeerPieces } from '../pieces/picker.js';
@@ -56,7 +56,7 @@ const CHOKE_ROUND_MS = 10_000;
 /** How long a clean stop waits for each peer to read our last messages and close (see `closeGracefully`). */
 const GOODBYE_MS = 500;
 /** ut_metadata errors that prove the peer lied about the metadata (extension/ut-metadata.ts). */
-const METADATA_LIES = new Set(['EXT_METADATA_PIECE_OUT_OF_RANGE', 'EXT_METADATA_SIZE_MISMATCH', 'EXT_METADATA_BAD_PIECE_LENGTH']);
+const METADATA_LIES = new Set<ErrorCode>(['EXT_METADATA_PIECE_OUT_OF_RANGE', 'EXT_METADATA_SIZE_MISMATCH', 'EXT_METADATA_BAD_PIECE_LENGTH']);
 /** Addresses of this machine, to recognise ourselves in a tracker's peer list. */
 function localAddresses(): Set<string> {
   const out = new Set(['127.0.0.1', '::1', '0.0.0.0', '::']);

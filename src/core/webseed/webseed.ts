@@ -27,7 +27,7 @@
  * its events are a side channel of many `fetchPiece` calls, so the owner (the session) forwards
  * them into its own event stream rather than running a second consumer loop per server.
  */
-import { BtError, abortError, networkError } from '../errors.js';
+import { BtError, type ErrorCode, abortError, networkError } from '../errors.js';
 import { RangeClient } from './http-range.js';
 import { pieceRange, planLayout, planRange, type PlanFile, type RangePart } from './ranges.js';
 import { fileUrl, webSeedBase, type WebSeedLayoutNames } from './url.js';
@@ -92,9 +92,9 @@ export interface WebSeedStats {
 }
 
 /** Errors that make one file unavailable from this seed, not the seed itself. */
-const FILE_ERRORS = new Set(['WEBSEED_NOT_FOUND', 'WEBSEED_RANGE_NOT_SATISFIABLE', 'WEBSEED_REDIRECT_LOOP', 'WEBSEED_TOO_MANY_REDIRECTS', 'WEBSEED_BAD_REDIRECT', 'WEBSEED_BAD_URL']);
+const FILE_ERRORS = new Set<ErrorCode>(['WEBSEED_NOT_FOUND', 'WEBSEED_RANGE_NOT_SATISFIABLE', 'WEBSEED_REDIRECT_LOOP', 'WEBSEED_TOO_MANY_REDIRECTS', 'WEBSEED_BAD_REDIRECT', 'WEBSEED_BAD_URL']);
 /** Protocol violations: the server answered, but not what was asked. */
-const STRIKE_ERRORS = new Set(['WEBSEED_BODY_TOO_LONG', 'WEBSEED_BAD_CONTENT_RANGE', 'WEBSEED_ENCODED_BODY']);
+const STRIKE_ERRORS = new Set<ErrorCode>(['WEBSEED_BODY_TOO_LONG', 'WEBSEED_BAD_CONTENT_RANGE', 'WEBSEED_ENCODED_BODY']);
 
 export class WebSeed {
   readonly url: string;
@@ -304,7 +304,7 @@ export class WebSeed {
     if (!left) this.drop('no-files', networkError('WEBSEED_NO_FILES', `web seed \`${this.url}\` serves none of the torrent's files`, { cause: err }));
   }
 
-  private strike(piece: number | null, code: string): void {
+  private strike(piece: number | null, code: ErrorCode): void {
     if (this.ended) return;
     this.stats.strikes++;
     this.onEvent({ type: 'webseed-strike', url: this.url, piece, code, strikes: this.stats.strikes, maxStrikes: this.maxBadPieces });

@@ -16,7 +16,7 @@
  *   session drops that one peer and reports why. After an error the decoder stays failed: the
  *   stream has lost its framing and nothing after the bad frame can be trusted.
  */
-import { BtError } from '../errors.js';
+import { BtError, type CodeOf } from '../errors.js';
 import { checkBitfieldBytes } from '../pieces/bitfield.js';
 import { HANDSHAKE_LENGTH, type Handshake, checkHandshakePrefix, decodeHandshake } from './handshake.js';
 import { DEFAULT_BLOCK_LENGTH, FIXED_PAYLOAD, MESSAGE_ID, type Message, PIECE_HEADER_PAYLOAD, TYPE_OF_ID } from './messages.js';
@@ -129,7 +129,7 @@ class ChunkQueue {
 
 const readU32 = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 
-const wireError = (code: string, message: string, detail: Record<string, unknown>) => new BtError(code, 'network', message, { detail });
+const wireError = (code: Extract<CodeOf<'network'>, `WIRE_${string}`>, message: string, detail: Record<string, unknown>) => new BtError(code, 'network', message, { detail });
 
 export class MessageDecoder {
   private readonly queue = new ChunkQueue();

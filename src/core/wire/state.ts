@@ -10,7 +10,7 @@
  * Both sides start choked and not interested (BEP 3: "Connections start out choked and not
  * interested").
  */
-import { BtError } from '../errors.js';
+import { BtError, type CodeOf } from '../errors.js';
 import type { Message } from './messages.js';
 
 /** Features both sides enabled in their handshakes (see handshake.ts `negotiated`). */
@@ -45,7 +45,7 @@ export const DEFAULT_KEEP_ALIVE_MS = 90_000;
 /** The most allowed-fast pieces we remember from one peer; BEP 6 suggests a set of about 10. */
 export const MAX_ALLOWED_FAST = 256;
 
-const protocolError = (code: string, message: string, detail: Record<string, unknown>) => new BtError(code, 'network', message, { detail });
+const protocolError = (code: Extract<CodeOf<'network'>, `WIRE_${string}`>, message: string, detail: Record<string, unknown>) => new BtError(code, 'network', message, { detail });
 
 const FAST_ONLY = new Set<Message['type']>(['suggest', 'have-all', 'have-none', 'reject', 'allowed-fast']);
 const PIECE_SET = new Set<Message['type']>(['bitfield', 'have-all', 'have-none']);

@@ -1,14 +1,14 @@
-import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { durationFlag, hostPortFlag } from '../cli/flags.js';
 import { type DhtLookupResult, renderLookupSummary } from '../cli/render/dht.js';
+import { defaultDhtStatePath } from '../cli/swarm.js';
 import { resolveTarget } from '../cli/target.js';
 import {
   type AnnounceResult,
   type DoneEvent,
   DhtNode,
+  type HostPort,
   PUBLIC_BOOTSTRAP_NODES,
   formatHostPort,
   loadDhtState,
@@ -70,16 +70,9 @@ Exit status: 0 when peers were found, or with --announce when a node accepted ou
     if (!infoHash) throw new BtError('DHT_NO_INFOHASH', 'input', 'the target has no infohash');
     const hex = infoHash.toString('hex');
 
-    let bootstrap = flags.bootstrap ?? [];
-    if (bootstrap.length === 0) {
-      if (process.env.BTKIT_NO_PUBLIC_DHT) {
-        throw new BtError('DHT_NO_BOOTSTRAP', 'usage', 'no --bootstrap node given, and BTKIT_NO_PUBLIC_DHT forbids the public routers');
-      }
-      bootstrap = [...PUBLIC_BOOTSTRAP_NODES];
-      this.note(`bootstrapping from the public DHT routers (${bootstrap.map((b) => b.host).join(', ')}); --bootstrap to choose`);
-    }
+    const bootstrap = lookupBootstrap(flags.bootstrap, (line) => this.note(line));
 
-    const statePath = flags.state ?? defaultStatePath();
+    const statePath = flags.state ?? defaultDhtStatePath();
     const loaded = await loadDhtState(statePath);
     if (loaded.warning) this.warnLine(loaded.warning);
 
@@ -166,21 +159,7 @@ Exit status: 0 when peers were found, or with --announce when a node accepted ou
     };
     for (const line of renderLookupSummary(result)) this.note(line);
 
-    if (done.answered === 0) {
-      throw new BtError(
-        'DHT_NO_NODES',
-        'network',
-        `no DHT node answered (${done.queried} queried; bootstrap ${bootstrap.map((b) => formatHostPort(b.host, b.port)).join(', ')})`,
-        { detail: { result } },
-      );
-    }
-    if (announce && announce.accepted === 0) {
-      throw new BtError('DHT_ANNOUNCE_FAILED', 'network', `no node accepted the announce (${announce.attempted} asked)`, { detail: { result } });
-    }
-    // With --announce, publishing us was the job: a swarm we are the first peer of is a success.
-    if (peers.length === 0 && !announce) {
-      throw new BtError('DHT_NO_PEERS', 'no-peers', `no peers found for ${hex} (${done.answered} nodes answered)`, { detail: { result } });
-    }
+    lookupVerdict(result, bootstrap);
     return result;
   }
 
@@ -190,8 +169,33 @@ Exit status: 0 when peers were found, or with --announce when a node accepted ou
   }
 }
 
-/** $XDG_STATE_HOME/btkit/dht.json (an absolute XDG path only, as the spec says), else ~/.local/state. */
-function defaultStatePath(): string {
-  const xdg = process.env.XDG_STATE_HOME;
-  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'state'), 'btkit', 'dht.json');
+/**
+ * The nodes to start from: --bootstrap, else the public routers (said on stderr) — except under
+ * BTKIT_NO_PUBLIC_DHT (tests, sandboxes), where a forgotten --bootstrap is a usage error.
+ */
+function lookupBootstrap(given: HostPort[] | undefined, note: (line: string) => void): HostPort[] {
+  if (given && given.length > 0) return given;
+  if (process.env.BTKIT_NO_PUBLIC_DHT) throw new BtError('DHT_NO_BOOTSTRAP', 'usage', 'no --bootstrap node given, and BTKIT_NO_PUBLIC_DHT forbids the public routers');
+  const routers = [...PUBLIC_BOOTSTRAP_NODES];
+  note(`bootstrapping from the public DHT routers (${routers.map((b) => b.host).join(', ')}); --bootstrap to choose`);
+  return routers;
+}
+
+/** What the lookup's outcome means for the exit code (the result goes in each error's detail). */
+function lookupVerdict(result: DhtLookupResult, bootstrap: readonly HostPort[]): void {
+  if (result.answered === 0) {
+    throw new BtError(
+      'DHT_NO_NODES',
+      'network',
+      `no DHT node answered (${result.queried} queried; bootstrap ${bootstrap.map((b) => formatHostPort(b.host, b.port)).join(', ')})`,
+      { detail: { result } },
+    );
+  }
+  if (result.announce && result.announce.accepted === 0) {
+    throw new BtError('DHT_ANNOUNCE_FAILED', 'network', `no node accepted the announce (${result.announce.attempted} asked)`, { detail: { result } });
+  }
+  // With --announce, publishing us was the job: a swarm we are the first peer of is a success.
+  if (result.peers.length === 0 && !result.announce) {
+    throw new BtError('DHT_NO_PEERS', 'no-peers', `no peers found for ${result.infoHash} (${result.answered} nodes answered)`, { detail: { result } });
+  }
 }

@@ -78,25 +78,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     }
 
     // --- the torrent and its data -----------------------------------------------------------------
-    let meta: Metainfo;
-    let torrentPath: string | null;
-    let contentPath: string;
-    let verified: SeedResult['verified'];
-    let extraTrackers: string[] = [];
-    if (share) {
-      const created = await this.share(args.target, flags);
-      meta = created.meta;
-      torrentPath = created.torrentPath;
-      contentPath = resolve(args.target);
-      verified = 'created';
-    } else {
-      meta = await readTorrentArg(args.target);
-      torrentPath = args.target === '-' ? null : resolve(args.target);
-      contentPath = await locateContent(meta, resolve(args.path!), 'SEED');
-      extraTrackers = flags.tracker ?? [];
-      for (const url of extraTrackers) if (!/^(https?|udp):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s) or udp tracker URL`);
-      verified = flags['skip-verify'] ? 'skipped' : 'checked';
-    }
+    const { meta, torrentPath, contentPath, verified, extraTrackers } = await this.torrentAndData(args, flags, share);
     if (!meta.infoHash.v1) throw new BtError('SEED_V2_ONLY', 'input', 'this is a v2-only torrent; btkit seeds v1 and hybrid torrents');
     const infoHash = meta.infoHash.v1.toString('hex');
     const magnet = formatMagnet(magnetOf(meta));
@@ -187,6 +169,28 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     };
     if (!json && this.chatty) for (const line of renderSeedSummary(result)) process.stderr.write(`${line}\n`);
     return result;
+  }
+
+  /** The torrent (read, or created from PATH when sharing), where its data is, and how the data is to be checked. */
+  private async torrentAndData(
+    args: { target: string; path?: string | undefined },
+    flags: CreateFlagValues & { tracker?: string[] | undefined; 'skip-verify': boolean },
+    share: boolean,
+  ): Promise<{ meta: Metainfo; torrentPath: string | null; contentPath: string; verified: SeedResult['verified']; extraTrackers: string[] }> {
+    if (share) {
+      const created = await this.share(args.target, flags);
+      return { meta: created.meta, torrentPath: created.torrentPath, contentPath: resolve(args.target), verified: 'created', extraTrackers: [] };
+    }
+    const meta = await readTorrentArg(args.target);
+    const extraTrackers = flags.tracker ?? [];
+    for (const url of extraTrackers) if (!/^(https?|udp):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s) or udp tracker URL`);
+    return {
+      meta,
+      torrentPath: args.target === '-' ? null : resolve(args.target),
+      contentPath: await locateContent(meta, resolve(args.path!), 'SEED'),
+      verified: flags['skip-verify'] ? 'skipped' : 'checked',
+      extraTrackers,
+    };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
-import { byteSizeFlag, durationFlag, hostPortFlag, parseHostPort } from '../cli/flags.js';
+import { byteSizeFlag, durationFlag, hostPortFlag, parseHostPort, trackerUrlFlag } from '../cli/flags.js';
 import { type DownloadResult, downloadNote, downloadResult, eventJson, pieceSampler, progressLine, renderSummary } from '../cli/render/download.js';
 import { drainJob } from '../cli/job.js';
 import { dhtSettings, swarmFlags } from '../cli/swarm.js';
@@ -51,7 +51,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     output: Flags.string({ char: 'o', description: 'Directory to download into (created if missing). Default: the current directory (with --stdout: a temporary one).' }),
     select: Flags.string({ multiple: true, description: 'Download only these files: 0-based indices (`0,2-4`) or globs on their paths in the torrent (`*.iso`). Repeatable.' }),
     peer: hostPortFlag({ multiple: true, description: "Connect to this peer, host:port ([::1]:6881 for IPv6). Repeatable; the torrent's own trackers are then skipped unless --torrent-trackers." }),
-    tracker: Flags.string({ char: 't', multiple: true, description: 'Announce to this tracker too (http, https or udp URL). Repeatable.' }),
+    tracker: trackerUrlFlag({ char: 't', multiple: true, description: 'Announce to this tracker too (http, https or udp URL). Repeatable.' }),
     'torrent-trackers': Flags.boolean({ description: "With --peer: use the torrent's (or magnet's) trackers as well." }),
     ...swarmFlags,
     'metadata-only': Flags.boolean({ description: 'For a magnet link or infohash: fetch the metadata, write the .torrent and stop.' }),

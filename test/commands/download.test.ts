@@ -18,6 +18,7 @@ import { makePeerId } from '../../src/core/tracker/peer-id.js';
 import type { Metainfo } from '../../src/core/metainfo/types.js';
 import { BIN, ROOT, ensureBuilt, runClean, runCli } from '../helpers/cli.js';
 import { type FakePeer, startFakePeer } from '../helpers/fake-peer.js';
+import { fakeHttpTracker } from '../helpers/tracker-fakes.js';
 import { patternBytes, tempDirs } from '../helpers/tmp.js';
 import { ndjson } from '../lab/download-lab.js';
 import { ttyToolAvailable } from '../helpers/interop.js';
@@ -330,6 +331,23 @@ describe('btkit download', () => {
     const { stdout } = await promisify(execFile)('bash', ['-c', cmd], { cwd, timeout: 30_000, encoding: 'utf8' });
     expect(stdout).toMatch(/^\s*1000\s+status 0\s*$/);
     expect(await readFile(join(cwd, 'stderr.txt'), 'utf8')).not.toMatch(/error/);
+  });
+
+  it('one vocabulary: -t URL announces to that tracker too (a URL, as in create, seed, announce), --host names the listen address (issue 13, item 14)', async () => {
+    const p = await seed(single);
+    // A tracker that answers with no peers: the download still comes from --peer, and the announce is seen.
+    const tracker = await fakeHttpTracker((_req, res) => res.end('d8:intervali60e5:peers0:e'));
+    try {
+      const out = join(dir, 'out-vocab');
+      const r = await runClean(['download', single.torrent, '-o', out, '--peer', `127.0.0.1:${p.port}`, '-t', tracker.url(), '--port', '0', '--host', '127.0.0.1', '--json'], { timeoutMs: 30_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(tracker.requests.some((q) => q.startsWith('/announce?') && q.includes('event=started'))).toBe(true);
+      expect(ndjson(r.stdout).find((e: any) => e.type === 'started').listen).toMatchObject({ host: '127.0.0.1' });
+      const bad = await runClean(['download', single.torrent, '-o', out, '-t', 'ftp://nope', ...NET]);
+      expect(bad.code).toBe(2);
+    } finally {
+      await tracker.close();
+    }
   });
 
   it('a magnet link with nobody to give the metadata: exit 8 (no metadata), NO_METADATA', async () => {

@@ -51,21 +51,30 @@ export interface FakePeer {
 export async function startFakePeer(options: FakePeerOptions): Promise<FakePeer> {
   const { meta, data } = options;
   const stats = { blocks: 0, connections: 0, requests: 0, corrupted: 0 };
-  const sockets = new Set<net.Socket>();
   const have = new Bitfield(meta.pieceCount);
   for (const i of options.have ?? Array.from({ length: meta.pieceCount }, (_, i) => i)) have.set(i);
-  const server = net.createServer((sock) => {
+  const { port, close } = await listenLoopback((sock) => {
     stats.connections++;
+    serve(sock, options, have, stats, data);
+  });
+  return { port, stats, close };
+}
+
+/**
+ * A TCP server on 127.0.0.1 (port 0) handing each connection to `onConnection`; `close` destroys
+ * every connection still open, then the server. Shared by the scripted peers of the tests.
+ */
+export async function listenLoopback(onConnection: (sock: net.Socket) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => undefined);
-    serve(sock, options, have, stats, data);
+    onConnection(sock);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
   return {
-    port,
-    stats,
+    port: (server.address() as net.AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

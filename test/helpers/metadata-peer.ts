@@ -24,6 +24,7 @@ import {
   metadataPieceLength,
 } from '../../src/core/extension/ut-metadata.js';
 import { MessageDecoder, encodeHandshake, encodeMessage, reservedWith, supportsFast } from '../../src/core/wire/index.js';
+import { listenLoopback } from './fake-peer.js';
 
 export type MetadataPeerMode =
   /** Announces the true size, answers every request with the true piece. */
@@ -120,25 +121,11 @@ export interface MetadataPeer {
 /** A scripted metadata peer listening on 127.0.0.1 (port 0). */
 export async function startMetadataPeer(options: MetadataPeerOptions): Promise<MetadataPeer> {
   const stats = { requests: [] as number[], answered: 0, connections: 0 };
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((sock) => {
+  const { port, close } = await listenLoopback((sock) => {
     stats.connections++;
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => undefined);
     serve(sock, options, stats);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    stats,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { port, stats, close };
 }
 
 function serve(sock: net.Socket, o: MetadataPeerOptions, stats: ScriptStats): void {

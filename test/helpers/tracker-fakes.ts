@@ -1,3 +1,4 @@
+import type { AnnounceParams } from '../../src/core/tracker/index.js';
 /**
  * Fake trackers for the hostile-answer suite: an HTTP server and a UDP socket on loopback, port 0,
  * whose every answer the test scripts. Each is closed by `close()` (call it in afterEach).
@@ -79,3 +80,17 @@ export async function closedUdpPort(): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
+
+/** The announce the tracker tests send: a fixed infohash and peer id, `started`, 50 wanted. */
+export const TEST_INFO_HASH = Buffer.from('9924e7603a28353e40ea29b8660c8a582ebdc99c', 'hex');
+export const TEST_ANNOUNCE: AnnounceParams = {
+  infoHash: TEST_INFO_HASH,
+  peerId: Buffer.from('-BK0100-abcdefghijkl'),
+  port: 6881,
+  uploaded: 0,
+  downloaded: 0,
+  left: 1,
+  event: 'started',
+  numWant: 50,
+  key: 1,
+};

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type dgram from 'node:dgram';
-import { TrackerClient, type AnnounceParams } from '../../../../src/core/tracker/index.js';
+import { TrackerClient } from '../../../../src/core/tracker/index.js';
 import { retransmitDelayMs } from '../../../../src/core/tracker/udp-client.js';
 import {
   decodeRequest,
@@ -13,20 +13,10 @@ import {
   encodeErrorResponse,
   encodeScrapeResponse,
 } from '../../../../src/core/tracker/udp-codec.js';
-import { closedTcpPort, closedUdpPort, fakeHttpTracker, fakeUdpTracker } from '../../../helpers/tracker-fakes.js';
+import { closedTcpPort, closedUdpPort, fakeHttpTracker, fakeUdpTracker, TEST_ANNOUNCE, TEST_INFO_HASH } from '../../../helpers/tracker-fakes.js';
 
-const IH = Buffer.from('9924e7603a28353e40ea29b8660c8a582ebdc99c', 'hex');
-const params: AnnounceParams = {
-  infoHash: IH,
-  peerId: Buffer.from('-BK0100-abcdefghijkl'),
-  port: 6881,
-  uploaded: 0,
-  downloaded: 0,
-  left: 1,
-  event: 'started',
-  numWant: 50,
-  key: 1,
-};
+const IH = TEST_INFO_HASH;
+const params = TEST_ANNOUNCE;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -8,20 +8,11 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TrackerClient, type AnnounceParams } from '../../../../src/core/tracker/index.js';
+import { TrackerClient } from '../../../../src/core/tracker/index.js';
+import { TEST_ANNOUNCE, TEST_INFO_HASH } from '../../../helpers/tracker-fakes.js';
 
-const IH = Buffer.from('9924e7603a28353e40ea29b8660c8a582ebdc99c', 'hex');
-const params: AnnounceParams = {
-  infoHash: IH,
-  peerId: Buffer.from('-BK0100-abcdefghijkl'),
-  port: 6881,
-  uploaded: 0,
-  downloaded: 0,
-  left: 1,
-  event: 'started',
-  numWant: 50,
-  key: 1,
-};
+const IH = TEST_INFO_HASH;
+const params = TEST_ANNOUNCE;
 
 /** Far above a loopback close (milliseconds), far below the 30 s the endless body would last. */
 const CLOSE_BOUND_MS = 5000;

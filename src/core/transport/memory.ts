@@ -4,9 +4,9 @@
  * from the kernel — the way yamux and webtorrent test a wire piped into itself.
  *
  *   const net = new MemoryNetwork();
- *   const a = net.transport('10.0.0.1'), b = net.transport('10.0.0.2');   // addresses are labels only
- *   const l = await b.listen({ host: '10.0.0.2', port: 6881 });
- *   const conn = await a.dial({ host: '10.0.0.2', port: 6881 });
+ *   const a = net.transport('127.0.0.2'), b = net.transport('127.0.0.3');   // addresses are labels only
+ *   const l = await b.listen({ host: '127.0.0.3', port: 6881 });
+ *   const conn = await a.dial({ host: '127.0.0.3', port: 6881 });
  *
  * Addresses never reach a socket: they only name listeners inside one `MemoryNetwork` (no
  * module-level state). Writes are delivered in order on a later microtask; `drained` resolves at

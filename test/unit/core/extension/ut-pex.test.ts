@@ -25,13 +25,13 @@ const ascii = (s: string) => Buffer.from(s, 'latin1');
 const hex = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 
 /**
- * By hand from BEP 11: two IPv4 peers added (127.0.0.1:6881 reachable + seed, 10.0.0.2:51413
- * prefers encryption), one IPv6 (::1 port 6882, uTP), one IPv4 dropped (192.168.1.9:80), keys in
+ * By hand from BEP 11: two IPv4 peers added (127.0.0.1:6881 reachable + seed, 127.0.0.2:51413
+ * prefers encryption), one IPv6 (::1 port 6882, uTP), one IPv4 dropped (127.1.1.9:80), keys in
  * bencode order (`added` < `added.f` < `added6` < `added6.f` < `dropped` < `dropped6`).
  */
 const FIXTURE = Buffer.concat([
   ascii('d5:added12:'),
-  hex('7f000001 1ae1  0a000002 c8d5'),
+  hex('7f000001 1ae1  7f000002 c8d5'),
   ascii('7:added.f2:'),
   hex('12 01'),
   ascii('6:added618:'),
@@ -39,16 +39,16 @@ const FIXTURE = Buffer.concat([
   ascii('8:added6.f1:'),
   hex('04'),
   ascii('7:dropped6:'),
-  hex('c0a80109 0050'),
+  hex('7f010109 0050'),
   ascii('8:dropped60:e'),
 ]);
 const FIXTURE_MESSAGE: PexMessage = {
   added: [
     { host: '127.0.0.1', port: 6881, flags: PEX_FLAGS.reachable | PEX_FLAGS.seed },
-    { host: '10.0.0.2', port: 51413, flags: PEX_FLAGS.encryption },
+    { host: '127.0.0.2', port: 51413, flags: PEX_FLAGS.encryption },
     { host: '::1', port: 6882, flags: PEX_FLAGS.utp },
   ],
-  dropped: [{ host: '192.168.1.9', port: 80 }],
+  dropped: [{ host: '127.1.1.9', port: 80 }],
 };
 
 const code = (f: () => unknown) => {
@@ -90,8 +90,8 @@ describe('codec', () => {
   });
 
   it('accepts non-canonical bencode (unsorted keys): nothing is hashed here', () => {
-    const unsorted = Buffer.concat([ascii('d7:dropped6:'), hex('c0a80109 0050'), ascii('5:added0:e')]);
-    expect(decodePex(unsorted)).toEqual({ added: [], dropped: [{ host: '192.168.1.9', port: 80 }] });
+    const unsorted = Buffer.concat([ascii('d7:dropped6:'), hex('7f010109 0050'), ascii('5:added0:e')]);
+    expect(decodePex(unsorted)).toEqual({ added: [], dropped: [{ host: '127.1.1.9', port: 80 }] });
   });
 
   it.each([
@@ -117,9 +117,9 @@ describe('codec', () => {
   });
 
   it('leaves out hostnames (no compact form) and refuses impossible ports', () => {
-    const m = decodePex(encodePex({ added: [{ host: 'example.org', port: 1, flags: 0 }, { host: '1.2.3.4', port: 5, flags: 0x1ff }], dropped: [{ host: 'peer.local', port: 2 }] }));
-    expect(m).toEqual({ added: [{ host: '1.2.3.4', port: 5, flags: 0xff }], dropped: [] });
-    expect(() => encodePex({ added: [{ host: '1.2.3.4', port: 65536, flags: 0 }], dropped: [] })).toThrow(RangeError);
+    const m = decodePex(encodePex({ added: [{ host: 'example.org', port: 1, flags: 0 }, { host: '127.2.3.4', port: 5, flags: 0x1ff }], dropped: [{ host: 'peer.local', port: 2 }] }));
+    expect(m).toEqual({ added: [{ host: '127.2.3.4', port: 5, flags: 0xff }], dropped: [] });
+    expect(() => encodePex({ added: [{ host: '127.2.3.4', port: 65536, flags: 0 }], dropped: [] })).toThrow(RangeError);
   });
 
   const v4 = fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => formatIPv4(b));
@@ -204,15 +204,15 @@ describe('PexSender', () => {
 
   it('adds a peer once until it is dropped, whatever its flags; spellings of one address are one peer', () => {
     const s = new PexSender({ intervalMs: 0 });
-    expect(s.next([{ host: '1.2.3.4', port: 1, flags: 0 }, { host: '::ffff:1.2.3.4', port: 1, flags: 2 }], 0)!.added).toHaveLength(1);
-    expect(s.next([{ host: '1.2.3.4', port: 1, flags: PEX_FLAGS.seed }], 1)).toBeNull();
-    expect(s.next([{ host: '2001:db8::1', port: 1, flags: 0 }], 2)).toEqual({ added: [{ host: '2001:db8::1', port: 1, flags: 0 }], dropped: [{ host: '1.2.3.4', port: 1 }] });
+    expect(s.next([{ host: '127.2.3.4', port: 1, flags: 0 }, { host: '::ffff:127.2.3.4', port: 1, flags: 2 }], 0)!.added).toHaveLength(1);
+    expect(s.next([{ host: '127.2.3.4', port: 1, flags: PEX_FLAGS.seed }], 1)).toBeNull();
+    expect(s.next([{ host: '2001:db8::1', port: 1, flags: 0 }], 2)).toEqual({ added: [{ host: '2001:db8::1', port: 1, flags: 0 }], dropped: [{ host: '127.2.3.4', port: 1 }] });
     expect(s.next([{ host: '2001:0db8:0:0::1', port: 1, flags: 0 }], 3)).toBeNull();
   });
 
   it('never advertises what nobody can dial or write: hostnames, port 0', () => {
     const s = new PexSender();
-    expect(s.next([{ host: 'example.org', port: 1, flags: 0 }, { host: '1.2.3.4', port: 0, flags: 0 }], 0)).toBeNull();
+    expect(s.next([{ host: 'example.org', port: 1, flags: 0 }, { host: '127.2.3.4', port: 0, flags: 0 }], 0)).toBeNull();
   });
 });
 
@@ -297,9 +297,9 @@ describe('utPex plug-in, two registries in memory', () => {
     w.shake();
     const bId = w.a.remoteIds.get('ut_pex')!;
     expect(code(() => w.b.receive(bId, ascii('d5:added5:abcdee')))).toBe('network:EXT_BAD_PEX');
-    w.b.receive(bId, encodePex({ added: [{ host: '1.2.3.4', port: 0, flags: 0 }], dropped: [{ host: '1.2.3.5', port: 0 }] }));
+    w.b.receive(bId, encodePex({ added: [{ host: '127.2.3.4', port: 0, flags: 0 }], dropped: [{ host: '127.2.3.5', port: 0 }] }));
     expect(w.heard.b).toEqual([]);
-    w.b.receive(bId, encodePex({ added: [{ host: '1.2.3.4', port: 0, flags: 0 }, peer(3)], dropped: [] }));
+    w.b.receive(bId, encodePex({ added: [{ host: '127.2.3.4', port: 0, flags: 0 }, peer(3)], dropped: [] }));
     expect(w.heard.b).toEqual([[[peer(3)], []]]);
   });
 });

@@ -87,7 +87,7 @@ const IH = (n: number) => Buffer.alloc(20, n);
 const ann = (n: number, torrent = 1, extra: Partial<SwarmAnnounce> = {}): SwarmAnnounce => ({
   infoHash: IH(torrent),
   peerId: Buffer.from(`-XX0001-${String(n).padStart(12, '0')}`),
-  ip: `10.0.${n >> 8}.${n & 255}`,
+  ip: `127.0.${n >> 8}.${n & 255}`,
   port: 6881,
   left: 1n,
   event: 'started',
@@ -114,13 +114,13 @@ describe('SwarmStore: a global cap on peers', () => {
     expect(countsOf(2)).toEqual({ complete: 0, incomplete: 1, downloaded: 0 }); // 5
     // And peer 2 is no longer in any answer.
     const all = s.announce(ann(6, 0)).peers.map((p) => p.ip);
-    expect(all).not.toContain('10.0.0.2');
+    expect(all).not.toContain('127.0.0.2');
     expect(s.totalPeers).toBe(4);
   });
 
   it('a flood of 100,000 new peers over 100,000 torrents stays at the cap, and the newest are kept', () => {
     const s = new SwarmStore({ random: () => 0, peerTtlMs: 1e9, maxPeers: 1_000 });
-    for (let n = 0; n < 100_000; n++) s.announce({ ...ann(n & 0xffff, 0), infoHash: Buffer.from(n.toString(16).padStart(40, '0'), 'hex'), ip: `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}` });
+    for (let n = 0; n < 100_000; n++) s.announce({ ...ann(n & 0xffff, 0), infoHash: Buffer.from(n.toString(16).padStart(40, '0'), 'hex'), ip: `127.${n >> 16}.${(n >> 8) & 255}.${n & 255}` });
     expect(s.totalPeers).toBe(1_000);
     expect(s.evicted).toBe(99_000);
     // Swarms emptied by eviction go with their last peer.

@@ -5,6 +5,7 @@ import { allowedFastSet } from '../../../../src/core/wire/allowed-fast.js';
 
 const AA = new Uint8Array(20).fill(0xaa);
 
+// 80.4.4.200 is BEP 6's own test vector: an address hashed into a piece set, never contacted.
 describe('BEP 6 test vector (infohash 0xaa × 20, 80.4.4.200, 1313 pieces)', () => {
   it('k = 7', () => {
     expect(allowedFastSet(AA, '80.4.4.200', 1313, 7)).toEqual([1059, 431, 808, 1217, 287, 376, 1188]);

@@ -42,16 +42,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
  */
 export async function checkWritablePlace(path: string): Promise<void> {
   const dir = dirname(resolve(path));
-  try {
-    const st = await stat(dir);
-    if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    await access(dir, constants.W_OK);
-  } catch (err) {
-    const what = `cannot write \`${path}\`: directory \`${dir}\``;
-    // errors.ts has no words for EROFS; Node's own message would repeat the path.
-    if ((err as NodeJS.ErrnoException).code === 'EROFS') throw new BtError('IO_EROFS', 'io', `${what}: read-only file system`, { cause: err, detail: { errno: 'EROFS' } });
-    throw fromSystemError(err, what);
-  }
+  await assertWritableDirectory(dir, `cannot write \`${path}\`: directory \`${dir}\``);
 }
 
 /**
@@ -70,12 +61,17 @@ export async function checkWritableDir(dir: string): Promise<void> {
     if (up === at) break;
     at = up;
   }
+  await assertWritableDirectory(at, at === resolve(dir) ? `cannot write in \`${dir}\`` : `cannot create \`${dir}\`: \`${at}\``);
+}
+
+/** `dir` exists, is a directory and may be written; else an io error that starts with `what`. */
+async function assertWritableDirectory(dir: string, what: string): Promise<void> {
   try {
-    const st = await stat(at);
+    const st = await stat(dir);
     if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    await access(at, constants.W_OK);
+    await access(dir, constants.W_OK);
   } catch (err) {
-    const what = at === resolve(dir) ? `cannot write in \`${dir}\`` : `cannot create \`${dir}\`: \`${at}\``;
+    // errors.ts has no words for EROFS; Node's own message would repeat the path.
     if ((err as NodeJS.ErrnoException).code === 'EROFS') throw new BtError('IO_EROFS', 'io', `${what}: read-only file system`, { cause: err, detail: { errno: 'EROFS' } });
     throw fromSystemError(err, what);
   }

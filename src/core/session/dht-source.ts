@@ -11,8 +11,8 @@
  * The node (dht/node.ts) is created and closed by the caller, which owns its socket and its
  * state file; this source only uses it. Off for private torrents (BEP 27): the caller does not add it.
  */
-import type { DhtNode } from '../dht/node.js';
-import type { ErrorCode } from '../errors.js';
+import { DhtNode, type HostPort, loadDhtState, saveDhtState } from '../dht/index.js';
+import { type ErrorCode, isBtError } from '../errors.js';
 import type { PeerSource, PeerSourceContext } from './types.js';
 
 export interface DhtSourceOptions {
@@ -99,4 +99,37 @@ export class DhtSource implements PeerSource {
       this.wake = undefined;
     }
   }
+}
+
+/** A DHT node for a swarm run: its id and routing table from the state file, its UDP port the peer port when free. */
+export async function startDht(options: { bootstrap: readonly HostPort[]; statePath: string | null; host: string }, port: number, signal: AbortSignal): Promise<DhtNode> {
+  const loaded = options.statePath ? await loadDhtState(options.statePath) : { state: null };
+  const start = (p: number) =>
+    DhtNode.start(
+      {
+        bootstrap: options.bootstrap,
+        host: options.host,
+        port: p,
+        ...(loaded.state ? { nodeId: Buffer.from(loaded.state.nodeId, 'hex'), nodes: loaded.state.nodes } : {}),
+      },
+      { signal },
+    );
+  // The DHT's UDP port is the peer port when free (the usual convention), else any.
+  try {
+    return await start(port);
+  } catch (err) {
+    if (port === 0 || !isBtError(err)) throw err;
+    return start(0);
+  }
+}
+
+/** Save the routing table (when it holds any node: an empty one says nothing new) and close the node. */
+export async function closeDht(node: DhtNode, statePath: string | null): Promise<void> {
+  try {
+    const size = node.tableSize();
+    if (statePath && size.v4 + size.v6 > 0) await saveDhtState(statePath, node.exportState());
+  } catch {
+    // the state file is a cache: failing to write it costs only a slower start next time
+  }
+  await node.close().catch(() => undefined);
 }

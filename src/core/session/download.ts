@@ -15,7 +15,7 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DhtNode, type HostPort, loadDhtState, saveDhtState } from '../dht/index.js';
+import type { DhtNode, HostPort } from '../dht/index.js';
 import { BtError, fromSystemError, isBtError } from '../errors.js';
 import { checkWritableDir, writeFileAtomic } from '../fs/atomic.js';
 import { HashPool } from '../hash/pool.js';
@@ -25,7 +25,7 @@ import type { Metainfo } from '../metainfo/types.js';
 import { FileStore } from '../storage/file-store.js';
 import { TrackerClient, TrackerTiers } from '../tracker/index.js';
 import type { Endpoint } from '../transport/types.js';
-import { DhtSource } from './dht-source.js';
+import { DhtSource, closeDht, startDht } from './dht-source.js';
 import { POOL_MIN_PIECE } from './hasher.js';
 import { selectFiles } from './select.js';
 import { Session, type TorrentSetup } from './session.js';
@@ -100,28 +100,6 @@ export interface DownloadOutcome {
   savedTorrent: string | null;
   final: SessionStats & { reason: string };
   started: Extract<SessionEvent, { type: 'started' }> | undefined;
-}
-
-/** A DHT node for a swarm run: its id and routing table from the state file, its UDP port the peer port when free. */
-export async function startDht(options: NonNullable<DownloadOptions['dht']>, port: number, signal: AbortSignal): Promise<DhtNode> {
-  const loaded = options.statePath ? await loadDhtState(options.statePath) : { state: null };
-  const start = (p: number) =>
-    DhtNode.start(
-      {
-        bootstrap: options.bootstrap,
-        host: options.host,
-        port: p,
-        ...(loaded.state ? { nodeId: Buffer.from(loaded.state.nodeId, 'hex'), nodes: loaded.state.nodes } : {}),
-      },
-      { signal },
-    );
-  // The DHT's UDP port is the peer port when free (the usual convention), else any.
-  try {
-    return await start(port);
-  } catch (err) {
-    if (port === 0 || !isBtError(err)) throw err;
-    return start(0);
-  }
 }
 
 export async function* runDownload(options: DownloadOptions, signal: AbortSignal): AsyncGenerator<DownloadEvent, DownloadOutcome, undefined> {
@@ -261,17 +239,6 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
     await pool?.close();
     if (temporary) await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
   }
-}
-
-/** Save the routing table (when it holds any node: an empty one says nothing new) and close the node. */
-export async function closeDht(node: DhtNode, statePath: string | null): Promise<void> {
-  try {
-    const size = node.tableSize();
-    if (statePath && size.v4 + size.v6 > 0) await saveDhtState(statePath, node.exportState());
-  } catch {
-    // the state file is a cache: failing to write it costs only a slower start next time
-  }
-  await node.close().catch(() => undefined);
 }
 
 /** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten. */

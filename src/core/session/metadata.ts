@@ -58,21 +58,23 @@ export class MetadataExchange<P extends MetadataPeer> {
       now: options.now,
       ...(options.maxSize !== undefined ? { maxSize: options.maxSize } : {}),
       onEvent: (e: MetadataEvent) => {
-        const slot = [...this.slots.values()].find((s) => s.id === ('peer' in e ? e.peer : ''));
-        const peer = slot?.peer?.key ?? ('peer' in e ? e.peer : '');
-        if (e.type === 'metadata-hash-mismatch') {
-          const keys = e.peers.map((id) => [...this.slots.values()].find((s) => s.id === id)?.peer?.key ?? id);
-          options.emit({ type: 'metadata-hash-mismatch', peers: keys });
-        } else options.emit({ ...e, peer } as SessionEvent);
+        if (e.type === 'metadata-hash-mismatch') options.emit({ type: 'metadata-hash-mismatch', peers: e.peers.map((id) => this.keyOf(id)) });
+        else options.emit({ ...e, peer: this.keyOf(e.peer) } as SessionEvent);
       },
     });
     this.fetched = this.fetcher.metadata.then((info) => {
       this.bytes = info;
       const r = this.fetcher!.result();
-      const peers = (r?.peers ?? []).map((id) => [...this.slots.values()].find((s) => s.id === id)?.peer?.key ?? id);
+      const peers = (r?.peers ?? []).map((id) => this.keyOf(id));
       options.emit({ type: 'metadata', infoHash: Buffer.from(options.infoHash).toString('hex'), size: info.length, peers, elapsedMs: Math.round(r?.elapsedMs ?? 0) });
       return info;
     });
+  }
+
+  /** A connection's peer key (its address) from the fetcher's connection id; the id once it is gone. */
+  private keyOf(id: string): string {
+    for (const slot of this.slots.values()) if (slot.id === id) return slot.peer?.key ?? id;
+    return id;
   }
 
   /** The info dictionary's bytes, once known. */

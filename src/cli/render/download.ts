@@ -38,8 +38,8 @@ export interface DownloadResult extends Pick<SessionStats, 'pieces' | 'havePiece
 }
 
 /** The bar's characters: the same as create's and verify's bars (cli-progress's shades_classic). */
-const BAR_DONE = '\u2588';
-const BAR_TODO = '\u2591';
+const BAR_FULL = '\u2588';
+const BAR_EMPTY = '\u2591';
 
 /**
  * One terminal line: "[████░░░░]   42.0%  430.00 MiB/1.00 GiB  down 120.00 MiB/s  up 0 B/s  3 peers  ETA 5s".
@@ -67,7 +67,7 @@ export function progressLine(s: SessionStats, width = 100): string {
   const barWidth = room - text.length - 4;
   if (barWidth < 10) return text.slice(0, room);
   const done = Math.round((barWidth * pct) / 100);
-  return `[${BAR_DONE.repeat(done)}${BAR_TODO.repeat(barWidth - done)}]  ${text}`;
+  return `[${BAR_FULL.repeat(done)}${BAR_EMPTY.repeat(barWidth - done)}]  ${text}`;
 }
 
 export function renderSummary(r: DownloadResult): string[] {

@@ -252,3 +252,46 @@ describe('hostile peers against a download (core session, loopback)', () => {
     expect(run.banned).toEqual([]);
   });
 });
+
+describe('hostile peers against a seed (core session, loopback)', () => {
+  it(`a flood of ${FLOOD_REQUESTS} pipelined requests at a seed: every one answered, at most our queue of 500 served, the rest rejected, never a request back`, async () => {
+    const hostile = await startFakePeer({ meta, data, misbehave: 'request-flood' });
+    // The torrent's own directory is the seed's data; the upload cap keeps the queue from
+    // draining while the flood arrives, whatever the machine's speed.
+    const session = new Session({
+      metainfo: meta,
+      store: FileStore.open(meta, { outDir: root }),
+      peerId: makePeerId('-BK0100-'),
+      trustedComplete: true,
+      seed: {},
+      uploadLimit: 2 * MiB,
+      tickMs: 100,
+    });
+    const ctl = new AbortController();
+    const events: SessionEvent[] = [];
+    const seeding = (async () => {
+      try {
+        for await (const ev of session.run(ctl.signal)) events.push(ev);
+      } catch {
+        // aborted at the end of the test
+      }
+    })();
+    const answered = () => (hostile.stats.received.piece ?? 0) + (hostile.stats.received.reject ?? 0);
+    try {
+      session.addPeers('manual', [{ host: '127.0.0.1', port: hostile.port }]);
+      for (let i = 0; i < 3000 && answered() < FLOOD_REQUESTS; i++) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      ctl.abort();
+      await seeding;
+      await hostile.close();
+    }
+    const got = hostile.stats.received;
+    console.info(`request flood at a seed: ${got.piece ?? 0} served, ${got.reject ?? 0} rejected, ${got.request ?? 0} requests back`);
+    expect(answered()).toBe(FLOOD_REQUESTS);
+    expect(got.request ?? 0).toBe(0);
+    expect(got.piece ?? 0).toBeGreaterThan(0);
+    // Without the queue's cap every request would wait its turn in memory (none rejected).
+    expect(got.reject ?? 0).toBeGreaterThanOrEqual(FLOOD_REQUESTS - 1000);
+    expect(events.filter((e) => e.type === 'peer-dropped' && e.reason !== 'session stopped')).toEqual([]);
+  }, 90_000);
+});

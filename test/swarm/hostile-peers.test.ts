@@ -23,6 +23,7 @@ import { Session, type SessionEvent, type SessionOptions } from '../../src/core/
 import { FileStore } from '../../src/core/storage/file-store.js';
 import { makePeerId } from '../../src/core/tracker/peer-id.js';
 import { FLOOD_CAP_BYTES, FLOOD_REQUESTS, type FakePeer, type FakePeerOptions, type Misbehaviour, startFakePeer } from '../helpers/fake-peer.js';
+import { ensureBuilt, runClean } from '../helpers/cli.js';
 import { patternBytes } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -293,5 +294,39 @@ describe('hostile peers against a seed (core session, loopback)', () => {
     // Without the queue's cap every request would wait its turn in memory (none rejected).
     expect(got.reject ?? 0).toBeGreaterThanOrEqual(FLOOD_REQUESTS - 1000);
     expect(events.filter((e) => e.type === 'peer-dropped' && e.reason !== 'session stopped')).toEqual([]);
+  }, 90_000);
+});
+
+describe('hostile peers against `btkit download` (the built CLI)', () => {
+  beforeAll(ensureBuilt, 180_000);
+
+  it('a liar and a peer with a bad frame beside a seed: exit 0, the file right, peer-banned and peer-dropped on the NDJSON stream', async () => {
+    const liar = await startFakePeer({ meta, data, misbehave: 'liar' });
+    const broken = await startFakePeer({ meta, data, misbehave: 'have-beyond' });
+    // The seed serves one block, then waits until the liar was cut off (polled, at most 20 s).
+    let release: () => void = () => undefined;
+    const liarGone = new Promise<void>((resolve) => (release = resolve));
+    const poll = setInterval(() => liar.stats.closed > 0 && release(), 20);
+    const timer = setTimeout(release, 20_000);
+    const honest = await startFakePeer({ meta, data, holdAfter: { blocks: 1, until: liarGone } });
+    const torrent = join(root, 'f.torrent');
+    await writeFile(torrent, (await createTorrent({ path: join(root, 'f.bin'), pieceLength: 32 * 1024, threads: 1 })).torrent);
+    const out = join(root, 'out-cli');
+    try {
+      const peers = [liar, broken, honest].flatMap((p) => ['--peer', key(p)]);
+      const r = await runClean(['download', torrent, '-o', out, ...peers, '--port', '0', '--bind', '127.0.0.1', '--no-dht', '--no-pex', '--timeout', '30s', '--json'], { timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(events.filter((e) => e.type === 'peer-banned').map((e) => e.peer)).toEqual([key(liar)]);
+      expect(events.find((e) => e.type === 'peer-dropped' && e.peer === key(broken))).toMatchObject({ code: 'WIRE_BAD_INDEX' });
+      expect(events.some((e) => e.type === 'peer-dropped' && e.peer === key(honest) && e.reason !== 'session stopped')).toBe(false);
+      expect(events.at(-1).result).toMatchObject({ banned: [key(liar)], havePieces: meta.pieceCount });
+      expect(liar.stats.connections).toBe(1);
+      expect((await readFile(join(out, 'f.bin'))).equals(data)).toBe(true);
+    } finally {
+      clearInterval(poll);
+      clearTimeout(timer);
+      await Promise.all([liar.close(), broken.close(), honest.close()]);
+    }
   }, 90_000);
 });

@@ -48,6 +48,7 @@ export type Misbehaviour =
   | 'mute'
   | 'close-mid-message'
   | 'drip'
+  | 'drip-handshake'
   | 'reject-storm'
   | 'duplicate-handshake'
   | 'bad-ext-handshake'
@@ -71,6 +72,7 @@ export const MISBEHAVIOURS: Readonly<Record<Misbehaviour, string>> = {
   mute: 'accepts the connection and never sends a byte',
   'close-mid-message': 'answers the first request with half a `piece` message, then closes',
   drip: 'answers the first request one byte a second, and nothing else',
+  'drip-handshake': 'answers the handshake one byte a second',
   'reject-storm': 'rejects every request, pours unsolicited rejects and unchokes again after each',
   'duplicate-handshake': 'sends its handshake a second time after its bitfield',
   'bad-ext-handshake': 'sends an extended handshake that is not a bencoded dictionary',
@@ -236,6 +238,16 @@ function serve(sock: net.Socket, o: FakePeerOptions, have: Bitfield, stats: Fake
   };
 
   const greet = () => {
+    if (mode === 'drip-handshake') {
+      const bytes = encodeHandshake({ reserved: reservedWith(['fast', 'extended']), infoHash: meta.infoHash.v1!, peerId });
+      void (async () => {
+        for (let k = 0; k < bytes.length && !sock.destroyed; k++) {
+          write(bytes.subarray(k, k + 1));
+          await sleep(1000);
+        }
+      })();
+      return;
+    }
     write(encodeHandshake({ reserved: reservedWith(fast ? ['fast', 'extended'] : []), infoHash: meta.infoHash.v1!, peerId }));
     if (fast) {
       const ext = mode === 'bad-ext-handshake' ? Buffer.from('not a dictionary') : encodeExtendedHandshake({ m: { ut_metadata: 3, ut_pex: 4 }, v: 'btkit-test-peer' });

@@ -215,12 +215,14 @@ describe('hostile peers against a download (core session, loopback)', () => {
     await completedFromHonest(run, honest);
   });
 
-  it('a peer that accepts the connection and never handshakes is closed at the handshake timeout, never counted as connected', async () => {
-    const { run, hostile, honest } = await attack('mute', { kit: (h) => h.stats.closed > 0 });
-    expect(hostile.stats.closed).toBeGreaterThan(0);
-    expect(run.events.some((e) => e.type === 'peer-connected' && e.peer === key(hostile))).toBe(false);
-    await completedFromHonest(run, honest);
-  });
+  for (const mode of ['mute', 'drip-handshake'] as const) {
+    it(`a peer that never completes its handshake (${mode}) is closed at the handshake timeout, never counted as connected`, async () => {
+      const { run, hostile, honest } = await attack(mode, { kit: (h) => h.stats.closed > 0 });
+      expect(hostile.stats.closed).toBeGreaterThan(0);
+      expect(run.events.some((e) => e.type === 'peer-connected' && e.peer === key(hostile))).toBe(false);
+      await completedFromHonest(run, honest);
+    });
+  }
 
   it('a reject storm (every request rejected, unsolicited rejects, an unchoke after each) is harmless: not banned, the download completes', async () => {
     const { run, hostile, honest } = await attack('reject-storm', { kit: (h) => h.stats.requests > 0 });

@@ -148,7 +148,7 @@ export const WIRE_CODES = {
   PEER_REFUSED: { category: 'network', meaning: 'the session refused an incoming peer' },
   PEER_BANNED: { category: 'network', meaning: 'the peer was banned (bad data or broken rules) and dropped' },
   PEER_BAD_BLOCK: { category: 'network', meaning: 'the peer sent a block that is none of ours (bad index, offset or length)' },
-  PEER_UNREQUESTED_DATA: { category: 'network', meaning: 'the peer kept sending blocks of pieces nobody asked it for (more than two full request pipelines)' },
+  PEER_UNREQUESTED_DATA: { category: 'network', meaning: 'the peer kept sending blocks nobody asked it for, of pieces we were not fetching or already had (more than two full request pipelines)' },
   PEER_SILENT: { category: 'network', meaning: 'the peer sent nothing for too long' },
   PEER_TOO_SLOW: { category: 'network', meaning: 'the peer\'s requests timed out repeatedly' },
   PEER_NO_HANDSHAKE: { category: 'internal', meaning: 'a peer connection was run before its handshake (a bug)' },

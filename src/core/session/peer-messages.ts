@@ -68,10 +68,14 @@ export class PeerMessages {
         }
         return;
       case 'choke':
+        p.chokedUs = true;
         if (!p.wire.state!.features.fast) t.assembler.scheduler.releasePeer(p);
         return;
       case 'unchoke':
-        p.rejected.clear();
+        // Only an unchoke after a choke forgives its rejects: a peer that rejects each request and
+        // unchokes again at once otherwise had us re-request the same blocks in a loop (issue 15).
+        if (p.chokedUs) p.rejected.clear();
+        p.chokedUs = false;
         this.ctx.requestMore(p);
         return;
       case 'interested':
@@ -132,8 +136,10 @@ export class PeerMessages {
       this.ctx.drop(p, new BtError('PEER_BAD_BLOCK', 'network', `a block that is not one of ours (piece ${index}, offset ${begin}, ${block.length} bytes)`));
       return;
     }
-    if (res.status === 'unrequested' && ++p.unrequested > MAX_UNREQUESTED_BLOCKS) {
-      this.ctx.drop(p, new BtError('PEER_UNREQUESTED_DATA', 'network', `${p.unrequested} blocks of pieces nobody asked it for`));
+    // Unasked: a block of a piece nobody is fetching, or one we had already (issue 15: a peer
+    // resending a piece we have wasted 256 MiB uncounted).
+    if ((res.status === 'unrequested' || res.status === 'duplicate') && ++p.unrequested > MAX_UNREQUESTED_BLOCKS) {
+      this.ctx.drop(p, new BtError('PEER_UNREQUESTED_DATA', 'network', `${p.unrequested} blocks nobody asked it for`));
       return;
     }
     if (res.status !== 'accepted') return;

@@ -29,9 +29,10 @@ import type { PeerSourceName } from './types.js';
  */
 const MAX_PIPELINE = 500;
 /**
- * Blocks of pieces we were not downloading that one peer may send before it is dropped: after a
- * choke without BEP 6 (our requests are void) or a piece completed elsewhere, a peer's pipeline
- * (at most MAX_PIPELINE requests) may still arrive; far more is a peer pushing data nobody asked for.
+ * Blocks nobody asked it for (of pieces we were not downloading, or that we had already) that one
+ * peer may send before it is dropped: after a choke without BEP 6 (our requests are void), a piece
+ * completed elsewhere or the endgame, a peer's pipeline (at most MAX_PIPELINE requests) may still
+ * arrive; far more is a peer pushing data nobody asked for.
  */
 export const MAX_UNREQUESTED_BLOCKS = 2 * MAX_PIPELINE;
 /** `have`s remembered from a peer before the metadata (and so the piece count) is known. */
@@ -54,10 +55,14 @@ export interface Peer extends MetadataPeer {
   reqq: number;
   down: RateMeter;
   up: RateMeter;
-  /** Pieces this peer rejected (BEP 6) since its last unchoke: not asked again meanwhile. */
+  /** Pieces this peer rejected (BEP 6) since it last unchoked us after a choke: not asked again meanwhile. */
   rejected: Set<number>;
+  /** It chokes us (connections start choked); a later unchoke clears `rejected`. */
+  chokedUs: boolean;
   snubbed: boolean;
+  /** Request-timeout strikes since its last block, and when the last one was counted. */
   expiries: number;
+  lastStrikeAt: number;
   connectedAt: number;
   lastDataAt: number;
   dropped: boolean;
@@ -65,7 +70,7 @@ export interface Peer extends MetadataPeer {
   completeSeen: boolean;
   /** It lacked pieces at some point on this connection (so a later `peer-complete` means it finished here). */
   sawIncomplete: boolean;
-  /** Blocks it sent of pieces we were not downloading (counted as waste; too many and it is dropped). */
+  /** Blocks it sent that nobody asked for: pieces we were not downloading, or had (counted as waste; too many and it is dropped). */
   unrequested: number;
 }
 
@@ -94,8 +99,10 @@ export function createPeer(init: { id: number; key: string; candidate: Candidate
     down: new RateMeter(now),
     up: new RateMeter(now),
     rejected: new Set(),
+    chokedUs: true,
     snubbed: false,
     expiries: 0,
+    lastStrikeAt: -Infinity,
     connectedAt: now,
     lastDataAt: now,
     dropped: false,

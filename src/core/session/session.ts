@@ -452,11 +452,16 @@ export class Session {
     const t = this.t;
     if (t) {
       // Requests that got no answer: give the blocks to others; the peer is slow (snubbed).
-      for (const { peer, request } of t.assembler.scheduler.expire(now, this.opts.requestTimeoutMs ?? 30_000)) {
+      // One strike per request timeout (a pipeline expiring over several ticks is one), cleared
+      // by a block: three strikes and it is dropped. (Counting only the first expiry of a snub
+      // never reached three: a peer that never answered stayed for good, issue 15.)
+      const timeout = this.opts.requestTimeoutMs ?? 30_000;
+      for (const { peer, request } of t.assembler.scheduler.expire(now, timeout)) {
         peer.wire.send({ type: 'cancel', index: request.index, begin: request.begin, length: request.length });
-        if (!peer.snubbed) peer.expiries++;
         peer.snubbed = true;
-        if (peer.expiries >= 3) this.dropPeer(peer, new BtError('PEER_TOO_SLOW', 'network', 'requests timed out repeatedly'));
+        if (now - peer.lastStrikeAt < timeout) continue;
+        peer.lastStrikeAt = now;
+        if (++peer.expiries >= 3) this.dropPeer(peer, new BtError('PEER_TOO_SLOW', 'network', 'requests timed out repeatedly'));
       }
     } else {
       this.metadata.tick();

@@ -7,7 +7,7 @@
  * can be written inline.
  */
 import { BtError } from '../errors.js';
-import type { BEncodable } from './types.js';
+import { keyOf, type BEncodable } from './types.js';
 
 /** Encode a value to canonical bencode. */
 export function encode(value: BEncodable): Buffer {
@@ -80,7 +80,7 @@ function write(v: BEncodable, out: Writer, depth: number): void {
   } else if (typeof v === 'object' && v !== null) {
     // Text keys: convert to binary strings so sorting compares UTF-8 bytes (ASCII keys are already).
     writeDict(
-      Object.entries(v).map(([k, val]) => [isAscii(k) ? k : Buffer.from(k, 'utf8').toString('latin1'), val as BEncodable | undefined] as const),
+      Object.entries(v).map(([k, val]) => [keyOf(k), val as BEncodable | undefined] as const),
       out,
       depth,
     );
@@ -89,8 +89,6 @@ function write(v: BEncodable, out: Writer, depth: number): void {
   }
 }
 
-// eslint-disable-next-line no-control-regex -- the ASCII range is the point
-const isAscii = (s: string): boolean => /^[\x00-\x7f]*$/.test(s);
 
 function writeDict(entries: (readonly [string, BEncodable | undefined])[], out: Writer, depth: number): void {
   const present = entries.filter((e): e is readonly [string, BEncodable] => e[1] !== undefined);

@@ -236,7 +236,8 @@ async function hashV2(
     tree,
     pieceLayers,
     pieces,
-    files: walked.directory ? stream.map((s, i) => ({ path: s.path, length: s.length, ...optional('attr', attrOfStream[i]) })) : null,
+    // The v1 list (with its padding files) only for a hybrid: a v2-only torrent has none.
+    files: walked.directory && version === 'hybrid' ? stream.map((s, i) => ({ path: s.path, length: s.length, ...optional('attr', attrOfStream[i]) })) : null,
     length: totalLength,
     // A single file's attributes sit in the info dictionary beside `length` (v1 side of a hybrid only).
     ...(walked.directory || version === 'v2' ? {} : optional('attr', attrOfStream[0])),

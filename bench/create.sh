@@ -15,7 +15,8 @@
 # Needs: mktorrent, transmission-cli, /usr/bin/python3 with python3-libtorrent, /usr/bin/time.
 # Usage: bash bench/create.sh [RUNS]
 #   BENCH_DIR (default /tmp/btkit-bench-create) holds the data (~6 GiB with `big`); it is deleted
-#   at the end unless BENCH_KEEP=1.
+#   at the end unless BENCH_KEEP=1. BTKIT_OLD=DIR also runs the btkit built in DIR (a worktree of
+#   an older commit, `npm run build` there) as the tool btkit@old, in the same rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -63,6 +64,10 @@ hashes() { # torrent → "v1 v2"
 }
 
 declare -A cmd wall rss cpu
+old=${BTKIT_OLD:+node $BTKIT_OLD/bin/run.js}
+extra=${old:+btkit@old}
+# add_old NAME: btkit@old runs btkit's command of set NAME with the old build.
+add_old() { if [ -n "$old" ]; then cmd[$1,btkit@old]=${cmd[$1,btkit]/"$btkit"/"$old"}; fi; }
 # run_set NAME DATA TOOL... : each tool's command is in cmd[NAME,TOOL] with OUT for its output file.
 run_set() {
   local name=$1 data=$2; shift 2
@@ -94,7 +99,7 @@ for data in one tree; do
   cmd[$data,btkit]="$btkit create $dir/$src -p 1MiB --no-date -o OUT -q"
   cmd[$data,mktorrent]="$mk $dir/$src"
   cmd[$data,transmission]="transmission-create -s 1024 -o OUT $dir/$src"
-  run_set "$data" "$src" btkit mktorrent transmission
+  add_old "$data"; run_set "$data" "$src" btkit mktorrent transmission $extra
   a=$(hashes "$dir/out-$data-btkit.torrent"); b=$(hashes "$dir/out-$data-mktorrent.torrent")
   [ "${a% *}" = "${b% *}" ] || echo "WARNING: infohash differs from mktorrent on $data: $a vs $b" >&2
 done
@@ -102,7 +107,7 @@ done
 if has big; then
   cmd[big,btkit]="$btkit create $dir/big.bin -p 1MiB --no-date -o OUT -q"
   cmd[big,mktorrent]="$mk $dir/big.bin"
-  run_set big big.bin btkit mktorrent
+  add_old big; run_set big big.bin btkit mktorrent $extra
   a=$(hashes "$dir/out-big-btkit.torrent"); b=$(hashes "$dir/out-big-mktorrent.torrent")
   [ "${a% *}" = "${b% *}" ] || echo "WARNING: infohash differs from mktorrent on big: $a vs $b" >&2
 fi
@@ -111,7 +116,7 @@ if has hybrid; then
   cmd[hybrid,btkit]="$btkit create $dir/one.bin --hybrid -p 1MiB --no-date -o OUT -q"
   cmd[hybrid,libtorrent]="$lt_create --hybrid --piece-kib 1024 $dir/one.bin OUT"
   cmd[hybrid,btkit-v1]="$btkit create $dir/one.bin -p 1MiB --no-date -o OUT -q"
-  run_set hybrid one.bin btkit libtorrent btkit-v1
+  add_old hybrid; run_set hybrid one.bin btkit libtorrent btkit-v1 $extra
   a=$(hashes "$dir/out-hybrid-btkit.torrent"); b=$(hashes "$dir/out-hybrid-libtorrent.torrent")
   [ "$a" = "$b" ] || echo "WARNING: hybrid infohashes differ from libtorrent: $a vs $b" >&2
   hv=$(echo "${wall[hybrid,btkit]}" | med); v1=$(echo "${wall[hybrid,btkit-v1]}" | med)
@@ -121,7 +126,7 @@ fi
 if has small; then
   cmd[small,btkit]="$btkit create $dir/small --v2 -p 32KiB --no-date -o OUT -q"
   cmd[small,libtorrent]="$lt_create --v2 --piece-kib 32 $dir/small OUT"
-  run_set small small btkit libtorrent
+  add_old small; run_set small small btkit libtorrent $extra
   a=$(hashes "$dir/out-small-btkit.torrent"); b=$(hashes "$dir/out-small-libtorrent.torrent")
   [ "${a#* }" = "${b#* }" ] || echo "WARNING: v2 infohash differs from libtorrent on small: $a vs $b" >&2
 fi

@@ -8,15 +8,18 @@
  * keeps only the decisions that need everything (choking, dropping, completing).
  */
 import { BtError } from '../errors.js';
+import type { ExtendedHandshakeInit } from '../extension/handshake.js';
 import { Bitfield } from '../pieces/bitfield.js';
 import { DEFAULT_REQQ, pipelineDepth } from '../pieces/blocks.js';
 import type { PeerPieces } from '../pieces/picker.js';
 import { allowedFastSet } from '../wire/allowed-fast.js';
 import type { Message } from '../wire/messages.js';
 import type { PeerWire } from '../wire/peer-wire.js';
+import { yourIp } from './addresses.js';
 import type { MetadataPeer } from './metadata.js';
 import type { Candidate } from './peer-book.js';
 import { RateMeter } from './rate.js';
+import { OUR_REQQ } from './uploader.js';
 import type { Torrent } from './torrent.js';
 import type { PeerSourceName } from './types.js';
 
@@ -139,6 +142,12 @@ export function adoptEarly(p: Peer, pieceCount: number): PeerPieces {
     bits.set(i);
   }
   return bits.hasAll() ? 'all' : bits;
+}
+
+/** Our BEP 10 extended handshake to a peer at `remoteHost`: client, queue depth, listen port, and its address as we see it. */
+export function ourExtendedHandshake(remoteHost: string, o: { client: string; port: number }): Omit<ExtendedHandshakeInit, 'm'> {
+  const ip = yourIp(remoteHost);
+  return { v: o.client, reqq: OUR_REQQ, ...(o.port ? { p: o.port } : {}), ...(ip ? { yourip: ip } : {}) };
 }
 
 /**

@@ -6,8 +6,9 @@
  * - connections.ts  dialing, accepting, the handshake policy, the limits, the transport choice;
  * - peer-book.ts    every address from every peer source (trackers, DHT, PEX, --peer) in one book;
  * - assembler.ts    blocks → pieces → a `PieceVerifier` → storage; the one writer of the picker;
- * - uploader.ts     the upload side; choker.ts / seed-choker.ts who is unchoked;
- * - persistence.ts  the resume state; metadata.ts  BEP 9 fetching and serving.
+ * - peer-messages.ts what a peer's messages do (piece sets, requests, blocks into the assembler);
+ * - uploader.ts     the upload side; upload-slots.ts (over choker.ts / seed-choker.ts) who is unchoked;
+ * - traffic.ts      totals, rates and limits; persistence.ts the resume state; metadata.ts BEP 9.
  *
  *   const session = new Session({ metainfo, store, peerId, resumePath, listen: { host, port } });
  *   // or, for a magnet link: new Session({ infoHash, peerId, onMetadata: async (info) => ({ metainfo, store, … }) })
@@ -25,55 +26,42 @@
  * DOWNLOAD_STALLED / NO_METADATA (category no-peers) when nothing arrived for `stallTimeoutMs`,
  * an io error from the disk.
  */
-import { networkInterfaces } from 'node:os';
 import { BtError, type ErrorCode, abortError, isBtError } from '../errors.js';
 import type { ExtensionFactory } from '../extension/registry.js';
-import { Bitfield } from '../pieces/bitfield.js';
-import type { PeerPieces } from '../pieces/picker.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { Endpoint } from '../transport/types.js';
-import { normalizeAddress, parseIPv4, parseIPv6 } from '../tracker/peers.js';
-import type { Message } from '../wire/messages.js';
 import type { PeerWire } from '../wire/peer-wire.js';
+import { localAddresses, usableEndpoints } from './addresses.js';
 import { Choker } from './choker.js';
 import { ConnectionManager } from './connections.js';
 import { MetadataExchange, type MetadataSlot } from './metadata.js';
 import type { SessionOptions, TorrentSetup } from './options.js';
-import { MAX_UNREQUESTED_BLOCKS, type Peer, adoptEarly, createPeer, greet, recordEarly, requestMore, updateInterest } from './peer.js';
+import { type Peer, createPeer, greet, ourExtendedHandshake, requestMore, updateInterest } from './peer.js';
 import { type Candidate, keyOf, PeerBook } from './peer-book.js';
+import { PeerMessages } from './peer-messages.js';
 import { PeerExchange } from './pex.js';
+import { PieceWaiters } from './piece-waiters.js';
 import { AsyncQueue } from './queue.js';
-import { RateMeter, TokenBucket } from './rate.js';
+import { stallError } from './stop-conditions.js';
 import { Torrent } from './torrent.js';
+import { Traffic } from './traffic.js';
 import type { DoneReason, PeerSource, PeerSourceContext, PeerSourceName, SessionEvent, SessionStats } from './types.js';
-import { OUR_REQQ } from './uploader.js';
+import { UploadSlots } from './upload-slots.js';
 
 export type { SessionMetainfo, SessionOptions, TorrentSetup } from './options.js';
 export { piecePriorities } from './torrent.js';
 
-/** Upload slots are reconsidered this often (BEP 3: every ten seconds). */
-const CHOKE_ROUND_MS = 10_000;
 /** How long a clean stop waits for each peer to read our last messages and close (see `closeGracefully`). */
 const GOODBYE_MS = 500;
 /** ut_metadata errors that prove the peer lied about the metadata (extension/ut-metadata.ts). */
 const METADATA_LIES = new Set<ErrorCode>(['EXT_METADATA_PIECE_OUT_OF_RANGE', 'EXT_METADATA_SIZE_MISMATCH', 'EXT_METADATA_BAD_PIECE_LENGTH']);
-/** Addresses of this machine, to recognise ourselves in a tracker's peer list. */
-function localAddresses(): Set<string> {
-  const out = new Set(['127.0.0.1', '::1', '0.0.0.0', '::']);
-  try {
-    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(normalizeAddress(a.address));
-  } catch {
-    // no interfaces visible (sandbox): loopback is enough
-  }
-  return out;
-}
 
 export class Session {
   private readonly opts: SessionOptions;
   private readonly now: () => number;
   private readonly rng: () => number;
   private readonly infoHash: Buffer;
-  private readonly choker: Choker<Peer>;
+  private readonly slots: UploadSlots;
   private readonly queue = new AsyncQueue<SessionEvent>();
   private readonly sources: PeerSource[] = [];
   private readonly book = new PeerBook();
@@ -83,20 +71,14 @@ export class Session {
   private readonly connections: ConnectionManager;
   private readonly metadata: MetadataExchange<Peer>;
   private readonly pex: PeerExchange<Peer> | null;
-  private readonly pieceWaiters = new Map<number, (() => void)[]>();
-  private readonly downRate: RateMeter;
-  private readonly upRate: RateMeter;
-  private readonly downBucket: TokenBucket;
-  private readonly upBucket: TokenBucket;
+  private readonly pieceWaiters = new PieceWaiters();
+  private readonly traffic: Traffic;
+  private readonly messages: PeerMessages;
   private t: Torrent<Peer> | null = null;
-  private downloaded = 0;
-  private uploaded = 0;
   private startedAt = 0;
-  private lastDataAt = 0;
   private completedAt: number | null = null;
   private startedComplete = false;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
-  private lastChokeRound = -Infinity;
   private lastProgress = -Infinity;
   private stopping: Promise<void> | undefined;
   private fatal: BtError | undefined;
@@ -117,12 +99,21 @@ export class Session {
     this.infoHash = Buffer.from(v1);
     this.now = options.now ?? (() => performance.now());
     this.rng = options.rng ?? Math.random;
-    this.choker = new Choker<Peer>({ slots: options.uploadSlots ?? 4, rng: this.rng });
-    const t0 = this.now();
-    this.downRate = new RateMeter(t0);
-    this.upRate = new RateMeter(t0);
-    this.downBucket = new TokenBucket(options.downloadLimit ?? 0, this.now);
-    this.upBucket = new TokenBucket(options.uploadLimit ?? 0, this.now);
+    this.slots = new UploadSlots(new Choker<Peer>({ slots: options.uploadSlots ?? 4, rng: this.rng }), options.seedChoker ?? null);
+    this.traffic = new Traffic(this.now, { download: options.downloadLimit, upload: options.uploadLimit });
+    this.messages = new PeerMessages({
+      torrent: () => this.t,
+      traffic: this.traffic,
+      now: this.now,
+      emit: (ev) => this.emit(ev),
+      drop: (p, err) => void this.dropPeer(p, err),
+      requestMore: (p) => this.requestMore(p),
+      updateInterest: (p) => this.updateInterest(p),
+      interested: (p) => this.t && this.slots.interested(p, this.peers, this.t.uploader),
+      dhtNodeSeen: (host, port) => {
+        for (const s of this.sources) s.nodeSeen?.(host, port);
+      },
+    });
     this.metadata = new MetadataExchange<Peer>({
       infoHash: this.infoHash,
       info: options.metainfo?.infoBytes ?? null,
@@ -160,12 +151,7 @@ export class Session {
             ...(this.t ? { pieceCount: this.t.meta.pieceCount } : {}),
             ...(this.dhtPort() ? { dht: true } : {}),
             extensions,
-            extendedHandshake: {
-              v: options.clientName ?? 'btkit',
-              reqq: OUR_REQQ,
-              ...(this.connections.port ? { p: this.connections.port } : {}),
-              ...(yourIp(remote.host) ? { yourip: yourIp(remote.host)! } : {}),
-            },
+            extendedHandshake: ourExtendedHandshake(remote.host, { client: options.clientName ?? 'btkit', port: this.connections.port }),
           },
         };
       },
@@ -196,13 +182,8 @@ export class Session {
 
   /** Peer addresses from `source`; ourselves and known addresses are skipped. Manual peers are retried forever. */
   addPeers(source: PeerSourceName, peers: readonly Endpoint[]): void {
-    for (const e of peers) {
-      if (!Number.isInteger(e.port) || e.port <= 0 || e.port > 0xffff) continue;
-      const host = normalizeAddress(e.host);
-      const port = this.connections.port;
-      if (port !== 0 && e.port === port && this.local.has(host)) continue;
-      this.book.add({ host, port: e.port }, source, this.now());
-    }
+    const now = this.now();
+    for (const e of usableEndpoints(peers, this.local, this.connections.port)) this.book.add(e, source, now);
     if (this.running) this.connections.connectMore();
   }
 
@@ -215,17 +196,7 @@ export class Session {
   waitForPiece(index: number, signal?: AbortSignal): Promise<void> {
     if (this.hasPiece(index)) return Promise.resolve();
     if (this.stopping) return Promise.reject(this.fatal ?? abortError(signal));
-    return new Promise<void>((resolve, reject) => {
-      const list = this.pieceWaiters.get(index) ?? [];
-      const onAbort = () => reject(abortError(signal));
-      list.push(() => {
-        signal?.removeEventListener('abort', onAbort);
-        if (this.hasPiece(index)) resolve();
-        else reject(this.fatal ?? abortError(signal));
-      });
-      this.pieceWaiters.set(index, list);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.pieceWaiters.wait(index, (i) => this.hasPiece(i), () => this.fatal, signal);
   }
 
   /** Our listening endpoint, once `run` has started listening. */
@@ -242,7 +213,7 @@ export class Session {
     const now = this.now();
     let seeds = 0;
     for (const p of this.peers) if (!p.early && (p.pieces === 'all' || p.pieces.hasAll())) seeds++;
-    const downRate = this.downRate.rate(now);
+    const downRate = this.traffic.downRate.rate(now);
     const t = this.t;
     const left = t ? t.wantedBytes - t.haveWantedBytes : 0;
     return {
@@ -250,11 +221,11 @@ export class Session {
       havePieces: t?.picker.completed ?? 0,
       totalBytes: t?.wantedBytes ?? 0,
       doneBytes: t?.haveWantedBytes ?? 0,
-      downloaded: this.downloaded,
-      uploaded: this.uploaded,
+      downloaded: this.traffic.downloaded,
+      uploaded: this.traffic.uploaded,
       wasted: t?.assembler.wasted ?? 0,
       downRate,
-      upRate: this.upRate.rate(now),
+      upRate: this.traffic.upRate.rate(now),
       peers: this.peers.size,
       seeds,
       known: this.book.size,
@@ -302,7 +273,7 @@ export class Session {
       now: this.now,
       sequential: this.opts.sequential ?? false,
       hashPool: this.opts.hashPool ?? null,
-      upBucket: this.upBucket,
+      upBucket: this.traffic.upBucket,
       saveEveryMs: this.opts.saveEveryMs,
       signal: this.abort.signal,
       assembler: {
@@ -313,12 +284,7 @@ export class Session {
         },
         fatal: (err) => this.fail(err),
       },
-      onSent: (peer, bytes) => {
-        const now = this.now();
-        peer.up.add(bytes, now);
-        this.upRate.add(bytes, now);
-        this.uploaded += bytes;
-      },
+      onSent: (peer, bytes) => this.traffic.sent(peer, bytes),
       onReadError: (err) => this.emit({ type: 'warning', message: `cannot read a block to upload: ${err.message}`, code: err.code }),
     });
   }
@@ -331,7 +297,7 @@ export class Session {
 
   private async start(signal?: AbortSignal): Promise<void> {
     this.startedAt = this.now();
-    this.lastDataAt = this.startedAt;
+    this.traffic.restartStallTimer();
     if (this.t) {
       await this.prepareTorrent(this.t, signal);
       if (this.stopping) return;
@@ -357,7 +323,7 @@ export class Session {
     }
     this.sourcesStarted = true;
     for (const s of this.sources) s.start(this.sourceContext(s));
-    this.lastDataAt = this.now();
+    this.traffic.restartStallTimer();
     this.tickTimer = setInterval(() => this.tick(), this.opts.tickMs ?? 1000);
     this.connections.connectMore();
   }
@@ -410,19 +376,12 @@ export class Session {
     // Every connection learns the piece count; what peers said before now becomes their piece set.
     for (const p of [...this.peers]) {
       try {
-        p.wire.setPieceCount(t.meta.pieceCount);
-        this.setPeerPieces(p, adoptEarly(p, t.meta.pieceCount));
+        this.messages.metadataArrived(t, p);
       } catch (err) {
         this.dropPeer(p, isBtError(err) ? err : new BtError('PEER_FAILED', 'network', String(err)));
-        continue;
       }
-      // BEP 9: it may now ask us for the metadata (our handshake carries metadata_size from now on).
-      p.wire.resendExtendedHandshake();
-      // We said have none (or nothing) when we knew no pieces: what the disk held is told now.
-      if (t.picker.completed > 0) for (const i of t.picker.haveBitfield().setIndices()) p.wire.send({ type: 'have', index: i });
-      this.updateInterest(p);
     }
-    this.lastDataAt = this.now();
+    this.traffic.restartStallTimer();
     if (this.startedComplete) {
       this.completedAt = this.now();
       this.emit({ type: 'complete', ...this.stats() });
@@ -434,8 +393,8 @@ export class Session {
     return {
       addPeers: (peers) => this.addPeers(source.name, peers),
       totals: () => ({
-        uploaded: this.uploaded,
-        downloaded: this.downloaded,
+        uploaded: this.traffic.uploaded,
+        downloaded: this.traffic.downloaded,
         // Unknown before the metadata: BEP 3 trackers expect a number; a large one says "leecher".
         left: this.t ? this.t.wantedBytes - this.t.haveWantedBytes : 16 * 1024 * 1024,
       }),
@@ -471,8 +430,7 @@ export class Session {
     // a seed we completed) reaches them before the connection goes.
     const goodbyes = [...this.peers].map((p) => this.dropPeer(p, null, 'session stopped', { graceful: true }));
     await Promise.allSettled([this.t?.assembler.stop(), ...goodbyes]);
-    for (const [, list] of this.pieceWaiters) for (const w of list) w();
-    this.pieceWaiters.clear();
+    this.pieceWaiters.wakeAll();
     if (this.t) {
       try {
         await this.t.persistence.close();
@@ -516,10 +474,7 @@ export class Session {
       }
     }
     this.pex?.tick(this.peers, now);
-    if (now - this.lastChokeRound >= CHOKE_ROUND_MS) {
-      this.lastChokeRound = now;
-      this.chokeRound(now);
-    }
+    if (t) this.slots.tick(this.peers, t.uploader, this.completedAt !== null, now);
     this.connections.connectMore();
     if (now - this.lastProgress >= 1000) {
       this.lastProgress = now;
@@ -527,66 +482,24 @@ export class Session {
     }
     t?.persistence.tick((err) => this.fail(err));
     const stall = this.opts.stallTimeoutMs ?? 60_000;
-    if (this.completedAt === null && stall > 0 && now - this.lastDataAt >= stall) {
-      this.fail(this.stallError(stall));
+    if (this.completedAt === null && stall > 0 && now - this.traffic.lastDataAt >= stall) {
+      this.fail(stallError(stall, { haveMetadata: !!t, known: this.book.size, connected: this.peers.size, downloaded: this.traffic.downloaded }));
       return;
     }
     this.checkSeedDone(now);
-  }
-
-  private stallError(stall: number): BtError {
-    const s = Math.round(stall / 1000);
-    const detail = { known: this.book.size, connected: this.peers.size, downloaded: this.downloaded };
-    if (!this.t) {
-      return new BtError('NO_METADATA', 'no-metadata', `no peer sent the metadata within ${s} s (${this.book.size} peer address(es) known, ${this.peers.size} connected)`, {
-        detail,
-      });
-    }
-    if (this.downloaded === 0) {
-      return new BtError('NO_PEERS', 'no-peers', `no data arrived within ${s} s (${this.book.size} peer address(es) known, ${this.peers.size} connected)`, { detail });
-    }
-    return new BtError('DOWNLOAD_STALLED', 'no-peers', `no data arrived for ${s} s (${this.peers.size} peer(s) connected)`, { detail });
   }
 
   private checkSeedDone(now: number): void {
     if (this.completedAt === null || !this.opts.seed || !this.t) return;
     const { ratio, timeMs } = this.opts.seed;
     const wanted = this.t.wantedBytes;
-    if (ratio !== undefined && wanted > 0 && this.uploaded / wanted >= ratio) {
+    if (ratio !== undefined && wanted > 0 && this.traffic.uploaded / wanted >= ratio) {
       this.doneReason = 'seed-ratio';
       void this.stop();
     } else if (timeMs !== undefined && now - this.completedAt >= timeMs) {
       this.doneReason = 'seed-time';
       void this.stop();
     }
-  }
-
-  private chokeRound(now: number): void {
-    if (!this.t) return;
-    const seeding = this.completedAt !== null;
-    const choker = seeding && this.opts.seedChoker ? (this.opts.seedChoker as unknown as Choker<Peer>) : this.choker;
-    const unchoke = choker.round(
-      [...this.peers].map((p) => ({
-        peer: p,
-        interested: p.wire.state!.peerInterested,
-        rate: seeding ? p.up.rate(now) : p.down.rate(now),
-        isNew: now - p.connectedAt < 60_000,
-      })),
-    );
-    for (const p of this.peers) this.setChoked(p, !unchoke.has(p));
-  }
-
-  private unchokedCount(): number {
-    let n = 0;
-    for (const p of this.peers) if (!p.wire.state!.amChoking) n++;
-    return n;
-  }
-
-  private setChoked(p: Peer, choked: boolean): void {
-    const st = p.wire.state!;
-    if (st.amChoking === choked || !this.t) return;
-    const action = p.wire.send({ type: choked ? 'choke' : 'unchoke' });
-    if (choked) this.t.uploader.choked(p, action);
   }
 
   // --- peers -----------------------------------------------------------------------------------
@@ -605,14 +518,14 @@ export class Session {
     greet(this.t, peer, { infoHash: this.infoHash, allowedFast: this.opts.allowedFast ?? 10, dhtPort: this.dhtPort() });
     try {
       await wire.run({
-        onMessage: (m) => this.onMessage(peer, m),
+        onMessage: (m) => this.messages.onMessage(peer, m),
         onExtendedHandshake: (h) => {
           if (h.reqq) peer.reqq = Math.min(h.reqq, 4096);
           if (h.v) peer.client = h.v.slice(0, 64);
           if (h.p) peer.listenPort = h.p;
         },
         onChunkEnd: () => this.requestMore(peer),
-        beforeRead: () => this.beforeRead(),
+        beforeRead: () => this.traffic.beforeRead(this.t?.assembler.backpressure(), this.abort.signal),
       });
       this.dropPeer(peer, null, 'the peer closed the connection');
     } catch (err) {
@@ -628,16 +541,6 @@ export class Session {
   private dhtPort(): number {
     for (const s of this.sources) if (s.dhtPort) return s.dhtPort;
     return 0;
-  }
-
-  /** Backpressure before the next socket read: the download limit, and the disk. */
-  private beforeRead(): Promise<void> | void {
-    const waits: Promise<void>[] = [];
-    if (!this.downBucket.unlimited && this.downBucket.waitMs() > 0) waits.push(this.downBucket.ready(this.abort.signal).catch(() => undefined));
-    const disk = this.t?.assembler.backpressure();
-    if (disk) waits.push(disk);
-    if (waits.length === 0) return;
-    return Promise.all(waits).then(() => undefined);
   }
 
   private dropPeer(p: Peer, error: BtError | null, reason?: string, options: { graceful?: boolean } = {}): Promise<void> {
@@ -667,14 +570,8 @@ export class Session {
       this.connections.connectMore();
       // Blocks it held go to others now, not at their next chunk.
       for (const q of this.peers) this.requestMore(q);
-      // Its upload slot goes to a waiting peer now, not at the next round (up to 10 s later): a
-      // seed whose leechers finish and leave would otherwise leave the last ones waiting.
-      if (!p.wire.state!.amChoking) {
-        for (const q of this.peers) {
-          if (this.unchokedCount() >= this.choker.slots) break;
-          if (q.wire.state!.amChoking && q.wire.state!.peerInterested) this.setChoked(q, false);
-        }
-      }
+      // Its upload slot goes to a waiting peer now, not at the next round (up to 10 s later).
+      if (t) this.slots.refill(p, this.peers, t.uploader);
     }
     return closed;
   }
@@ -686,86 +583,7 @@ export class Session {
     this.dropPeer(p, new BtError('PEER_BANNED', 'network', reason));
   }
 
-  /** A peer's piece set changes (bitfield, have all, or its haves completed it). */
-  private setPeerPieces(p: Peer, pieces: PeerPieces): void {
-    const t = this.t!;
-    t.picker.removePeer(p.pieces);
-    p.pieces = pieces;
-    t.picker.addPeer(pieces);
-    const all = pieces === 'all' || pieces.hasAll();
-    if (!all) p.sawIncomplete = true;
-    else if (!p.completeSeen) {
-      p.completeSeen = true;
-      this.emit({ type: 'peer-complete', peer: p.key, peerId: p.peerIdHex, finished: p.sawIncomplete });
-    }
-  }
-
-  // --- messages --------------------------------------------------------------------------------
-
-  private onMessage(p: Peer, m: Message): void {
-    if (m.type === 'port') {
-      // BEP 5: the peer's DHT node listens on this UDP port at its address.
-      if (m.port > 0) for (const s of this.sources) s.nodeSeen?.(p.wire.conn.remote.host, m.port);
-      return;
-    }
-    if (p.early) {
-      recordEarly(p, m);
-      return;
-    }
-    const t = this.t!;
-    switch (m.type) {
-      case 'bitfield':
-        // A bitfield may replace an earlier piece set (wire/state.ts: after have none).
-        this.setPeerPieces(p, Bitfield.fromWire(m.bits, t.meta.pieceCount));
-        this.updateInterest(p);
-        return;
-      case 'have-all':
-        this.setPeerPieces(p, 'all');
-        this.updateInterest(p);
-        return;
-      case 'have-none':
-        p.sawIncomplete = true;
-        return;
-      case 'have':
-        if (p.pieces !== 'all' && !p.pieces.hasAll()) p.sawIncomplete = true;
-        if (p.pieces !== 'all' && p.pieces.set(m.index)) {
-          t.picker.addHave(m.index);
-          // Count a peer that completed as a seed from now on.
-          if (p.pieces.hasAll()) this.setPeerPieces(p, 'all');
-          if (!p.wire.state!.amInterested && t.picker.isWanted(m.index)) p.wire.send({ type: 'interested' });
-        }
-        return;
-      case 'choke':
-        if (!p.wire.state!.features.fast) t.assembler.scheduler.releasePeer(p);
-        return;
-      case 'unchoke':
-        p.rejected.clear();
-        this.requestMore(p);
-        return;
-      case 'interested':
-        // Interest in our pieces: it lacks some (a seed that has all has no reason to ask).
-        if (t.picker.completed > 0 && p.pieces !== 'all' && !p.pieces.hasAll()) p.sawIncomplete = true;
-        if (p.wire.state!.amChoking && this.unchokedCount() < this.choker.slots) this.setChoked(p, false);
-        return;
-      case 'request':
-        t.uploader.request(p, m);
-        return;
-      case 'cancel':
-        t.uploader.cancel(p, m);
-        return;
-      case 'reject':
-        if (t.assembler.scheduler.release(p, m)) {
-          p.rejected.add(m.index);
-          this.requestMore(p);
-        }
-        return;
-      case 'piece':
-        this.onPiece(t, p, m.index, m.begin, m.block);
-        return;
-      default:
-        return;
-    }
-  }
+  // --- messages -------------------------------------------------------------------------------
 
   private updateInterest(p: Peer): void {
     if (this.t) updateInterest(this.t, p);
@@ -777,31 +595,6 @@ export class Session {
 
   // --- pieces ----------------------------------------------------------------------------------
 
-  private onPiece(t: Torrent<Peer>, p: Peer, index: number, begin: number, block: Uint8Array): void {
-    const res = t.assembler.receive(p, index, begin, block);
-    if (res.status === 'invalid') {
-      this.dropPeer(p, new BtError('PEER_BAD_BLOCK', 'network', `a block that is not one of ours (piece ${index}, offset ${begin}, ${block.length} bytes)`));
-      return;
-    }
-    if (res.status === 'unrequested' && ++p.unrequested > MAX_UNREQUESTED_BLOCKS) {
-      this.dropPeer(p, new BtError('PEER_UNREQUESTED_DATA', 'network', `${p.unrequested} blocks of pieces nobody asked it for`));
-      return;
-    }
-    if (res.status !== 'accepted') return;
-    const now = this.now();
-    p.down.add(block.length, now);
-    this.downRate.add(block.length, now);
-    this.downBucket.consume(block.length);
-    this.downloaded += block.length;
-    this.lastDataAt = now;
-    p.lastDataAt = now;
-    if (p.snubbed) {
-      p.snubbed = false;
-      p.expiries = 0;
-    }
-    for (const c of res.cancels) c.peer.wire.send({ type: 'cancel', index: c.request.index, begin: c.request.begin, length: c.request.length });
-  }
-
   private onVerified(index: number): void {
     const t = this.t!;
     t.counted(index);
@@ -812,11 +605,7 @@ export class Session {
       p.wire.send({ type: 'have', index });
     }
     this.emit({ type: 'piece-verified', index, havePieces: t.picker.completed, doneBytes: t.haveWantedBytes, totalBytes: t.wantedBytes });
-    const waiters = this.pieceWaiters.get(index);
-    if (waiters) {
-      this.pieceWaiters.delete(index);
-      for (const w of waiters) w();
-    }
+    this.pieceWaiters.verified(index);
     if (t.picker.wantedMissing === 0 && this.completedAt === null) this.onComplete();
   }
 
@@ -840,7 +629,3 @@ export class Session {
   }
 }
 
-/** Our address as a peer sees it, for BEP 10 `yourip`: the peer's own address bytes, reversed roles. */
-function yourIp(host: string): Uint8Array | null {
-  return parseIPv4(host) ?? parseIPv6(host);
-}

@@ -1,5 +1,6 @@
 /**
- * When a seed's work is done: the `--until` conditions of `btkit seed` (any one met stops it).
+ * When a session's work ends. For a seed, the `--until` conditions of `btkit seed` (any one met
+ * stops it); for a download, `stallError`: what to say when nothing arrived for too long.
  *
  * - `ratio`: uploaded / the torrent's size reached N;
  * - `time`: seeded this long (from the moment the session started serving);
@@ -9,6 +10,7 @@
  *
  * Pure: the caller feeds observations; `met` answers which condition is met, if any.
  */
+import { BtError } from '../errors.js';
 
 export type StopCondition =
   | { kind: 'ratio'; ratio: number }
@@ -46,6 +48,16 @@ export function describeCondition(c: StopCondition): string {
     case 'peers-complete':
       return `peers-complete=${c.count}`;
   }
+}
+
+/** A download that waited `stallMs` for data (or for the metadata) in vain: the error that ends it. */
+export function stallError(stallMs: number, seen: { haveMetadata: boolean; known: number; connected: number; downloaded: number }): BtError {
+  const s = Math.round(stallMs / 1000);
+  const detail = { known: seen.known, connected: seen.connected, downloaded: seen.downloaded };
+  const peers = `${seen.known} peer address(es) known, ${seen.connected} connected`;
+  if (!seen.haveMetadata) return new BtError('NO_METADATA', 'no-metadata', `no peer sent the metadata within ${s} s (${peers})`, { detail });
+  if (seen.downloaded === 0) return new BtError('NO_PEERS', 'no-peers', `no data arrived within ${s} s (${peers})`, { detail });
+  return new BtError('DOWNLOAD_STALLED', 'no-peers', `no data arrived for ${s} s (${seen.connected} peer(s) connected)`, { detail });
 }
 
 export class StopConditions {

@@ -6,31 +6,23 @@
  * HTTP serves exactly `/announce` and `/scrape`: libtorrent's SSRF mitigation accepts a localhost
  * tracker only at `/announce`, and BEP 48 derives the scrape path from it.
  *
- * UDP connection ids are not stored: each is a keyed hash (HMAC-SHA-256 with a per-server secret)
- * of the client's address, port and the current minute, accepted for that minute and the two
- * before it. So they stay valid at least the two minutes BEP 15 asks, cost no memory, and cannot
- * be guessed by a spoofer who never saw the connect answer.
+ * The UDP front end (the hot path, and how its connection ids work) is in udp-server.ts.
  *
  * Requests are logged through `onEvent` (a plain callback: the server's log is a side channel,
  * not a result the caller iterates).
  */
 import http from 'node:http';
 import dgram from 'node:dgram';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { fromSystemError, isBtError } from '../errors.js';
 import { encodeAnnounceBody, encodeFailureBody, encodeScrapeBody, parseAnnounceQuery, parseScrapeQuery } from './http-codec.js';
-import { formatIPv4, normalizeAddress } from './peers.js';
-import { SwarmStore, type SwarmStoreOptions } from './swarm.js';
-import {
-  MAX_SCRAPE_HASHES,
-  PROTOCOL_ID,
-  decodeRequest,
-  encodeAnnounceResponse,
-  encodeConnectResponse,
-  encodeErrorResponse,
-  encodeScrapeResponse,
-} from './udp-codec.js';
+import { InfoHashSet } from './infohash-set.js';
+import { normalizeAddress } from './peers.js';
+import { SwarmStore, ipv4Number, type SwarmStoreOptions } from './swarm.js';
+import { udpFrontEnd } from './udp-server.js';
 import { hex, type AnnounceEvent, type ScrapeStats, type TrackerProtocol } from './types.js';
 
 export interface TrackerServerOptions {
@@ -113,7 +105,6 @@ export interface TrackerServer {
   close(): Promise<void>;
 }
 
-const CONNECTION_ID_BUCKET_MS = 60_000;
 const FULL_SCRAPE_LIMIT = 10_000;
 
 /** Start the tracker; resolves once every enabled front end is listening. */
@@ -127,7 +118,12 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
     ...(options.random ? { random: options.random } : {}),
     peerTtlMs: options.peerTtlMs ?? intervalS * 3000,
   });
-  const allow = options.allow ? new Set([...options.allow].map((h) => h.toLowerCase())) : null;
+  let allow: InfoHashSet | null = null;
+  if (options.allow) {
+    allow = new InfoHashSet(randomBytes(4).readInt32BE(0));
+    // Anything but 40 hex digits could never match an infohash.
+    for (const h of options.allow) if (/^[0-9a-f]{40}$/i.test(h)) allow.add(Buffer.from(h, 'hex'), 0);
+  }
   const secret = options.secret ?? randomBytes(32);
   const stats: TrackerServerStats = { announces: 0, scrapes: 0, refused: 0, badRequests: 0 };
   const onEvent = options.onEvent;
@@ -137,26 +133,7 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
     if (onEvent) onEvent(make());
   };
   const trust = options.trustClientIp ?? false;
-  const allowed = (infoHash: Uint8Array) => allow === null || allow.has(hex(infoHash));
-
-  // The HMAC is the costly part of a UDP request; ids are cached per minute (bounded, cleared when
-  // full), so a client's steady stream of announces costs one HMAC a minute.
-  const idCache = new Map<string, bigint>();
-  const connectionId = (ip: string, port: number, bucket: number): bigint => {
-    const key = `${bucket}|${ip}|${port}`;
-    let id = idCache.get(key);
-    if (id === undefined) {
-      if (idCache.size >= 100_000) idCache.clear();
-      id = createHmac('sha256', secret).update(key).digest().readBigUInt64BE(0);
-      idCache.set(key, id);
-    }
-    return id;
-  };
-  const validConnection = (id: bigint, ip: string, port: number): boolean => {
-    const bucket = Math.floor(now() / CONNECTION_ID_BUCKET_MS);
-    for (let b = bucket; b >= bucket - 2; b--) if (connectionId(ip, port, b) === id) return true;
-    return false;
-  };
+  const allowed = (infoHash: Uint8Array) => allow === null || allow.find(infoHash, 0) >= 0;
 
   // --- HTTP -----------------------------------------------------------------------------------
   let httpServer: http.Server | null = null;
@@ -244,64 +221,16 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
   let udpEndpoint: TrackerEndpoint | null = null;
   if (options.udpPort !== null) {
     const family: 4 | 6 = host.includes(':') ? 6 : 4;
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
-    socket.on('message', (msg, rinfo) => {
-      const ip = normalizeAddress(rinfo.address);
-      const reply = (b: Buffer) => socket.send(b, rinfo.port, rinfo.address);
-      let req;
-      try {
-        req = decodeRequest(msg);
-      } catch (err) {
-        // Answer with an error when there is a transaction id to answer to; else drop.
-        if (msg.length >= 16) reply(encodeErrorResponse(msg.readUInt32BE(12), (err as Error).message));
-        emit(() => ({ type: 'bad-request', protocol: 'udp', ip, reason: (err as Error).message }), 'badRequests');
-        return;
-      }
-      if (req.action === 'connect') {
-        if (req.protocolId !== PROTOCOL_ID) {
-          emit(() => ({ type: 'bad-request', protocol: 'udp', ip, reason: 'connect without the BEP 15 protocol id' }), 'badRequests');
-          return;
-        }
-        reply(encodeConnectResponse(req.transactionId, connectionId(ip, rinfo.port, Math.floor(now() / CONNECTION_ID_BUCKET_MS))));
-        return;
-      }
-      if (!validConnection(req.connectionId, ip, rinfo.port)) {
-        reply(encodeErrorResponse(req.transactionId, 'invalid or expired connection id'));
-        emit(() => ({ type: 'bad-request', protocol: 'udp', ip, reason: 'invalid or expired connection id' }), 'badRequests');
-        return;
-      }
-      if (req.action === 'announce') {
-        if (!allowed(req.infoHash)) {
-          reply(encodeErrorResponse(req.transactionId, 'infohash not allowed on this tracker'));
-          emit(() => ({ type: 'refused', protocol: 'udp', ip, reason: 'infohash not allowed on this tracker', infoHash: hex(req.infoHash) }), 'refused');
-          return;
-        }
-        const peerIp = trust && req.ip !== 0 ? formatIPv4(Buffer.from([req.ip >>> 24, (req.ip >>> 16) & 255, (req.ip >>> 8) & 255, req.ip & 255])) : ip;
-        let r;
-        try {
-          r = store.announce({ infoHash: req.infoHash, peerId: req.peerId, ip: peerIp, port: req.port, left: req.left, event: req.event, numWant: req.numWant, families: family });
-        } catch (err) {
-          reply(encodeErrorResponse(req.transactionId, (err as Error).message));
-          emit(() => ({ type: 'refused', protocol: 'udp', ip, reason: (err as Error).message, infoHash: hex(req.infoHash) }), 'refused');
-          return;
-        }
-        reply(encodeAnnounceResponse({ transactionId: req.transactionId, interval: intervalS, leechers: r.incomplete, seeders: r.complete, peers: r.peers }, family));
-        emit(() => ({
-          type: 'announce', protocol: 'udp', infoHash: hex(req.infoHash), peerId: hex(req.peerId), ip: peerIp, port: req.port, event: req.event,
-          left: Number(req.left), numWant: req.numWant, returned: r.peers.length, complete: r.complete, incomplete: r.incomplete,
-        }), 'announces');
-        return;
-      }
-      // scrape
-      if (req.infoHashes.length > MAX_SCRAPE_HASHES) {
-        reply(encodeErrorResponse(req.transactionId, `at most ${MAX_SCRAPE_HASHES} infohashes per scrape`));
-        emit(() => ({ type: 'bad-request', protocol: 'udp', ip, reason: 'too many infohashes in one scrape' }), 'badRequests');
-        return;
-      }
-      // BEP 15 answers every hash in order; a hash this tracker does not serve counts as empty.
-      reply(encodeScrapeResponse(req.transactionId, req.infoHashes.map((h) => (allowed(h) ? store.scrape(h) : { complete: 0, incomplete: 0, downloaded: 0 }))));
-      emit(() => ({ type: 'scrape', protocol: 'udp', ip, infoHashes: req.infoHashes.map(hex) }), 'scrapes');
-    });
+    // `send` looks the address up first; an IP literal (every answer goes to one) is answered at
+    // once instead of on the next tick, so the reply buffer is handed over before `send` returns.
+    // (A dotted quad is told by a character loop: net.isIP's regular expression showed in the profile.)
+    const lookup = (address: string, opts: unknown, callback: (err: Error | null, address: string, family: number) => void) => {
+      const f = ipv4Number(address) >= 0 ? 4 : isIP(address);
+      if (f !== 0) return callback(null, address, f);
+      dnsLookup(address, typeof opts === 'number' ? { family: opts } : (opts as object), callback as never);
+    };
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: lookup as never });
+    socket.on('message', udpFrontEnd(socket, { store, family, intervalS, allow, trustClientIp: trust, secret, now, stats, onEvent }));
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
@@ -317,6 +246,12 @@ export async function startTrackerServer(options: TrackerServerOptions = {}): Pr
     }
     // A send error (client gone) must not bring the tracker down.
     socket.on('error', () => {});
+    // Room for bursts (a garbage collection pause): the kernel caps this at net.core.rmem_max.
+    try {
+      socket.setRecvBufferSize(4 << 20);
+    } catch {
+      // The system's default will do.
+    }
     udpSocket = socket;
     const port = socket.address().port;
     udpEndpoint = { host, port, announceUrl: `udp://${urlHost(host)}:${port}/announce` };

@@ -48,6 +48,16 @@ function sortByBytes<T>(items: T[], keyOf: (item: T) => string): T[] {
     .map((x) => x.item);
 }
 
+/** What `path` is, before walking it (null when it cannot be read: the walk reports why). */
+export function peekPath(path: string): { directory: boolean; size: number } | null {
+  try {
+    const st = statSync(path);
+    return { directory: st.isDirectory(), size: st.size };
+  } catch {
+    return null;
+  }
+}
+
 export async function walk(path: string, options: WalkOptions = {}): Promise<WalkResult> {
   const root = resolve(path);
   const info = await stat(root).catch((err: unknown) => {

@@ -8,10 +8,9 @@
  * pieces — in one read of the data.
  */
 import { inputError } from '../errors.js';
-import { walk, type WalkOptions, type WalkResult } from '../fs/walk.js';
+import { peekPath, walk, type WalkOptions, type WalkResult } from '../fs/walk.js';
 import { hashFiles, INLINE_LIMIT, PreparedWorkers } from '../hash/file-hasher.js';
 import { defaultThreads } from '../hash/pool.js';
-import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { buildTorrent, type BuildInput } from './build.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseTorrent } from './parse.js';
@@ -72,13 +71,8 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
 function prepareWorkers(options: CreateOptions): PreparedWorkers | null {
   const threads = Math.max(1, options.threads ?? defaultThreads());
   if (threads < 2) return null;
-  let st;
-  try {
-    st = statSync(options.path);
-  } catch {
-    return null;
-  }
-  return st.isDirectory() || st.size > INLINE_LIMIT ? new PreparedWorkers(threads - 1) : null;
+  const st = peekPath(options.path);
+  return st && (st.directory || st.size > INLINE_LIMIT) ? new PreparedWorkers(threads - 1) : null;
 }
 
 async function create(options: CreateOptions, workers: PreparedWorkers | null): Promise<CreateResult> {

@@ -41,6 +41,7 @@ export function createFlags(options: { share?: boolean } = {}) {
     'follow-symlinks': Flags.boolean({ description: s('Follow symbolic links (default: skip them).') }),
     include: Flags.string({ multiple: true, description: s('Only files matching this glob; repeatable.') }),
     exclude: Flags.string({ multiple: true, description: s('Leave out files matching this glob; repeatable.') }),
+    'no-attrs': Flags.boolean({ description: s("Leave out BEP 47 file attributes (`x` on executables, written as libtorrent does); mktorrent writes none.") }),
   };
 }
 
@@ -58,6 +59,7 @@ export interface CreateFlagValues {
   'include-hidden'?: boolean;
   'follow-symlinks'?: boolean;
   include?: string[] | undefined;
+  'no-attrs'?: boolean;
   exclude?: string[] | undefined;
   threads?: number | undefined;
   'no-date'?: boolean;
@@ -109,6 +111,7 @@ export function createOptionsFrom(
     followSymlinks: flags['follow-symlinks'] ?? false,
     include: flags.include ?? [],
     exclude: flags.exclude ?? [],
+    ...(flags['no-attrs'] ? { attributes: false } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
     signal: extra.signal,
     ...(extra.onProgress ? { onProgress: extra.onProgress } : {}),

@@ -5,13 +5,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFile, rm, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cliBin, ensureBuilt, lines, runClean as run } from '../helpers/cli.js';
 import { tempDirs, writeTree, flipByte } from '../helpers/tmp.js';
 import { ttyToolAvailable } from '../helpers/interop.js';
 
 const tmp = tempDirs();
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'invalid');
 const ESC = '\u001b';
 
 /** A tree and its torrent (16 KiB pieces): a 20000, b 0, c 30000, sub/d 5 → pieces 0-3. */
@@ -129,6 +131,21 @@ describe('btkit verify', () => {
     const wrong = await run(['verify', torrent, join(root, 'elsewhere')]);
     expect(wrong.code).toBe(7);
     expect(lines(wrong.stderr)).toEqual([`btkit verify: error: \`${join(root, 'elsewhere')}\` is a directory without \`one.bin\` in it [VERIFY_NOT_FOUND]`]);
+  });
+
+  it.each([
+    ['v2-piece-layer-wrong-length', 'METAINFO_BAD_PIECE_LAYERS'],
+    ['v2-piece-layer-mismatch', 'METAINFO_PIECE_LAYER_MISMATCH'],
+    ['v2-empty-name-nested', 'METAINFO_PATH_EMPTY'],
+    ['v2-dotdot', 'METAINFO_PATH_TRAVERSAL'],
+  ])('malformed v2 input %s: exit 3, one line naming %s (issue 12, point 5)', async (fixture, code) => {
+    const root = await tmp.make('cmd-verify-v2');
+    const r = await run(['verify', join(FIXTURES, `${fixture}.torrent`), root]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    const out = lines(r.stderr);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(new RegExp(`^btkit verify: error: .*\\[${code}\\]$`));
   });
 
   it('a torrent that is not one: exit 3; a missing argument: exit 2', async () => {

@@ -7,41 +7,80 @@
  * can be written inline.
  */
 import { BtError } from '../errors.js';
-import type { BEncodable } from './types.js';
+import { keyOf, type BEncodable } from './types.js';
 
 /** Encode a value to canonical bencode. */
 export function encode(value: BEncodable): Buffer {
-  const parts: Buffer[] = [];
-  write(value, parts, 0);
-  return Buffer.concat(parts);
+  const w = new Writer();
+  write(value, w, 0);
+  return w.result();
 }
 
 const MAX_DEPTH = 256;
 
-function write(v: BEncodable, out: Buffer[], depth: number): void {
+/**
+ * One growing buffer: a torrent of 10,000 files is ~200,000 tokens, and a Buffer per token (then
+ * a concat) made half of `create`'s time on such a tree garbage collection.
+ */
+class Writer {
+  private buf = Buffer.allocUnsafe(4096);
+  private at = 0;
+
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+
+  /** ASCII or binary text (one char per byte). */
+  latin1(text: string): void {
+    this.room(text.length);
+    this.at += this.buf.write(text, this.at, 'latin1');
+  }
+
+  bytes(b: Uint8Array): void {
+    this.latin1(`${b.length}:`);
+    this.room(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+
+  utf8(text: string): void {
+    const n = Buffer.byteLength(text, 'utf8');
+    this.latin1(`${n}:`);
+    this.room(n);
+    this.at += this.buf.write(text, this.at, n, 'utf8');
+  }
+
+  result(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.at));
+  }
+}
+
+function write(v: BEncodable, out: Writer, depth: number): void {
   if (depth > MAX_DEPTH) throw new BtError('BENCODE_ENCODE_TOO_DEEP', 'internal', 'bencode: value nested too deeply to encode');
   if (v instanceof Uint8Array) {
-    out.push(Buffer.from(`${v.length}:`, 'latin1'), Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+    out.bytes(v);
   } else if (typeof v === 'string') {
-    const b = Buffer.from(v, 'utf8');
-    out.push(Buffer.from(`${b.length}:`, 'latin1'), b);
+    out.utf8(v);
   } else if (typeof v === 'number') {
     if (!Number.isSafeInteger(v)) throw new BtError('BENCODE_ENCODE_NOT_INTEGER', 'internal', `bencode: cannot encode ${v} as an integer`);
-    out.push(Buffer.from(`i${v}e`, 'latin1'));
+    out.latin1(`i${v}e`);
   } else if (typeof v === 'bigint') {
-    out.push(Buffer.from(`i${v}e`, 'latin1'));
+    out.latin1(`i${v}e`);
   } else if (typeof v === 'boolean') {
-    out.push(Buffer.from(v ? 'i1e' : 'i0e', 'latin1'));
+    out.latin1(v ? 'i1e' : 'i0e');
   } else if (Array.isArray(v)) {
-    out.push(Buffer.from('l', 'latin1'));
+    out.latin1('l');
     for (const item of v as readonly BEncodable[]) write(item, out, depth + 1);
-    out.push(Buffer.from('e', 'latin1'));
+    out.latin1('e');
   } else if (v instanceof Map) {
-    writeDict([...v.entries()].map(([k, val]) => [k, val] as const), out, depth);
+    writeDict([...v.entries()] as (readonly [string, BEncodable | undefined])[], out, depth);
   } else if (typeof v === 'object' && v !== null) {
-    // Text keys: convert to binary strings so sorting compares UTF-8 bytes.
+    // Text keys: convert to binary strings so sorting compares UTF-8 bytes (ASCII keys are already).
     writeDict(
-      Object.entries(v).map(([k, val]) => [Buffer.from(k, 'utf8').toString('latin1'), val as BEncodable | undefined] as const),
+      Object.entries(v).map(([k, val]) => [keyOf(k), val as BEncodable | undefined] as const),
       out,
       depth,
     );
@@ -50,18 +89,20 @@ function write(v: BEncodable, out: Buffer[], depth: number): void {
   }
 }
 
-function writeDict(entries: (readonly [string, BEncodable | undefined])[], out: Buffer[], depth: number): void {
+
+function writeDict(entries: (readonly [string, BEncodable | undefined])[], out: Writer, depth: number): void {
   const present = entries.filter((e): e is readonly [string, BEncodable] => e[1] !== undefined);
   present.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  out.push(Buffer.from('d', 'latin1'));
+  out.latin1('d');
   for (let i = 0; i < present.length; i++) {
     const [k, val] = present[i]!;
     if (i > 0 && present[i - 1]![0] === k) {
       throw new BtError('BENCODE_ENCODE_DUPLICATE_KEY', 'internal', 'bencode: duplicate dictionary key');
     }
-    const kb = Buffer.from(k, 'latin1');
-    out.push(Buffer.from(`${kb.length}:`, 'latin1'), kb);
+    // Keys are binary strings: their length in chars is their length in bytes.
+    out.latin1(`${k.length}:`);
+    out.latin1(k);
     write(val, out, depth + 1);
   }
-  out.push(Buffer.from('e', 'latin1'));
+  out.latin1('e');
 }

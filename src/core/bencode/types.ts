@@ -26,8 +26,11 @@ export type BEncodable =
 
 const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 
-/** The binary-string dictionary key for a UTF-8 text key. */
-export const keyOf = (text: string): string => latin1(Buffer.from(text, 'utf8'));
+// eslint-disable-next-line no-control-regex -- the ASCII range is the point
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** The binary-string dictionary key for a UTF-8 text key (ASCII text is its own key: no Buffer per call). */
+export const keyOf = (text: string): string => (ASCII.test(text) ? text : latin1(Buffer.from(text, 'utf8')));
 
 /** The raw bytes of a binary-string key. */
 export const keyBytes = (key: string): Buffer => Buffer.from(key, 'latin1');

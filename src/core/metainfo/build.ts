@@ -14,6 +14,8 @@ export interface TreeFile {
   path: string[];
   length: number;
   root: Buffer | null;
+  /** BEP 47 attributes (`x` executable), in the file's '' dictionary. */
+  attr?: string;
 }
 
 export interface BuildInput {
@@ -30,6 +32,8 @@ export interface BuildInput {
   /** v2 and hybrid: `piece layers`, for every file longer than one piece. */
   pieceLayers?: { root: Buffer; layer: Buffer }[];
   length?: number;
+  /** A single-file torrent's BEP 47 attributes (v1 and hybrid: in the info dictionary). */
+  attr?: string;
   trackers?: string[][];
   webSeeds?: string[];
   private?: boolean;
@@ -59,6 +63,7 @@ export function buildTorrent(input: BuildInput): Buffer {
       });
     } else {
       info.length = input.length ?? 0;
+      info.attr = input.attr || undefined;
     }
   }
   let layers: Map<string, BEncodable> | undefined;
@@ -92,7 +97,7 @@ function fileTree(files: readonly TreeFile[]): Map<string, BEncodable> {
     f.path.forEach((component, i) => {
       const key = keyOf(component);
       if (i === f.path.length - 1) {
-        dir.set(key, new Map([['', { length: f.length, 'pieces root': f.root ?? undefined }]]));
+        dir.set(key, new Map([['', { attr: f.attr || undefined, length: f.length, 'pieces root': f.root ?? undefined }]]));
         return;
       }
       let next = dir.get(key);

@@ -8,14 +8,15 @@
  * pieces — in one read of the data.
  */
 import { inputError } from '../errors.js';
-import { walk, type WalkOptions, type WalkResult } from '../fs/walk.js';
-import { hashFiles } from '../hash/file-hasher.js';
+import { peekPath, walk, type WalkOptions, type WalkResult } from '../fs/walk.js';
+import { hashFiles, INLINE_LIMIT, PreparedWorkers } from '../hash/file-hasher.js';
+import { defaultThreads } from '../hash/pool.js';
 import { basename } from 'node:path';
 import { buildTorrent, type BuildInput } from './build.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseTorrent } from './parse.js';
 import { autoPieceLength, isPowerOfTwo, pieceLengthLint } from './piece-length.js';
 import { MERKLE_BLOCK, rootFromLayer } from './merkle.js';
-import { alignedStream, compareTreePaths } from './v2-layout.js';
+import { alignedStream, treeOrder } from './v2-layout.js';
 import type { Metainfo, MetaVersion } from './types.js';
 import type { LayoutFile } from '../storage/layout.js';
 import type { TreeFile } from './build.js';
@@ -32,6 +33,12 @@ export interface CreateOptions extends WalkOptions, TorrentFields {
   threads?: number;
   /** 'v1' (default), 'v2' (BEP 52 only) or 'hybrid' (both, BEP 47 padding). */
   version?: MetaVersion;
+  /**
+   * BEP 47 file attributes (default true): `x` on files whose owner may execute them, in `files`,
+   * the single-file info dictionary and the file tree alike, as libtorrent's create_torrent writes
+   * them. False leaves every `attr` out (mktorrent writes none: the same infohash as it).
+   */
+  attributes?: boolean;
   signal?: AbortSignal;
   /** Called after each hashed chunk with bytes done so far. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
@@ -48,7 +55,30 @@ export interface CreateResult {
 }
 
 export async function createTorrent(options: CreateOptions): Promise<CreateResult> {
+  const workers = prepareWorkers(options);
+  try {
+    return await create(options, workers);
+  } finally {
+    await workers?.close();
+  }
+}
+
+/**
+ * Start the hash workers before the walk when they will be needed (a directory, or a file above
+ * the size the main thread hashes alone): they boot on the idle cores while the main thread lists
+ * the files, instead of after it. A path that cannot be read is left to the walk to report.
+ */
+function prepareWorkers(options: CreateOptions): PreparedWorkers | null {
+  const threads = Math.max(1, options.threads ?? defaultThreads());
+  if (threads < 2) return null;
+  const st = peekPath(options.path);
+  return st && (st.directory || st.size > INLINE_LIMIT) ? new PreparedWorkers(threads - 1) : null;
+}
+
+async function create(options: CreateOptions, workers: PreparedWorkers | null): Promise<CreateResult> {
   const walked = await walk(options.path, options);
+  const attrs = options.attributes ?? true;
+  const attrOf = (f: { executable?: boolean }): string | undefined => (attrs && f.executable ? 'x' : undefined);
   const name = options.name ?? basename(walked.root);
   if (walked.directory && walked.files.length === 0) {
     throw inputError('CREATE_NO_FILES', `no files to add under \`${options.path}\`${walked.skipped.length ? ` (${walked.skipped.length} skipped: hidden, symlinks or excluded)` : ''}`);
@@ -85,7 +115,7 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
   };
   if (version !== 'v1') {
     const started = performance.now();
-    const built = await hashV2(walked, name, pieceLength, version, options);
+    const built = await hashV2(walked, name, pieceLength, version, options, workers, attrOf);
     const hashMs = performance.now() - started;
     const torrent = buildTorrent({ name, pieceLength, version, ...built, ...fields });
     return { torrent, metainfo: parseTorrent(torrent, { mode: 'strict', allowV2Only: true }), warnings, walk: walked, hashMs };
@@ -107,6 +137,7 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
     strict: true,
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(workers ? { workers } : {}),
   })) {
     chunk.digests.forEach((d, i) => d.copy(pieces, (chunk.firstPiece + i) * 20));
     done += chunk.bytes;
@@ -117,8 +148,9 @@ export async function createTorrent(options: CreateOptions): Promise<CreateResul
     name,
     pieceLength,
     pieces,
-    files: walked.directory ? walked.files.map((f) => ({ path: f.path, length: f.length })) : null,
+    files: walked.directory ? walked.files.map((f) => ({ path: f.path, length: f.length, ...optional('attr', attrOf(f)) })) : null,
     length: totalLength,
+    ...(walked.directory ? {} : optional('attr', attrOf(walked.files[0]!))),
     ...fields,
   });
   return { torrent, metainfo: parseTorrent(torrent, { mode: 'strict' }), warnings, walk: walked, hashMs };
@@ -138,8 +170,16 @@ export function sameTorrent(existing: Metainfo, created: Metainfo): boolean {
  * Hash a v2 or hybrid torrent: lay the files out aligned, hash merkle trees (and SHA-1 pieces for
  * a hybrid) in one pass on every core, and fold each file's piece hashes into its root.
  */
-async function hashV2(walked: WalkResult, name: string, pieceLength: number, version: 'v2' | 'hybrid', options: CreateOptions) {
-  const files = walked.directory ? [...walked.files].sort((a, b) => compareTreePaths(a.path, b.path)) : walked.files;
+async function hashV2(
+  walked: WalkResult,
+  name: string,
+  pieceLength: number,
+  version: 'v2' | 'hybrid',
+  options: CreateOptions,
+  workers: PreparedWorkers | null,
+  attrOf: (f: { executable?: boolean }) => string | undefined,
+) {
+  const files = walked.directory ? treeOrder(walked.files) : walked.files;
   const stream = alignedStream(
     files.map((f) => ({ path: walked.directory ? f.path : [name], length: f.length })),
     pieceLength,
@@ -160,6 +200,7 @@ async function hashV2(walked: WalkResult, name: string, pieceLength: number, ver
     algorithm: version === 'hybrid' ? 'sha1' : null,
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(workers ? { workers } : {}),
   })) {
     chunk.digests.forEach((d, i) => d.copy(pieces, (chunk.firstPiece + i) * 20));
     chunk.merkle.forEach((m, i) => (merkle[chunk.firstPiece + i] = Buffer.from(m)));
@@ -168,7 +209,11 @@ async function hashV2(walked: WalkResult, name: string, pieceLength: number, ver
   }
   const tree: TreeFile[] = [];
   const pieceLayers: { root: Buffer; layer: Buffer }[] = [];
+  const attrOfStream: (string | undefined)[] = [];
+  next = 0;
   for (const s of stream) {
+    const attr = s.padding ? 'p' : attrOf(files[next++]!);
+    attrOfStream.push(attr);
     if (s.padding) continue;
     const first = s.offset / pieceLength;
     const count = Math.ceil(s.length / pieceLength);
@@ -179,13 +224,21 @@ async function hashV2(walked: WalkResult, name: string, pieceLength: number, ver
       root = rootFromLayer(hashes, pieceLength);
       pieceLayers.push({ root, layer: Buffer.concat(hashes) });
     }
-    tree.push({ path: s.path, length: s.length, root });
+    tree.push({ path: s.path, length: s.length, root, ...optional('attr', attr) });
   }
   return {
     tree,
     pieceLayers,
     pieces,
-    files: walked.directory ? stream.map((s) => ({ path: s.path, length: s.length, ...(s.padding ? { attr: 'p' } : {}) })) : null,
+    // The v1 list (with its padding files) only for a hybrid: a v2-only torrent has none.
+    files: walked.directory && version === 'hybrid' ? stream.map((s, i) => ({ path: s.path, length: s.length, ...optional('attr', attrOfStream[i]) })) : null,
     length: totalLength,
+    // A single file's attributes sit in the info dictionary beside `length` (v1 side of a hybrid only).
+    ...(walked.directory || version === 'v2' ? {} : optional('attr', attrOfStream[0])),
   };
+}
+
+/** `{ [key]: value }`, or `{}` for undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

@@ -44,6 +44,21 @@ export interface FileTreeOptions {
 
 const bad = (code: CodeOf<'input'>, message: string, detail?: Record<string, unknown>) => inputError(code, message, detail ? { detail } : undefined);
 
+/**
+ * Whether `node` is a file (`{'': {length, pieces root}}`) rather than a directory. The '' key is
+ * both the file marker and a possible (unsafe) empty name: `{'': {'': {…}}}` is a directory
+ * holding a file named ''. A file's dictionary holds integers and strings only, so a '' entry
+ * whose value holds a dictionary is a child named '', walked into so that its files' paths reach
+ * the path check as METAINFO_PATH_EMPTY (not a misleading METAINFO_BAD_LENGTH).
+ */
+function isFileNode(node: BDict): boolean {
+  const leaf = node.get('');
+  if (leaf === undefined) return false;
+  if (!isDict(leaf)) return true;
+  for (const v of leaf.values()) if (isDict(v)) return false;
+  return true;
+}
+
 /** The files of a file tree, in tree order (keys by their bytes at each level). */
 export function decodeFileTree(tree: BValue | undefined, options: FileTreeOptions): TreeEntry[] {
   if (!isDict(tree)) throw bad('METAINFO_BAD_FILE_TREE', 'info: `file tree` is not a dictionary');
@@ -54,8 +69,8 @@ export function decodeFileTree(tree: BValue | undefined, options: FileTreeOption
   while (stack.length > 0) {
     const { node, path } = stack.pop()!;
     const where = path.length === 0 ? 'info.file tree' : `info.file tree/${path.join('/')}`;
-    if (node.has('')) {
-      // A '' key at the top is a file with an empty name: unsafe like any other (kept for inspect).
+    if (isFileNode(node)) {
+      // A file node at the top is a file with an empty name: unsafe like any other (kept for inspect).
       if (path.length === 0) path.push('');
       if (node.size !== 1) throw bad('METAINFO_BAD_FILE_TREE', `${where}: a file node with other keys beside ''`, { path });
       const leaf = node.get('');

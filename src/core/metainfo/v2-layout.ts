@@ -31,6 +31,18 @@ export function compareTreePaths(a: readonly string[], b: readonly string[]): nu
 }
 
 /**
+ * `files` sorted into file-tree order, each key encoded once: joining the components with NUL (a
+ * byte no name holds, and below every byte a name holds) makes the order of whole keys the order
+ * of `compareTreePaths`, without a Buffer per component per comparison (10,000 files: ~300,000).
+ */
+export function treeOrder<T extends { path: readonly string[] }>(files: readonly T[]): T[] {
+  return files
+    .map((f) => ({ f, key: Buffer.from(f.path.join('\0'), 'utf8') }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map((x) => x.f);
+}
+
+/**
  * Lay `files` (already in tree order) end to end with padding after each that does not end on a
  * piece boundary; `tailPad` also pads the last one (libtorrent's hybrid rule for several files).
  */

@@ -56,7 +56,7 @@ export function storeLayout(meta: Pick<Metainfo, 'name' | 'files' | 'multiFile'>
         detail: { path: components, outDir: root },
       });
     }
-    return { diskPath, length: f.length, offset: f.offset };
+    return { diskPath, length: f.length, offset: f.offset, ...(f.attr.includes('x') ? { executable: true } : {}) };
   });
 }
 
@@ -169,13 +169,16 @@ export class FileStore extends LayoutReadStore implements PieceStore {
       this.handles.set(fileIndex, cached);
       return cached;
     }
-    const path = this.files[fileIndex]!.diskPath!;
+    const file = this.files[fileIndex]!;
+    const path = file.diskPath!;
+    // BEP 47 `x`: the mode applies when the file is created (an existing file keeps its own).
+    const mode = file.executable ? 0o755 : 0o644;
     const opening = (async () => {
       // Reads are checked too: the handle is opened read-write and cached, and the writes that
       // come later (a download after its resume check) reuse it.
       await this.ensureDir(dirname(path), create);
       try {
-        return await open(path, constants.O_RDWR | (create ? constants.O_CREAT : 0) | O_NOFOLLOW, 0o644);
+        return await open(path, constants.O_RDWR | (create ? constants.O_CREAT : 0) | O_NOFOLLOW, mode);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ELOOP') {

@@ -8,6 +8,8 @@ export interface LayoutFile {
   length: number;
   /** Offset of the file's first byte in the piece stream. */
   offset: number;
+  /** BEP 47 attribute `x`: created with the execute bits (0o755 before the umask, not 0o644). */
+  executable?: boolean;
 }
 
 export interface FileSpan {

@@ -9,7 +9,7 @@ import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BtError } from '../../../../src/core/errors.js';
-import { type ChunkDigests, hashFiles, type HashFilesOptions } from '../../../../src/core/hash/file-hasher.js';
+import { type ChunkDigests, hashFiles, type HashFilesOptions, PreparedWorkers } from '../../../../src/core/hash/file-hasher.js';
 import type { LayoutFile } from '../../../../src/core/storage/layout.js';
 import { thrown } from '../../../helpers/errors.js';
 import { patternBytes, tempDirs } from '../../../helpers/tmp.js';
@@ -104,6 +104,32 @@ describe('hashFiles', () => {
       }
       const big = 8 * 1024 * 1024;
       expect(byPiece(await collect(files, { totalLength: stream.length, pieceLength: big, threads: 2 })).digests).toEqual(naive(stream, big));
+    });
+
+    it('prepared workers (started before the plan) hash their chunks; close() ends the ones no run took', async () => {
+      const { files, stream } = await layoutOf(sizes, 'prepared');
+      const prepared = new PreparedWorkers(3);
+      try {
+        const chunks = await collect(files, { totalLength: stream.length, pieceLength, threads: 2, useMainThread: false, chunkBytes: 256 * 1024, workers: prepared });
+        expect(byPiece(chunks).digests).toEqual(naive(stream, pieceLength));
+        expect(chunks.every((c) => c.thread >= 1)).toBe(true);
+        // Two taken (threads: 2, no main thread), one left for close().
+        expect(prepared.take(5)).toHaveLength(1);
+      } finally {
+        await prepared.close();
+      }
+    });
+
+    it('a prepared worker that died before its run makes the run fail with HASH_WORKER_FAILED, not hang', async () => {
+      const { files, stream } = await layoutOf(sizes, 'prepared-dead');
+      const prepared = new PreparedWorkers(1);
+      const [spare] = prepared.take(1);
+      await spare!.worker.terminate();
+      await new Promise((r) => setImmediate(r));
+      const fake = { take: () => [spare!], close: async () => {} } as unknown as PreparedWorkers;
+      const e = await thrown(collect(files, { totalLength: stream.length, pieceLength, threads: 2, useMainThread: false, workers: fake }));
+      expect(e).toBeInstanceOf(BtError);
+      expect((e as BtError).code).toBe('HASH_WORKER_FAILED');
     });
 
     it('a missing file in a worker is a hole covering exactly its pieces', async () => {

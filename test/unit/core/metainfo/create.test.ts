@@ -4,7 +4,7 @@
  * independent encoder); lints become warnings; empty input is refused with a typed error.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import bencode from 'bencode';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +19,33 @@ function naivePieces(data: Buffer, pieceLength: number): Buffer {
   for (let s = 0; s < data.length; s += pieceLength) out.push(createHash('sha1').update(data.subarray(s, s + pieceLength)).digest());
   return Buffer.concat(out);
 }
+
+describe('createTorrent: BEP 47 attributes', () => {
+  it('an executable file gets attr x in files, in a single-file info dict and in the file tree; attributes: false leaves them out', async () => {
+    const root = await tmp.make('create-attr');
+    const dir = join(root, 'content');
+    await writeTree(dir, { 'run.sh': 40_000, 'data.bin': 20_000 });
+    await chmod(join(dir, 'run.sh'), 0o755);
+    await chmod(join(dir, 'data.bin'), 0o644);
+    const attrs = (files: { path: string[]; attr: string }[]) => Object.fromEntries(files.map((f) => [f.path.join('/'), f.attr]));
+    const v1 = await createTorrent({ path: dir, pieceLength: 16384 });
+    expect(attrs(v1.metainfo.files)).toEqual({ 'data.bin': '', 'run.sh': 'x' });
+    const hybrid = await createTorrent({ path: dir, pieceLength: 16384, version: 'hybrid' });
+    expect(attrs(hybrid.metainfo.files.filter((f) => !f.padding))).toEqual({ 'data.bin': '', 'run.sh': 'x' });
+    // The raw v1 list and the raw file tree both carry it (libtorrent writes both).
+    const raw = bencode.decode(hybrid.torrent) as { info: { files: { attr?: Uint8Array; path: Uint8Array[] }[]; 'file tree': Record<string, Record<string, { attr?: Uint8Array }>> } };
+    expect(raw.info.files.map((f) => (f.attr ? Buffer.from(f.attr).toString() : ''))).toEqual(['', 'p', 'x', 'p']);
+    expect(Buffer.from(raw.info['file tree']['run.sh']!['']!.attr!).toString()).toBe('x');
+    expect(raw.info['file tree']['data.bin']![''].attr).toBeUndefined();
+    const single = await createTorrent({ path: join(dir, 'run.sh'), pieceLength: 16384 });
+    expect(single.metainfo.files[0]!.attr).toBe('x');
+    const v2 = await createTorrent({ path: join(dir, 'run.sh'), pieceLength: 16384, version: 'v2' });
+    expect(v2.metainfo.files[0]!.attr).toBe('x');
+    const plain = await createTorrent({ path: dir, pieceLength: 16384, version: 'hybrid', attributes: false });
+    expect(plain.metainfo.files.filter((f) => !f.padding).map((f) => f.attr)).toEqual(['', '']);
+    expect(plain.metainfo.infoHash.v2!.equals(hybrid.metainfo.infoHash.v2!)).toBe(false);
+  });
+});
 
 describe('createTorrent', () => {
   it('a multi-file tree: files in byte order, pieces spanning files, empty files kept; infohash = naive reference', async () => {

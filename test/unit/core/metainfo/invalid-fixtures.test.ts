@@ -80,6 +80,8 @@ const TABLE: Row[] = [
   { file: 'v2-file-tree-empty', code: 'METAINFO_BAD_FILE_TREE', v2: true },
   { file: 'v2-file-node-extra-key', code: 'METAINFO_BAD_FILE_TREE', v2: true },
   { file: 'v2-empty-name', code: 'METAINFO_PATH_EMPTY', v2: true },
+  { file: 'v2-empty-name-file', code: 'METAINFO_PATH_EMPTY', v2: true },
+  { file: 'v2-empty-name-nested', code: 'METAINFO_PATH_EMPTY', v2: true },
   { file: 'v2-dotdot', code: 'METAINFO_PATH_TRAVERSAL', v2: true },
   { file: 'v2-too-deep', code: 'METAINFO_FILE_TREE_TOO_DEEP', v2: true },
   { file: 'v2-duplicate-path', code: 'METAINFO_DUPLICATE_PATH', v2: true, strictCode: 'BENCODE_NONCANONICAL_DUPLICATE_KEY' },

@@ -65,6 +65,19 @@ describe('FileStore', () => {
     await store.close();
   });
 
+  it('BEP 47 x: a file marked executable is created with the execute bits, the others without', async () => {
+    const out = await tmp.make('fs-exec');
+    const meta = metaOf('top', [[['run.sh'], 4096], [['data.bin'], 4096]], 4096);
+    meta.files[0]!.attr = 'x';
+    const store = FileStore.open(meta, { outDir: out });
+    await store.writePiece(0, patternBytes(4096, 0));
+    await store.writePiece(1, patternBytes(4096, 1));
+    await store.close();
+    const mode = async (name: string) => (await stat(join(out, 'top', name))).mode;
+    expect((await mode('run.sh')) & 0o100).toBe(0o100);
+    expect((await mode('data.bin')) & 0o111).toBe(0);
+  });
+
   it('creates a file only when a piece touching it is written; present() follows file sizes', async () => {
     const out = await tmp.make('fs-lazy');
     const meta = metaOf('top', [[['a'], 8192], [['b'], 8192]], 4096);

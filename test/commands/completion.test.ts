@@ -4,14 +4,25 @@
  * completions as bash would ask at a Tab.
  */
 import { execFileSync } from 'node:child_process';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ensureBuilt, runClean as run } from '../helpers/cli.js';
 
-beforeAll(ensureBuilt);
+// The script is generated once (one start of btkit) and sourced by every bash below: eight
+// starts of Node under a loaded CI machine took longer than the test's time.
+const dir = mkdtempSync(join(tmpdir(), 'btkit-completion-'));
+const scriptFile = join(dir, 'btkit.bash');
+beforeAll(async () => {
+  await ensureBuilt();
+  writeFileSync(scriptFile, execFileSync('node', [BIN, 'completion', 'bash'], { encoding: 'utf8' }));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** What the bash function offers for the words typed so far (the last one being completed). */
 function bashComplete(words: string[]): string[] {
-  const script = `source <(node ${JSON.stringify(BIN)} completion bash)
+  const script = `source ${JSON.stringify(scriptFile)}
 COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _btkit; printf '%s\\n' "\${COMPREPLY[@]}"`;
   return execFileSync('bash', ['-c', script], { encoding: 'utf8' }).split('\n').filter(Boolean);
 }

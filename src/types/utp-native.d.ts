@@ -33,6 +33,9 @@ declare module 'utp-native' {
     close(onClose?: () => void): void;
     ref(): void;
     unref(): void;
+    /** The UDP socket's kernel buffers (SO_RCVBUF / SO_SNDBUF); Linux caps them at net.core.[rw]mem_max. */
+    setRecvBufferSize(bytes: number): number;
+    setSendBufferSize(bytes: number): number;
   }
 
   interface UtpConstructor {

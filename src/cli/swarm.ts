@@ -1,11 +1,12 @@
 /**
  * Flags and their meaning shared by the commands that join a swarm (`download`, `seed`): the DHT
- * (BEP 5), peer exchange (BEP 11), and the listening address — one name and one default for one
- * meaning across commands.
+ * (BEP 5), peer exchange (BEP 11), the transports (TCP, uTP: BEP 29) and the listening address —
+ * one name and one default for one meaning across commands.
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { PUBLIC_BOOTSTRAP_NODES, type HostPort } from '../core/dht/index.js';
+import { TRANSPORT_MODES, type TransportMode } from '../core/transport/dual.js';
 import { durationFlag, hostPortFlag } from './flags.js';
 import { Flags } from './oclif.js';
 
@@ -25,9 +26,36 @@ export const swarmFlags = {
     allowNo: true,
     description: 'Exchange peer lists with peers (BEP 11); --no-pex turns it off. Always off for private torrents.',
   }),
+  transport: Flags.option({
+    options: TRANSPORT_MODES,
+    default: 'both' as TransportMode,
+    description:
+      'How to reach peers: tcp, utp (uTP, BEP 29: over UDP, yields to other traffic) or both — listen on both (the same port number) and dial uTP first, TCP 0.3 s later if uTP has not connected; the first connection made wins.',
+  })(),
   /** For tests and demos on loopback: BEP 11 asks for at most one message a minute, which a test cannot wait for. */
   'pex-interval': durationFlag({ hidden: true, description: 'Time between two PEX messages to one peer (default 60s, as BEP 11 asks).' }),
 };
+
+/**
+ * Which transport each connected peer uses, from the session's peer events, for the status line's
+ * "(2 uTP)": the session's statistics count peers, not transports.
+ */
+export class TransportSplit {
+  private readonly byPeer = new Map<string, string>();
+
+  /** Feed every event; returns nothing. */
+  see(ev: { type: string; peer?: string; transport?: string }): void {
+    if (ev.type === 'peer-connected' && ev.peer !== undefined && ev.transport !== undefined) this.byPeer.set(ev.peer, ev.transport);
+    else if (ev.type === 'peer-dropped' && ev.peer !== undefined) this.byPeer.delete(ev.peer);
+  }
+
+  /** Connected peers over uTP. */
+  get utp(): number {
+    let n = 0;
+    for (const t of this.byPeer.values()) if (t === 'utp') n++;
+    return n;
+  }
+}
 
 /** $XDG_STATE_HOME/btkit/dht.json (an absolute XDG path only, as the spec says), else ~/.local/state. */
 export function defaultDhtStatePath(): string {

@@ -3,7 +3,7 @@ import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { byteSizeFlag, durationFlag, hostPortFlag, parseHostPort, trackerUrlFlag } from '../cli/flags.js';
 import { type DownloadResult, downloadNote, downloadResult, eventJson, pieceSampler, progressLine, renderSummary } from '../cli/render/download.js';
 import { drainJob } from '../cli/job.js';
-import { dhtSettings, swarmFlags } from '../cli/swarm.js';
+import { TransportSplit, dhtSettings, swarmFlags } from '../cli/swarm.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, fromSystemError } from '../core/errors.js';
 import { runDownload, type DownloadOutcome, type SessionStats } from '../core/session/index.js';
@@ -19,7 +19,7 @@ Peers come from the trackers (the torrent's BEP 12 tiers, or a magnet's tr=, plu
 
 A magnet link or infohash: the info dictionary (the metadata) is fetched from peers that offer it (BEP 9), in 16 KiB pieces from several peers at once, and checked against the infohash before anything is written; the download then goes on over the same connections. --metadata-only stops there and writes the .torrent (the info dictionary byte for byte as received, the magnet's trackers) to --save-torrent FILE or DIR/NAME.torrent; --save-torrent with an ordinary magnet download keeps the .torrent too. A magnet's so= (BEP 53) selects files as --select does.
 
-btkit speaks the peer wire protocol over TCP with the fast extension (BEP 6, allowed-fast sets included) and the extension protocol (BEP 10), verifies every piece's SHA-1 before it is written, and bans peers that send bad data. It serves the metadata to others once it has it, and uploads while downloading (BEP 3 choking: the best four by rate, plus one optimistic unchoke).
+btkit speaks the peer wire protocol over TCP and uTP (BEP 29; --transport picks tcp, utp or both, the default: uTP dialed first, TCP 0.3 s later, one connection per peer) with the fast extension (BEP 6, allowed-fast sets included) and the extension protocol (BEP 10), verifies every piece's SHA-1 before it is written, and bans peers that send bad data. It serves the metadata to others once it has it, and uploads while downloading (BEP 3 choking: the best four by rate, plus one optimistic unchoke).
 
 --select FILES downloads only some files: indices as in \`btkit inspect --json\` (0-based; \`0,2-4\`) or globs on the path inside the torrent (\`*.iso\`, \`docs/**\`); repeatable. Only their pieces are fetched; a file not selected is written only where it shares a piece with a selected one.
 
@@ -31,7 +31,7 @@ By default btkit exits when the selection is complete. --seed keeps uploading af
 
 The DHT: without --bootstrap the node starts from its saved routing table (the state file dht-lookup uses) and the public routers. Under BTKIT_NO_PUBLIC_DHT (tests, sandboxes) the DHT runs only with an explicit --bootstrap.
 
---json prints NDJSON events on stdout: metadata-wanted, metadata-peer, metadata-piece, metadata-rejected, metadata (the info dictionary arrived: its size, the peers it came from, how long it took), torrent-saved, started, peer-connected (with its source: tracker, manual, dht, pex, incoming), peer-dropped, peer-banned, piece-verified (about one per percent), piece-failed, tracker, dht, progress (every second), complete, done (its reason: complete, seed-ratio, seed-time, metadata, failed); then the summary envelope.
+--json prints NDJSON events on stdout: metadata-wanted, metadata-peer, metadata-piece, metadata-rejected, metadata (the info dictionary arrived: its size, the peers it came from, how long it took), torrent-saved, started, peer-connected (with its source: tracker, manual, dht, pex, incoming; and its transport: tcp or utp), peer-dropped, peer-banned, piece-verified (about one per percent), piece-failed, tracker, dht, progress (every second), complete, done (its reason: complete, seed-ratio, seed-time, metadata, failed); then the summary envelope.
 
 Exit status: 0 when complete (or, with --metadata-only, when the .torrent is written); 3 for a torrent that cannot be used (its paths leave DIR, it is not a v1 torrent); 6 (no peers) when no data arrived for --timeout; 8 (no metadata) when no peer sent a magnet's metadata within --timeout; 7 for a disk error; 130 when interrupted (the state is saved: run again to resume).`;
   static override examples = [
@@ -63,7 +63,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     'seed-ratio': Flags.string({ description: 'With --seed: stop once uploaded / size reaches this ratio (e.g. 1.5).' }),
     'seed-time': durationFlag({ description: 'With --seed: stop after seeding this long (e.g. 30m).' }),
     stdout: Flags.boolean({ description: 'Stream the one selected file to standard output, in order, while downloading.' }),
-    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'TCP port to accept peers on, and the DHT\'s UDP port (0: any free port; a busy port falls back to any).' }),
+    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: 'Port to accept peers on: TCP, and UDP for uTP; the DHT\'s UDP port with --transport tcp, another one otherwise (0: any free port; a busy port falls back to any).' }),
     host: Flags.string({ aliases: ['bind'], default: '0.0.0.0', description: 'Address to accept peers on (and the DHT\'s). --bind is an alias.' }),
     timeout: durationFlag({ default: 60_000, description: 'Give up when no data arrived for this long (exit 6), or no metadata (exit 8); 0 waits forever.' }),
     recheck: Flags.boolean({ description: 'Hash all data already on disk instead of trusting the resume state.' }),
@@ -119,6 +119,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
         peerId: makePeerId(azureusPrefix('BK', this.config.version)),
         clientName: `btkit ${this.config.version}`,
         listen: { host: flags.host, port: flags.port },
+        transport: flags.transport,
         maxPeers: flags['max-peers'],
         downloadLimit: flags['download-limit'] ?? 0,
         uploadLimit: flags['upload-limit'] ?? 0,
@@ -136,11 +137,12 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     let connected = 0;
     const seen = new Set<string>();
     const banned: string[] = [];
+    const split = new TransportSplit();
     let lastLine = 0;
     const drawLine = (s: SessionStats, force = false) => {
       if (!tty || (!force && performance.now() - lastLine < 100)) return;
       lastLine = performance.now();
-      process.stderr.write(`\r\x1b[2K${progressLine(s, process.stderr.columns || 100)}`);
+      process.stderr.write(`\r\x1b[2K${progressLine(s, process.stderr.columns || 100, split.utp)}`);
     };
     const clearLine = () => {
       if (tty && lastLine > 0) process.stderr.write('\r\x1b[2K');
@@ -148,6 +150,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     let outcome: DownloadOutcome;
     try {
       outcome = await drainJob(job, (ev) => {
+        split.see(ev);
         if (ev.type === 'started') {
           sample = pieceSampler(ev.pieces);
           stats = { pieces: ev.pieces, havePieces: 0, totalBytes: ev.totalBytes, doneBytes: ev.doneBytes, downloaded: 0, uploaded: 0, wasted: 0, downRate: 0, upRate: 0, peers: connected, seeds: 0, known: 0, elapsedMs: 0, etaMs: null };

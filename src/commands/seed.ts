@@ -22,13 +22,13 @@ import { locateContent } from '../core/storage/locate.js';
 import { azureusPrefix, makePeerId } from '../core/tracker/index.js';
 import { drainJob } from '../cli/job.js';
 import { checkSeedData } from '../cli/seed-check.js';
-import { dhtSettings, swarmFlags } from '../cli/swarm.js';
+import { TransportSplit, dhtSettings, swarmFlags } from '../cli/swarm.js';
 
 export type { SeedResult };
 
 export default class Seed extends BaseCommand<SeedResult> {
   static override summary = 'Serve a torrent\'s data to its swarm; stop when the work is done.';
-  static override description = `\`btkit seed TORRENT PATH\` serves the data at PATH (the file of a single-file torrent, the top directory of a multi-file one; a directory holding either works too). It first hashes the data on every core (a progress bar on a terminal) and refuses data that does not match (exit 5); --skip-verify trusts it (only the file sizes are checked). Then it accepts peers on TCP (--host, --port; a busy port falls back to any), announces to every tracker of the torrent, one tier after another being tried per BEP 12 but every tier announced to, and to each extra --tracker URL (started, again at each tracker's interval and never sooner than its min interval, stopped on exit), and uploads. Unless the torrent is private (BEP 27) it also runs the DHT (BEP 5: announce_peer for our port; --no-dht, --bootstrap) and peer exchange (BEP 11; --no-pex). Peers that come from a magnet link get the torrent's metadata from the seed (BEP 9).
+  static override description = `\`btkit seed TORRENT PATH\` serves the data at PATH (the file of a single-file torrent, the top directory of a multi-file one; a directory holding either works too). It first hashes the data on every core (a progress bar on a terminal) and refuses data that does not match (exit 5); --skip-verify trusts it (only the file sizes are checked). Then it accepts peers on TCP and uTP (BEP 29), both on one port number (--host, --port; a busy port falls back to any; --transport tcp or utp for one only), announces to every tracker of the torrent, one tier after another being tried per BEP 12 but every tier announced to, and to each extra --tracker URL (started, again at each tracker's interval and never sooner than its min interval, stopped on exit), and uploads. Unless the torrent is private (BEP 27) it also runs the DHT (BEP 5: announce_peer for our port; --no-dht, --bootstrap) and peer exchange (BEP 11; --no-pex). Peers that come from a magnet link get the torrent's metadata from the seed (BEP 9).
 
 \`btkit seed PATH\` (one argument) is "share this": it creates the torrent first with \`btkit create\`'s flags (-t, --piece-length, --name, --private, --comment, --source, --exclude, …), writes it (-o, default NAME.torrent; --force to overwrite), prints the infohash and the magnet link on stdout, then seeds.
 
@@ -36,7 +36,7 @@ Uploading: a seeding choker with --upload-slots slots (default 4): the fastest i
 
 Stop conditions (--until, repeatable; the first one met stops the seed, exit 0): ratio=N (uploaded N times the size), time=DURATION (e.g. 90s, 10m; counted from when seeding starts), uploaded=BYTES (e.g. 4GiB), peers-complete=N (N distinct peers finished while connected: they lacked pieces, then held every piece; another seed that connects complete does not count). Without --until it runs until SIGINT/SIGTERM, which then exits 0; with --until, an interruption before the condition exits 130. Either way the trackers are told \`stopped\`.
 
-On a terminal a status line shows peers, upload rate, uploaded and ratio. --json prints NDJSON events: created (share), verified ({"skipped":bool}), started (with the listening port), tracker, peer-connected, peer-complete, peer-dropped, progress (every second), until (the condition met), done; then the summary envelope.`;
+On a terminal a status line shows peers, upload rate, uploaded and ratio. --json prints NDJSON events: created (share), verified ({"skipped":bool}), started (with the listening port), tracker, peer-connected (with its transport: tcp or utp), peer-complete, peer-dropped, progress (every second), until (the condition met), done; then the summary envelope.`;
   static override examples = [
     { command: '<%= config.bin %> <%= command.id %> dist.torrent ./dist --until peers-complete=20 --until time=30m', description: 'CI: serve a build until 20 runners have it, at most half an hour.' },
     { command: '<%= config.bin %> <%= command.id %> ./dist -t http://tracker.ci:6969/announce -o dist.torrent', description: 'Share a directory: create dist.torrent, print its magnet, seed until Ctrl-C.' },
@@ -49,7 +49,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
   };
   static override baseFlags = { ...BaseCommand.baseFlags, ...ndjsonFlag };
   static override flags = {
-    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: "TCP port to accept peers on, and the DHT's UDP port (0: any free port; a busy port falls back to any)." }),
+    port: Flags.integer({ char: 'p', min: 0, max: 65535, default: 6881, description: "Port to accept peers on: TCP, and UDP for uTP; the DHT's UDP port with --transport tcp, another one otherwise (0: any free port; a busy port falls back to any)." }),
     host: Flags.string({ aliases: ['bind'], default: '0.0.0.0', description: "Address to accept peers on (and the DHT's). --bind is an alias." }),
     ...swarmFlags,
     tracker: Flags.string({ char: 't', multiple: true, description: 'With a torrent: another tracker URL to announce to. Alone (share): the torrent\'s trackers, as in `create` (one tier per flag, commas inside one tier).' }),
@@ -107,16 +107,19 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
         peerId: makePeerId(azureusPrefix('BK', this.config.version)),
         clientName: `btkit ${this.config.version}`,
         listen: { host: flags.host, port: flags.port },
+        transport: flags.transport,
         maxPeers: flags['max-peers'],
         uploadLimit: flags['upload-limit'] ?? 0,
         uploadSlots: flags['upload-slots'],
       },
       this.signal,
     );
+    const split = new TransportSplit();
     let outcome: SeedOutcome;
     try {
       outcome = await drainJob(job, (ev) => {
         if (ev.type === 'peer-complete' && ev.finished) complete++;
+        split.see(ev);
         if (json) {
           if (ev.type !== 'piece-verified') {
             const out = ev.type === 'until' ? { ...ev } : eventJson(ev);
@@ -135,7 +138,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
           warned.add(ev.url);
         } else if (ev.type === 'warning') this.warnLine(ev.message);
         else if (ev.type === 'progress' && tty) {
-          process.stderr.write(`\r\x1b[2K${seedStatusLine(ev, complete, process.stderr.columns || 100)}`);
+          process.stderr.write(`\r\x1b[2K${seedStatusLine(ev, complete, process.stderr.columns || 100, split.utp)}`);
           drawn = true;
         }
       });

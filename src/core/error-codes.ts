@@ -214,7 +214,7 @@ export const STORAGE_CODES = {
   IO_EIO: { category: 'io', meaning: 'an I/O error of the device (also a hash worker\'s read that failed without an errno)' },
 } as const satisfies Domain;
 
-/** Connections (TCP, the in-memory transport) and system network errors. */
+/** Connections (TCP, uTP, the in-memory transport) and system network errors. */
 export const NET_CODES = {
   NET_CLOSED: { category: 'network', meaning: 'the connection was closed' },
   NET_CONNECT_TIMEOUT: { category: 'network', meaning: 'connecting to a peer timed out' },
@@ -230,6 +230,10 @@ export const NET_CODES = {
   NET_EADDRINUSE: { category: 'network', meaning: 'address already in use' },
   NET_EADDRNOTAVAIL: { category: 'network', meaning: 'address not available' },
   TRANSPORT_ITERATED: { category: 'internal', meaning: 'a connection was iterated twice (a bug)' },
+  UTP_IPV6_UNSUPPORTED: { category: 'network', meaning: 'uTP (BEP 29, utp-native) reaches IPv4 addresses only: an IPv6 peer or listening address was given' },
+  UTP_BIND_FAILED: { category: 'network', meaning: 'the uTP (UDP) socket could not be bound to the address and port' },
+  UTP_FAILED: { category: 'network', meaning: 'a uTP connection failed for a reason libutp does not name' },
+  UTP_CLOSED: { category: 'network', meaning: 'the uTP socket was closed (the session is stopping)' },
 } as const satisfies Domain;
 
 /** Hashing content (the worker pool). */

@@ -91,9 +91,9 @@ export async function startLabScript(script: string, args: string[], ready: RegE
   return { pid: child.pid!, port: Number.isInteger(port) ? port : 0, match, output, stop: () => stopChild(child) };
 }
 
-/** libtorrent seeding `torrent` from `savePath` (the directory containing the content), TCP only. */
-export async function startLtSeeder(torrent: string, savePath: string, options: { tracker?: boolean; seconds?: number; extra?: string[] } = {}): Promise<LabProcess> {
-  const args = [join(LAB, 'lt_seed.py'), torrent, savePath, '--tcp-only', '--port', '0', '--seconds', String(options.seconds ?? 120), ...(options.tracker ? ['--reannounce', '2'] : ['--no-tracker']), ...(options.extra ?? [])];
+/** libtorrent seeding `torrent` from `savePath` (the directory containing the content), TCP only unless `transport` says uTP only. */
+export async function startLtSeeder(torrent: string, savePath: string, options: { tracker?: boolean; seconds?: number; extra?: string[]; transport?: 'tcp' | 'utp' } = {}): Promise<LabProcess> {
+  const args = [join(LAB, 'lt_seed.py'), torrent, savePath, options.transport === 'utp' ? '--utp-only' : '--tcp-only', '--port', '0', '--seconds', String(options.seconds ?? 120), ...(options.tracker ? ['--reannounce', '2'] : ['--no-tracker']), ...(options.extra ?? [])];
   const { child, output } = await startUntil(SYSTEM_PYTHON, args, /READY infohash=\w+ port=(\d+)/, 30_000);
   const port = Number(/READY infohash=\w+ port=(\d+)/.exec(output())![1]);
   return { pid: child.pid!, port, output, stop: () => stopChild(child) };

@@ -47,7 +47,7 @@ const BAR_EMPTY = '\u2591';
  * bar takes what the text leaves; when even the text is too long, the least useful parts go
  * first (upload rate, peers, sizes), never a piece of one.
  */
-export function progressLine(s: SessionStats, width = 100): string {
+export function progressLine(s: SessionStats, width = 100, utpPeers = 0): string {
   const room = Math.max(1, width - 1);
   const pct = s.totalBytes > 0 ? (100 * s.doneBytes) / s.totalBytes : 100;
   const parts: { text: string; drop: number }[] = [
@@ -55,7 +55,7 @@ export function progressLine(s: SessionStats, width = 100): string {
     { text: `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`, drop: 3 },
     { text: `down ${formatRate(s.downRate)}`, drop: 4 },
     { text: `up ${formatRate(s.upRate)}`, drop: 1 },
-    { text: `${s.peers} peer${s.peers === 1 ? '' : 's'}${s.seeds > 0 ? ` (${s.seeds} seed${s.seeds === 1 ? '' : 's'})` : ''}`, drop: 2 },
+    { text: peersText(s, utpPeers), drop: 2 },
     { text: `ETA ${s.etaMs === null ? '--' : formatDuration(s.etaMs)}`, drop: 5 },
   ];
   const join = () => parts.map((p) => p.text).join('  ');
@@ -68,6 +68,12 @@ export function progressLine(s: SessionStats, width = 100): string {
   if (barWidth < 10) return text.slice(0, room);
   const done = Math.round((barWidth * pct) / 100);
   return `[${BAR_FULL.repeat(done)}${BAR_EMPTY.repeat(barWidth - done)}]  ${text}`;
+}
+
+/** "3 peers (1 seed, 2 uTP)": the seeds and the uTP (BEP 29) peers among those connected; the rest are TCP. */
+export function peersText(s: Pick<SessionStats, 'peers' | 'seeds'>, utpPeers = 0): string {
+  const notes = [...(s.seeds > 0 ? [`${s.seeds} seed${s.seeds === 1 ? '' : 's'}`] : []), ...(utpPeers > 0 ? [`${utpPeers} uTP`] : [])];
+  return `${s.peers} peer${s.peers === 1 ? '' : 's'}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
 }
 
 export function renderSummary(r: DownloadResult): string[] {

@@ -40,11 +40,11 @@ export interface SeedResult {
  * Peers are those connected now; completed counts every peer that held all pieces since the start,
  * so it can be larger ("1 peer (2 complete)" read as a contradiction).
  */
-export function seedStatusLine(s: SessionStats, peersComplete: number, width = 100): string {
+export function seedStatusLine(s: SessionStats, peersComplete: number, width = 100, utpPeers = 0): string {
   const ratio = s.totalBytes > 0 ? s.uploaded / s.totalBytes : 0;
   const parts = [
     'seeding',
-    `${s.peers} peer${s.peers === 1 ? '' : 's'}${peersComplete > 0 ? `  ${peersComplete} completed so far` : ''}`,
+    `${s.peers} peer${s.peers === 1 ? '' : 's'}${utpPeers > 0 ? ` (${utpPeers} uTP)` : ''}${peersComplete > 0 ? `  ${peersComplete} completed so far` : ''}`,
     `up ${formatRate(s.upRate)}`,
     `uploaded ${formatBytes(s.uploaded)}`,
     `ratio ${ratio.toFixed(2)}`,

@@ -15,21 +15,33 @@
  * from a tracker or PEX leads to dials of peers already connected the other way, and replacing a
  * connection that carries data each time would churn it.
  *
+ * Transports (TCP, BEP 3; uTP, BEP 29): every one listens, on one port number — the first
+ * transport's port, which is the one the session announces; uTP binds the same number on UDP, as
+ * peers expect. A second transport that cannot listen is a warning, not a failure: TCP alone still
+ * works. A candidate is dialed over uTP with TCP close behind when both are on (`dialFirst` in
+ * transport/dual.ts: a TCP-only peer waits a few hundred milliseconds, not libutp's connect
+ * timeout), over the one transport otherwise. A peer that reached us over uTP comes from its
+ * listening port, which is its address in the book: that address is not dialed (over TCP) while
+ * the connection lasts.
+ *
  * Why its own part: dialing, accepting and their limits are the same whatever the session does
- * with a peer afterwards, and the transport choice lives here alone: TCP now; uTP (BEP 29) is a
- * second `Transport`, and the per-candidate choice of which one to dial goes in `transportFor`.
+ * with a peer afterwards, and the transport choice lives here alone.
  */
+import { isIPv6 } from 'node:net';
 import { BtError, type ErrorCode, isBtError } from '../errors.js';
+import { dialFirst } from '../transport/dual.js';
 import type { Connection, Endpoint, Listener, Transport } from '../transport/types.js';
 import { PeerWire, type PeerWireOptions } from '../wire/peer-wire.js';
-import type { Candidate, PeerBook } from './peer-book.js';
+import { type Candidate, type PeerBook, keyOf } from './peer-book.js';
 import type { PeerSourceName } from './types.js';
 
 export interface ConnectionManagerOptions {
   infoHash: Uint8Array;
   peerId: Uint8Array;
-  /** The first one dials; every one listens. */
+  /** Every one listens (the first one's port is ours); with TCP and uTP both, uTP is dialed first. */
   transports: readonly Transport[];
+  /** With TCP and uTP: how long uTP is tried alone before TCP is dialed too. Default UTP_HEAD_START_MS. */
+  utpHeadStartMs?: number;
   book: PeerBook;
   /** Most connections (handshaken and half-open). Default 50. */
   maxPeers?: number;
@@ -70,6 +82,8 @@ export class ConnectionManager {
   private readonly banned = new Set<string>();
   private halfOpen = 0;
   private listenPort = 0;
+  /** Book keys of peers connected to us over uTP (their listening address): not dialed meanwhile. */
+  private readonly reachedUs = new Map<string, number>();
 
   constructor(options: ConnectionManagerOptions) {
     this.opts = options;
@@ -90,16 +104,26 @@ export class ConnectionManager {
     return this.halfOpen;
   }
 
-  /** Accept on every transport; a busy port falls back to any free one when allowed. */
+  /**
+   * Accept on every transport, all on the first one's port number; a busy port falls back to any
+   * free one when allowed. Only the first transport's failure is fatal.
+   */
   async listen(listen: { host: string; port: number; fallbackToAnyPort?: boolean }): Promise<void> {
-    for (const t of this.opts.transports) {
+    for (const [i, t] of this.opts.transports.entries()) {
+      const port = i === 0 ? listen.port : this.listenPort;
       let l: Listener;
       try {
-        l = await t.listen({ host: listen.host, port: listen.port, signal: this.opts.signal });
+        try {
+          l = await t.listen({ host: listen.host, port, signal: this.opts.signal });
+        } catch (err) {
+          if (!(listen.fallbackToAnyPort && isBtError(err) && err.code === 'NET_EADDRINUSE')) throw err;
+          this.opts.onWarning(`${t.kind === 'utp' ? 'UDP ' : ''}port ${port} is in use${t.kind === 'utp' ? ' (uTP)' : ''}; listening on another`, 'NET_EADDRINUSE');
+          l = await t.listen({ host: listen.host, port: 0, signal: this.opts.signal });
+        }
       } catch (err) {
-        if (!(listen.fallbackToAnyPort && isBtError(err) && err.code === 'NET_EADDRINUSE')) throw err;
-        this.opts.onWarning(`port ${listen.port} is in use; listening on another`, 'NET_EADDRINUSE');
-        l = await t.listen({ host: listen.host, port: 0, signal: this.opts.signal });
+        if (i === 0 || !isBtError(err) || this.opts.signal.aborted) throw err;
+        this.opts.onWarning(`no incoming ${t.kind === 'utp' ? 'uTP' : t.kind.toUpperCase()} connections: ${err.message}`, err.code);
+        continue;
       }
       if (this.opts.signal.aborted) {
         await l.close();
@@ -123,6 +147,7 @@ export class ConnectionManager {
     const maxHalfOpen = this.opts.maxHalfOpen ?? 16;
     for (const c of this.opts.book.due(this.opts.now())) {
       if (this.opts.connected() + this.halfOpen >= max || this.halfOpen >= maxHalfOpen) return;
+      if (this.reachedUs.has(c.key)) continue;
       void this.dial(c);
     }
   }
@@ -132,9 +157,16 @@ export class ConnectionManager {
     await Promise.allSettled(this.listeners.map((l) => l.close()));
   }
 
-  /** The transport to dial a candidate with: the first one today; uTP-first with TCP fallback is decided here. */
-  private transportFor(_c: Candidate): Transport {
-    return this.opts.transports[0]!;
+  /** uTP with TCP close behind when both are on (and the peer is IPv4: utp-native has no IPv6), else the one there is. */
+  private dialOver(c: Candidate, signal: AbortSignal): Promise<Connection> {
+    const ts = this.opts.transports;
+    const utp = ts.find((t) => t.kind === 'utp');
+    const tcp = ts.find((t) => t.kind === 'tcp');
+    if (utp && tcp) {
+      if (isIPv6(c.endpoint.host)) return tcp.dial(c.endpoint, { signal });
+      return dialFirst(utp, tcp, c.endpoint, { signal, ...(this.opts.utpHeadStartMs !== undefined ? { headStartMs: this.opts.utpHeadStartMs } : {}) });
+    }
+    return ts[0]!.dial(c.endpoint, { signal });
   }
 
   private async dial(c: Candidate): Promise<void> {
@@ -146,7 +178,7 @@ export class ConnectionManager {
     this.opts.signal.addEventListener('abort', onStop, { once: true });
     let conn: Connection | undefined;
     try {
-      conn = await this.transportFor(c).dial(c.endpoint, { signal: ctl.signal });
+      conn = await this.dialOver(c, ctl.signal);
     } catch {
       this.opts.book.dialFailed(c, this.opts.now());
       return;
@@ -164,6 +196,16 @@ export class ConnectionManager {
         if (this.opts.signal.aborted || this.opts.connected() + this.halfOpen >= (this.opts.maxPeers ?? 50) + 5) {
           conn.close();
           continue;
+        }
+        if (conn.remote.transport === 'utp') {
+          // uTP comes from the peer's listening port: its address in the book, if we know it.
+          const key = keyOf(conn.remote);
+          this.reachedUs.set(key, (this.reachedUs.get(key) ?? 0) + 1);
+          void conn.closed.then(() => {
+            const n = (this.reachedUs.get(key) ?? 1) - 1;
+            if (n > 0) this.reachedUs.set(key, n);
+            else this.reachedUs.delete(key);
+          });
         }
         void this.handshake(conn, undefined, 'incoming');
       }

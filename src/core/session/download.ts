@@ -24,6 +24,7 @@ import { buildTorrentFile } from '../metainfo/torrent-file.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { FileStore } from '../storage/file-store.js';
 import { TrackerClient, TrackerTiers } from '../tracker/index.js';
+import { type TransportMode, closeTransports, createTransports } from '../transport/dual.js';
 import type { Endpoint } from '../transport/types.js';
 import { DhtSource, closeDht, startDht } from './dht-source.js';
 import { POOL_MIN_PIECE } from './hasher.js';
@@ -77,6 +78,8 @@ export interface DownloadOptions {
   peerId: Uint8Array;
   clientName: string;
   listen: { host: string; port: number };
+  /** Which transports to listen on and dial over: TCP, uTP (BEP 29) or both (uTP first, TCP close behind). */
+  transport: TransportMode;
   maxPeers: number;
   downloadLimit: number;
   uploadLimit: number;
@@ -147,8 +150,10 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
   const jobSignal = AbortSignal.any([signal, stopper.signal]);
   let dht: DhtNode | null = null;
   let client: TrackerClient | null = null;
+  const transports = createTransports(options.transport);
   try {
-    if (options.dht && !isPrivate) dht = await startDht(options.dht, options.listen.port, jobSignal);
+    // With uTP on, the peer port's UDP side is uTP's: the DHT takes another port (BEP 5's `port` message tells peers which).
+    if (options.dht && !isPrivate) dht = await startDht(options.dht, options.transport === 'tcp' ? options.listen.port : 0, jobSignal);
     const session = new Session({
       ...(initial ?? {
         infoHash: target.infoHash,
@@ -172,6 +177,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       recheck: options.recheck,
       sequential: options.stream !== undefined,
       listen: { ...options.listen, fallbackToAnyPort: true },
+      transports,
       maxPeers: options.maxPeers,
       downloadLimit: options.downloadLimit,
       uploadLimit: options.uploadLimit,
@@ -236,6 +242,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
   } finally {
     if (client) await client.close().catch(() => undefined);
     if (dht) await closeDht(dht, options.dht!.statePath);
+    await closeTransports(transports);
     await pool?.close();
     if (temporary) await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
   }

@@ -16,6 +16,7 @@ import type { PieceStore } from '../storage/store.js';
 import { TrackerClient, TrackerTiers } from '../tracker/index.js';
 import { DhtSource, closeDht, startDht } from './dht-source.js';
 import { SeedChoker } from './seed-choker.js';
+import { type TransportMode, closeTransports, createTransports } from '../transport/dual.js';
 import { Session } from './session.js';
 import { TrackerSource } from './tracker-source.js';
 import { type StopCondition, StopConditions, describeCondition } from './stop-conditions.js';
@@ -36,6 +37,8 @@ export interface SeedOptions {
   peerId: Uint8Array;
   clientName: string;
   listen: { host: string; port: number };
+  /** Which transports to listen on and dial over: TCP, uTP (BEP 29) or both. */
+  transport: TransportMode;
   maxPeers: number;
   uploadLimit: number;
   uploadSlots: number;
@@ -71,14 +74,17 @@ export async function* runSeed(options: SeedOptions, signal: AbortSignal): Async
   const runSignal = AbortSignal.any([signal, until.signal]);
   let dht: DhtNode | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const transports = createTransports(options.transport);
   try {
-    if (options.dht && !isPrivate) dht = await startDht(options.dht, options.listen.port, runSignal);
+    // With uTP on, the peer port's UDP side is uTP's: the DHT takes another port.
+    if (options.dht && !isPrivate) dht = await startDht(options.dht, options.transport === 'tcp' ? options.listen.port : 0, runSignal);
     const session = new Session({
       metainfo: meta,
       store: cache,
       peerId: options.peerId,
       trustedComplete: true,
       listen: { ...options.listen, fallbackToAnyPort: true },
+      transports,
       maxPeers: options.maxPeers,
       uploadLimit: options.uploadLimit,
       uploadSlots: options.uploadSlots,
@@ -147,5 +153,6 @@ export async function* runSeed(options: SeedOptions, signal: AbortSignal): Async
     clearTimeout(timer);
     if (client) await client.close().catch(() => undefined);
     if (dht) await closeDht(dht, options.dht!.statePath);
+    await closeTransports(transports);
   }
 }

@@ -519,7 +519,7 @@ export class Session {
     const peer = createPeer({ id: this.nextPeerId++, key: candidate?.key ?? keyOf(remote), candidate, wire, source, pieceCount: this.t?.meta.pieceCount ?? null, now: this.now() });
     this.peers.add(peer);
     this.metadata.bind(slot, peer);
-    this.emit({ type: 'peer-connected', peer: peer.key, peerId: peer.peerIdHex, source, direction: peer.direction, client: peer.client });
+    this.emit({ type: 'peer-connected', peer: peer.key, peerId: peer.peerIdHex, source, direction: peer.direction, transport: wire.conn.remote.transport, client: peer.client });
     greet(this.t, peer, { infoHash: this.infoHash, allowedFast: this.opts.allowedFast ?? 10, dhtPort: this.dhtPort() });
     try {
       await wire.run({

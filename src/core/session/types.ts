@@ -2,7 +2,7 @@
  * The session's public shapes: options, events, statistics and the peer-source plug-in
  * interface (trackers now; DHT, PEX and web seeds later all feed peers through `addPeers`).
  */
-import type { Endpoint } from '../transport/types.js';
+import type { Endpoint, TransportKind } from '../transport/types.js';
 
 /** Where a peer address came from: 'tracker', 'manual' (--peer), later 'dht', 'pex', 'incoming'. */
 export type PeerSourceName = string;
@@ -50,8 +50,8 @@ export type SessionEvent =
       resume: { mode: 'fast' | 'partial' | 'full' | 'none'; checked: number; recovered: number; note: string | null };
       listen: Endpoint | null;
     }
-  /** `peerId`: the 20-byte peer id in hex; `client`: its BEP 20 client tag when it has one. */
-  | { type: 'peer-connected'; peer: string; peerId: string; source: PeerSourceName; direction: 'outgoing' | 'incoming'; client: string | null }
+  /** `peerId`: the 20-byte peer id in hex; `client`: its BEP 20 client tag when it has one; `transport`: tcp or utp (BEP 29). */
+  | { type: 'peer-connected'; peer: string; peerId: string; source: PeerSourceName; direction: 'outgoing' | 'incoming'; transport: TransportKind; client: string | null }
   | { type: 'peer-dropped'; peer: string; peerId: string; reason: string; code: string | null; downloaded: number; uploaded: number }
   | { type: 'peer-banned'; peer: string; reason: string }
   /**

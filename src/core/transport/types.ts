@@ -1,7 +1,7 @@
 /**
  * The byte-stream transport under the peer wire protocol (BEP 3 runs over TCP; BEP 29 uTP is a
  * second, congestion-friendly transport over UDP). The session and the wire code see only these
- * interfaces, so TCP now and uTP later are interchangeable, and tests can join two ends in memory.
+ * interfaces, so TCP and uTP are interchangeable, and tests can join two ends in memory.
  *
  * Shape, and why:
  * - Reading is an `AsyncIterable<Uint8Array>`: the session pulls chunks with `for await` and
@@ -112,9 +112,15 @@ export interface Listener extends AsyncIterable<Connection> {
   close(): Promise<void>;
 }
 
-/** A way to reach peers: TCP now, uTP later. */
+/** A way to reach peers: TCP (transport/tcp.ts) or uTP (transport/utp.ts). */
 export interface Transport {
   readonly kind: TransportKind;
+  /**
+   * Release what the transport holds for all its connections (uTP: its one UDP socket), closing
+   * any connection still open. Absent when there is nothing to release (TCP: each connection and
+   * listener owns its socket).
+   */
+  close?(): Promise<void>;
   /**
    * Connect to a peer. Rejects with a BtError: category network (NET_ECONNREFUSED, a timeout
    * the caller enforced through `signal`…) or interrupted (the signal fired).

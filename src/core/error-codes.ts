@@ -233,6 +233,7 @@ export const NET_CODES = {
   UTP_IPV6_UNSUPPORTED: { category: 'network', meaning: 'uTP (BEP 29, utp-native) reaches IPv4 addresses only: an IPv6 peer or listening address was given' },
   UTP_BIND_FAILED: { category: 'network', meaning: 'the uTP (UDP) socket could not be bound to the address and port' },
   UTP_FAILED: { category: 'network', meaning: 'a uTP connection failed for a reason libutp does not name' },
+  UTP_RECEIVE_OVERFLOW: { category: 'network', meaning: 'a uTP peer sent far more than was read (libutp has no read backpressure): the connection was closed' },
   UTP_CLOSED: { category: 'network', meaning: 'the uTP socket was closed (the session is stopping)' },
 } as const satisfies Domain;
 

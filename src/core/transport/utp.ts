@@ -45,9 +45,15 @@ export interface UtpOptions {
   closeWaitMs?: number;
   /** Kernel receive and send buffers of the UDP socket. Default 4 MiB (see `bind`). */
   socketBufferBytes?: number;
+  /**
+   * Received bytes queued while the consumer does not read (libutp offers no read backpressure)
+   * before the connection is closed with UTP_RECEIVE_OVERFLOW. Default 64 MiB: a peer sends what
+   * we asked for (at most 500 blocks, 8 MiB, in flight), so only a flood reaches it.
+   */
+  maxQueuedBytes?: number;
 }
 
-const DEFAULTS = { writeHighWater: 1024 * 1024, writeLowWater: 256 * 1024, closeWaitMs: 1000, socketBufferBytes: 4 * 1024 * 1024 };
+const DEFAULTS = { writeHighWater: 1024 * 1024, writeLowWater: 256 * 1024, closeWaitMs: 1000, socketBufferBytes: 4 * 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024 };
 
 /** utp-native is loaded on first use (require caches it): a command that never speaks uTP loads no native addon. */
 const requireCjs = createRequire(import.meta.url);
@@ -81,6 +87,7 @@ export class UtpConnectionWrapper implements Connection {
   readonly local: Endpoint;
   readonly closed: Promise<void>;
   private readonly queue: Uint8Array[] = [];
+  private queuedBytes = 0;
   private ended = false;
   private isClosed = false;
   private error: BtError | undefined;
@@ -101,7 +108,20 @@ export class UtpConnectionWrapper implements Connection {
     this.remote = { host: stream.remoteAddress, port: stream.remotePort, transport: 'utp' };
     this.local = local;
     const what = fmt(this.remote.host, this.remote.port);
+    const maxQueued = options.maxQueuedBytes ?? DEFAULTS.maxQueuedBytes;
     stream.on('data', (chunk: Buffer) => {
+      if (this.error) return;
+      this.queuedBytes += chunk.length;
+      if (this.queuedBytes > maxQueued) {
+        // What is queued goes with the connection: memory stays bounded.
+        this.queue.length = 0;
+        this.queuedBytes = 0;
+        this.error = new BtError('UTP_RECEIVE_OVERFLOW', 'network', `${what}: more than ${maxQueued} bytes received and not read (uTP has no read backpressure)`);
+        stream.destroy();
+        this.notify();
+        this.notifyDrain();
+        return;
+      }
       this.queue.push(chunk);
       this.notify();
     });
@@ -150,6 +170,7 @@ export class UtpConnectionWrapper implements Connection {
     for (;;) {
       const chunk = this.queue.shift();
       if (chunk !== undefined) {
+        this.queuedBytes -= chunk.length;
         yield chunk;
         continue;
       }

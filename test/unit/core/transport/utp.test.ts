@@ -22,15 +22,15 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
 
-function transport(): UtpTransport {
-  const t = new UtpTransport();
+function transport(options: ConstructorParameters<typeof UtpTransport>[0] = {}): UtpTransport {
+  const t = new UtpTransport(options);
   open.push(t);
   return t;
 }
 
 /** A connection from `client` to `server`; `bIt` is the accepted end's reader (a connection is iterated once). */
-async function pair(): Promise<{ a: Connection; b: Connection; bIt: AsyncIterator<Uint8Array>; client: UtpTransport; server: UtpTransport }> {
-  const server = transport();
+async function pair(serverOptions: ConstructorParameters<typeof UtpTransport>[0] = {}): Promise<{ a: Connection; b: Connection; bIt: AsyncIterator<Uint8Array>; client: UtpTransport; server: UtpTransport }> {
+  const server = transport(serverOptions);
   const client = transport();
   const listener = await server.listen({ host: '127.0.0.1', port: 0 });
   await client.listen({ host: '127.0.0.1', port: 0 });
@@ -83,6 +83,18 @@ describe('uTP transport', () => {
     expect(Buffer.from((await aIt.next()).value as Uint8Array).toString()).toBe('pong');
     await b.end();
     expect((await readRest(aIt)).length).toBe(0);
+  });
+
+  it('a reader that stops reading while the peer keeps sending: the queue is bounded, the connection closed with UTP_RECEIVE_OVERFLOW', async () => {
+    const { a, b, bIt } = await pair({ maxQueuedBytes: 256 * 1024 });
+    // Nothing reads `b` while `a` sends up to 2 MiB (libutp acknowledges whatever arrives).
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    for (let sent = 0; sent < 2 * 1024 * 1024; sent += chunk.length) {
+      if (!a.write(chunk)) await Promise.race([a.drained().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+    }
+    // `b` closes itself once the queue passes the bound (bounded wait: the test fails, not hangs).
+    await Promise.race([b.closed, new Promise((r) => setTimeout(r, 20_000))]);
+    await expect(readRest(bIt)).rejects.toMatchObject({ code: 'UTP_RECEIVE_OVERFLOW' });
   });
 
   it('close() ends the other side and resolves `closed` on both', async () => {

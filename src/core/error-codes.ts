@@ -137,6 +137,7 @@ export const WIRE_CODES = {
   WIRE_BAD_LENGTH: { category: 'network', meaning: 'a peer message of the wrong length for its type' },
   WIRE_BAD_REQUEST: { category: 'network', meaning: 'a request, cancel or reject for a block of a forbidden size' },
   WIRE_BAD_BITFIELD: { category: 'network', meaning: 'a bitfield of the wrong size, or with spare bits set' },
+  WIRE_BAD_HASH_MESSAGE: { category: 'network', meaning: 'a BEP 52 hash request, hashes or hash reject out of bounds (no hashes, more than 8192, a layer past 63, more hashes than asked and proven)' },
   WIRE_BAD_INDEX: { category: 'network', meaning: 'a message names a piece the torrent does not have' },
   WIRE_UNEXPECTED_BITFIELD: { category: 'network', meaning: 'a bitfield, have all or have none after the first messages' },
   WIRE_FAST_NOT_NEGOTIATED: { category: 'network', meaning: 'a fast-extension (BEP 6) message from a peer that did not offer it' },

@@ -67,6 +67,8 @@ export interface Peer extends MetadataPeer {
   sawIncomplete: boolean;
   /** Blocks it sent of pieces we were not downloading (counted as waste; too many and it is dropped). */
   unrequested: number;
+  /** The connection speaks BEP 52 v2 (made with the v2 infohash, or both sides set the upgrade bit). */
+  v2: boolean;
 }
 
 /** A client name from the BEP 20 Azureus-style peer id (`-lt2080-` → "lt2080"), when it has one. */
@@ -102,6 +104,7 @@ export function createPeer(init: { id: number; key: string; candidate: Candidate
     completeSeen: false,
     sawIncomplete: false,
     unrequested: 0,
+    v2: false,
   };
 }
 

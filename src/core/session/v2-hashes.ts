@@ -211,7 +211,10 @@ export class V2Hashes<P extends HashPeer> {
     }
     this.settle(p, w);
     if (!w.tree.addLayerHashes(w.range, m.hashes)) {
+      w.refusedBy.add(p);
       this.opts.drop(p, new BtError('PEER_BAD_HASHES', 'network', `hashes for layer ${m.baseLayer} at ${m.index} that do not fold to the file's pieces root`), true);
+      // The range goes to another peer.
+      this.askMore();
       return;
     }
     this.wanted = this.wanted.filter((x) => x !== w);

@@ -42,8 +42,8 @@ export interface PeerWireOptions {
   /** The infohash we dial with (a v2-only torrent's: its SHA-256 infohash truncated to 20 bytes, BEP 52). */
   infoHash: Uint8Array;
   /**
-   * Other infohashes an incoming peer may ask for: a hybrid torrent is reached through its v1
-   * and through its (truncated) v2 infohash (BEP 52). We answer with the one it used.
+   * Other infohashes a peer may use: a hybrid torrent is reached through its v1 and through its
+   * (truncated) v2 infohash (BEP 52). To an incoming peer we answer with the one it used.
    */
   alsoInfoHashes?: readonly Uint8Array[];
   /** Set the BEP 52 v2 upgrade bit: we speak hash request / hashes / hash reject. */
@@ -158,7 +158,9 @@ export class PeerWire {
         for (const frame of this.decoder.messages()) {
           if (frame.type !== 'handshake') throw new BtError('WIRE_BAD_HANDSHAKE', 'network', 'message before the handshake');
           const h = frame.handshake;
-          const ok = Buffer.compare(h.infoHash, this.options.infoHash) === 0 || (this.conn.direction === 'incoming' && (this.options.alsoInfoHashes ?? []).some((x) => Buffer.compare(h.infoHash, x) === 0));
+          // A hybrid's v2 upgrade (BEP 52): a peer that sees our upgrade bit on a v1 handshake may
+          // answer with the truncated v2 infohash (libtorrent does), so both directions accept both.
+          const ok = Buffer.compare(h.infoHash, this.options.infoHash) === 0 || (this.options.alsoInfoHashes ?? []).some((x) => Buffer.compare(h.infoHash, x) === 0);
           if (!ok) {
             throw new BtError('PEER_WRONG_TORRENT', 'network', 'the peer asked for another torrent', { detail: { infoHash: Buffer.from(h.infoHash).toString('hex') } });
           }

@@ -141,6 +141,12 @@ describe.skipIf(!interopAvailable('libtorrent'))('v2 and hybrid swarms: btkit an
       const dialed = version === 'v2' || source !== 'torrent' ? f.meta.infoHash.v2!.subarray(0, 20) : f.meta.infoHash.v1!;
       expect(events.find((e) => e.type === 'started' || e.type === 'metadata-wanted').infoHash).toBe(dialed.toString('hex'));
       if (source !== 'torrent') expect(events.some((e) => e.type === 'metadata')).toBe(true);
+      // A v2-only torrent from a btmh magnet: the piece layers of its files longer than a piece came by hash requests.
+      const layers = events.find((e) => e.type === 'piece-layers');
+      if (version === 'v2' && source !== 'torrent') {
+        const layered = f.meta.files.filter((x) => !x.padding && x.length > f.meta.pieceLength);
+        expect(layers).toMatchObject({ files: layered.length, hashes: layered.reduce((n, x) => n + Math.ceil(x.length / f.meta.pieceLength), 0) });
+      } else expect(layers).toBeUndefined();
       expect(events.some((e) => e.type === 'piece-failed')).toBe(false);
     } finally {
       await lt.stop();

@@ -392,11 +392,14 @@ export class Session {
       // layers come from peers (BEP 52 hash requests) before any piece can be checked.
       this.hashes.setTrees(v2);
       if (!setup.metainfo.infoHash.v1 && !v2.complete) {
+        const since = this.now();
         const fetched = await this.hashes.fetchLayers(this.abort.signal).then(
           () => true,
           () => false,
         );
         if (!fetched || this.stopping) return;
+        const layered = v2.trees.filter((tr) => tr?.layered);
+        this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since) });
       }
     }
     const t = this.buildTorrent(setup, v2);

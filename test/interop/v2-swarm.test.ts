@@ -2,7 +2,9 @@
  * BEP 52 v2-only and hybrid torrents between btkit and libtorrent 2.0.8 on 127.0.0.1, TCP only,
  * each side the other's only peer (no tracker, no DHT: `--peer` and libtorrent's connect_peer):
  *
- * - libtorrent (lt_get.py) downloads from `btkit seed`;
+ * - libtorrent (lt_get.py) downloads from `btkit seed`, from the .torrent and, for the v2-only
+ *   torrent, from a `btmh` magnet (then btkit serves it the info dictionary and, by BEP 52 hash
+ *   requests, the piece layers with their proof hashes, which libtorrent checks);
  * - btkit downloads from libtorrent (lt_seed.py), from the .torrent;
  * - btkit downloads from libtorrent from a `btmh` magnet alone (xt=urn:btmh, no btih): the info
  *   dictionary comes over BEP 9 on the truncated v2 infohash and is checked by SHA-256; for the
@@ -99,14 +101,18 @@ describe.skipIf(!interopAvailable('libtorrent'))('v2 and hybrid swarms: btkit an
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  it.each(cases)('libtorrent downloads a %s torrent (%s) from btkit seed', async (version, kind) => {
+  const toLibtorrent = [...cases.map(([version, kind]) => [version, kind, 'torrent'] as const), ['v2', 'single', 'btmh magnet'] as const, ['v2', 'tree', 'btmh magnet'] as const];
+
+  it.each(toLibtorrent)('libtorrent downloads a %s torrent (%s) from btkit seed, given the %s', async (version, kind, source) => {
     const f = fixtures.get(`${version}-${kind}`)!;
+    // From a btmh magnet libtorrent needs the piece layers from us: btkit serves hash requests with proofs.
+    const target = source === 'torrent' ? f.torrent : `magnet:?xt=urn:btmh:1220${f.meta.infoHash.v2!.toString('hex')}&dn=${encodeURIComponent(f.meta.name)}`;
     const seed = startCli(['seed', f.torrent, f.content, '--port', '0', '--host', '127.0.0.1', '--no-dht', '--json']);
     procs.push(seed);
     try {
       const started = await seed.waitFor((e) => e.type === 'started', 60_000, 'the seed start');
-      const out = join(root, `lt-from-btkit-${version}-${kind}`);
-      const r = await runToEnd(SYSTEM_PYTHON, [join(LAB, 'lt_get.py'), f.torrent, out, '--peer', `127.0.0.1:${started.listen.port}`, '--no-tracker', '--tcp-only', '--port', String(await freePort()), '--timeout', '60', '--json'], 90_000);
+      const out = join(root, `lt-from-btkit-${version}-${kind}-${source === 'torrent' ? 'torrent' : 'btmh'}`);
+      const r = await runToEnd(SYSTEM_PYTHON, [join(LAB, 'lt_get.py'), target, out, '--peer', `127.0.0.1:${started.listen.port}`, '--no-tracker', '--tcp-only', '--port', String(await freePort()), '--timeout', '60', '--json'], 90_000);
       expect(r.code, `${r.output}\nseed:\n${seed.stderr()}`).toBe(0);
       expect(ltResult(r.output).ok).toBe(true);
       expect(await differences(f, out)).toEqual([]);

@@ -158,4 +158,30 @@ describe.skipIf(!interopAvailable('libtorrent'))('v2 and hybrid swarms: btkit an
       await lt.stop();
     }
   }, 150_000);
+
+  it('a v2 .torrent without piece layers (saved from a btmh magnet) downloads too: the layers are fetched before any block', async () => {
+    const f = fixtures.get('v2-tree')!;
+    const lt = await startLtSeeder(f.torrent, f.seedDir, { seconds: 150 });
+    labs.push(lt);
+    try {
+      const magnet = `magnet:?xt=urn:btmh:1220${f.meta.infoHash.v2!.toString('hex')}&dn=${encodeURIComponent(f.meta.name)}`;
+      const saved = join(root, 'saved-from-btmh.torrent');
+      const common = ['--peer', `127.0.0.1:${lt.port}`, '--no-dht', '--port', '0', '--bind', '127.0.0.1', '--json', '--timeout', '45s'];
+      const meta = await runCli(['download', magnet, '-o', join(root, 'meta-only'), '--metadata-only', '--save-torrent', saved, ...common], { timeoutMs: 90_000 });
+      expect(meta.code, meta.stderr + meta.stdout.slice(-2000)).toBe(0);
+      // The saved torrent has the info dictionary only: btkit reads its piece layers as missing.
+      const inspect = await runCli(['inspect', saved, '--json']);
+      expect(JSON.parse(inspect.stdout).result.pieceLayers.filter((l: { status: string }) => l.status === 'missing').length).toBeGreaterThan(0);
+      const out = join(root, 'from-saved');
+      const r = await runCli(['download', saved, '-o', out, ...common], { timeoutMs: 90_000 });
+      expect(r.code, `${r.stderr}${r.stdout.slice(-3000)}`).toBe(0);
+      expect(await differences(f, out)).toEqual([]);
+      const events = ndjson(r.stdout);
+      expect(events.some((e) => e.type === 'piece-layers')).toBe(true);
+      // Requests waited for the layers: no piece failed, nobody was banned.
+      expect(events.some((e) => e.type === 'piece-failed' || e.type === 'peer-banned')).toBe(false);
+    } finally {
+      await lt.stop();
+    }
+  }, 150_000);
 });

@@ -84,6 +84,8 @@ export class Session {
   private startedAt = 0;
   private completedAt: number | null = null;
   private startedComplete = false;
+  /** A v2-only torrent's piece layers are being fetched: no block requests until they are in. */
+  private layersPending = false;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private lastProgress = -Infinity;
   private stopping: Promise<void> | undefined;
@@ -323,6 +325,12 @@ export class Session {
       if (this.opts.listen) await this.connections.listen(this.opts.listen);
       if (this.stopping) return;
       this.emitStarted(this.t);
+      const t = this.t;
+      if (t.v2 && !t.meta.infoHash.v1 && !t.v2.complete && !this.startedComplete) {
+        void this.fetchLayers(t.v2).then((ok) => {
+          if (ok) this.traffic.restartStallTimer();
+        });
+      }
       if (this.startedComplete) {
         this.completedAt = this.now();
         this.emit({ type: 'complete', ...this.stats() });
@@ -391,16 +399,7 @@ export class Session {
       // A v2-only torrent from a magnet: its info dictionary has each file's root only; the piece
       // layers come from peers (BEP 52 hash requests) before any piece can be checked.
       this.hashes.setTrees(v2);
-      if (!setup.metainfo.infoHash.v1 && !v2.complete) {
-        const since = this.now();
-        const fetched = await this.hashes.fetchLayers(this.abort.signal).then(
-          () => true,
-          () => false,
-        );
-        if (!fetched || this.stopping) return;
-        const layered = v2.trees.filter((tr) => tr?.layered);
-        this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since) });
-      }
+      if (!setup.metainfo.infoHash.v1 && !(await this.fetchLayers(v2))) return;
     }
     const t = this.buildTorrent(setup, v2);
     await this.prepareTorrent(t, this.abort.signal).catch((err) => {
@@ -423,6 +422,27 @@ export class Session {
       this.emit({ type: 'complete', ...this.stats() });
       if (!this.opts.seed) void this.stop();
     }
+  }
+
+  /**
+   * Fetch the piece layers a v2-only torrent lacks (a magnet's, or a .torrent written without
+   * them) from peers; no block is requested meanwhile, since no piece of those files could be
+   * checked (and honest senders would be blamed). False when the session stopped first.
+   */
+  private async fetchLayers(v2: V2Trees): Promise<boolean> {
+    if (v2.complete) return true;
+    this.layersPending = true;
+    const since = this.now();
+    const fetched = await this.hashes.fetchLayers(this.abort.signal).then(
+      () => true,
+      () => false,
+    );
+    this.layersPending = false;
+    if (!fetched || this.stopping) return false;
+    const layered = v2.trees.filter((tr) => tr?.layered);
+    this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since) });
+    for (const p of this.peers) this.requestMore(p);
+    return true;
   }
 
   private sourceContext(source: PeerSource): PeerSourceContext {
@@ -496,8 +516,8 @@ export class Session {
       }
     } else {
       this.metadata.tick();
-      this.hashes.tick();
     }
+    this.hashes.tick();
     for (const p of [...this.peers]) {
       const st = p.wire.state!;
       if (st.isSilent(now, this.opts.idleTimeoutMs ?? 120_000)) {
@@ -631,7 +651,7 @@ export class Session {
   }
 
   private requestMore(p: Peer): void {
-    if (this.t && !this.stopping) requestMore(this.t, p, this.now());
+    if (this.t && !this.stopping && !this.layersPending) requestMore(this.t, p, this.now());
   }
 
   // --- pieces ----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ The DHT: without --bootstrap the node starts from its saved routing table (the s
 
 --json prints NDJSON events on stdout: metadata-wanted, metadata-peer, metadata-piece, metadata-rejected, metadata (the info dictionary arrived: its size, the peers it came from, how long it took), torrent-saved, started, peer-connected (with its source: tracker, manual, dht, pex, incoming; and its transport: tcp or utp), peer-dropped, peer-banned, piece-verified (about one per percent), piece-failed, tracker, dht, progress (every second), complete, done (its reason: complete, seed-ratio, seed-time, metadata, failed); then the summary envelope.
 
-Exit status: 0 when complete (or, with --metadata-only, when the .torrent is written); 3 for a torrent that cannot be used (its paths leave DIR, it is not a v1 torrent); 6 (no peers) when no data arrived for --timeout; 8 (no metadata) when no peer sent a magnet's metadata within --timeout; 7 for a disk error; 130 when interrupted (the state is saved: run again to resume).`;
+Exit status: 0 when complete (or, with --metadata-only, when the .torrent is written); 3 for a torrent that cannot be used (its paths leave DIR); 6 (no peers) when no data arrived for --timeout; 8 (no metadata) when no peer sent a magnet's metadata within --timeout; 7 for a disk error; 130 when interrupted (the state is saved: run again to resume).`;
   static override examples = [
     { command: '<%= config.bin %> <%= command.id %> debian.torrent -o ~/Downloads', description: "Download through the torrent's trackers and the DHT." },
     { command: "<%= config.bin %> <%= command.id %> 'magnet:?xt=urn:btih:9924e7603a28353e40ea29b8660c8a582ebdc99c&tr=http://127.0.0.1:6969/announce'", description: 'Download a magnet link: metadata from peers, then the data.' },
@@ -77,8 +77,9 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     const seedRatio = flags['seed-ratio'] === undefined ? undefined : Number(flags['seed-ratio']);
     if (seedRatio !== undefined && (!Number.isFinite(seedRatio) || seedRatio <= 0)) throw new BtError('USAGE', 'usage', `\`${flags['seed-ratio']}\` is not a positive ratio (e.g. 1.5)`);
 
-    const target = await resolveTarget(args.torrent, { signal: this.signal });
-    if (!target.infoHash) throw new BtError('DOWNLOAD_V2_ONLY', 'input', 'this is a v2-only torrent or magnet link; btkit downloads v1 and hybrid torrents');
+    const target = await resolveTarget(args.torrent, { signal: this.signal, parse: { allowV2Only: true } });
+    // BEP 52: a v2-only torrent or magnet is announced and dialed with its v2 infohash cut to 20 bytes.
+    const infoHash = target.infoHash ?? target.infoHashV2!.subarray(0, 20);
     if (target.kind === 'torrent' && (flags['metadata-only'] || flags['save-torrent'])) throw new BtError('USAGE', 'usage', '--metadata-only and --save-torrent are for magnet links and infohashes; this is a .torrent already');
     for (const bad of target.magnet?.badPeers ?? []) this.warnLine(`magnet x.pe=${bad.value} is no peer address (${bad.reason}); skipped`);
     const magnetPeers = (target.magnet?.peers ?? []).flatMap((text) => {
@@ -100,7 +101,8 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     const job = runDownload(
       {
         target: {
-          infoHash: target.infoHash,
+          infoHash,
+          ...(target.infoHashV2 ? { infoHashV2: target.infoHashV2 } : {}),
           ...(target.metainfo ? { metainfo: target.metainfo } : {}),
           trackers,
           peers: magnetPeers,
@@ -177,7 +179,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
       clearLine();
     }
     if (this.signal.aborted) throw abortError(this.signal);
-    const result = downloadResult(outcome, target.infoHash.toString('hex'), { peersSeen: seen.size, banned, completed });
+    const result = downloadResult(outcome, infoHash.toString('hex'), { peersSeen: seen.size, banned, completed });
     if (!json && this.chatty) for (const line of renderSummary(result)) process.stderr.write(`${line}\n`);
     return result;
   }

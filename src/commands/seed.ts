@@ -79,8 +79,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
 
     // --- the torrent and its data -----------------------------------------------------------------
     const { meta, torrentPath, contentPath, verified, extraTrackers } = await this.torrentAndData(args, flags, share);
-    if (!meta.infoHash.v1) throw new BtError('SEED_V2_ONLY', 'input', 'this is a v2-only torrent; btkit seeds v1 and hybrid torrents');
-    const infoHash = meta.infoHash.v1.toString('hex');
+    const infoHash = (meta.infoHash.v1 ?? meta.infoHash.v2!).toString('hex');
     const magnet = formatMagnet(magnetOf(meta));
     const content = new ContentStore(diskLayout(meta, contentPath), meta.pieceLength, meta.totalLength);
 
@@ -184,7 +183,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
       const created = await this.share(args.target, flags);
       return { meta: created.meta, torrentPath: created.torrentPath, contentPath: resolve(args.target), verified: 'created', extraTrackers: [] };
     }
-    const meta = await readTorrentArg(args.target);
+    const meta = await readTorrentArg(args.target, { parse: { allowV2Only: true } });
     const extraTrackers = flags.tracker ?? [];
     for (const url of extraTrackers) if (!/^(https?|udp):\/\/[^/\s]+/i.test(url)) throw new BtError('USAGE', 'usage', `\`${url}\` is not an http(s) or udp tracker URL`);
     return {
@@ -205,7 +204,7 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     trackerTiers(flags);
     const output = resolve(plannedOutput(flags, path));
     // Refuse what cannot be the same torrent before hashing: no torrent at all, or another name.
-    const existing = !flags.force && (await outputExists(output)) ? await readTorrentArg(output).catch(() => null) : undefined;
+    const existing = !flags.force && (await outputExists(output)) ? await readTorrentArg(output, { parse: { allowV2Only: true } }).catch(() => null) : undefined;
     if (existing === null) throw outputExistsError(`${output}`, ' and is not a torrent');
     if (existing && existing.name !== (flags.name ?? basename(resolve(path)))) throw outputExistsError(output, ` and is the torrent of \`${existing.name}\``);
     const progress = await byteProgress('hashing', this.chatty);
@@ -220,9 +219,9 @@ On a terminal a status line shows peers, upload rate, uploaded and ratio. --json
     if (!existing) await writeFileAtomic(output, created.torrent, { overwrite: flags.force ?? false });
     const meta = existing ?? created.metainfo;
     const magnet = formatMagnet(magnetOf(meta));
-    if (this.jsonEnabled()) this.emitEvent({ type: 'created', torrent: output, reused: existing !== undefined, infoHash: meta.infoHash.v1!.toString('hex'), magnet, pieces: meta.pieceCount, pieceLength: meta.pieceLength, totalBytes: meta.totalLength });
+    if (this.jsonEnabled()) this.emitEvent({ type: 'created', torrent: output, reused: existing !== undefined, infoHash: (meta.infoHash.v1 ?? meta.infoHash.v2!).toString('hex'), magnet, pieces: meta.pieceCount, pieceLength: meta.pieceLength, totalBytes: meta.totalLength });
     else {
-      this.out(meta.infoHash.v1!.toString('hex'));
+      this.out((meta.infoHash.v1 ?? meta.infoHash.v2!).toString('hex'));
       this.out(magnet);
       this.note(existing ? `${output} already holds this torrent: reused` : `wrote ${output}`);
     }

@@ -79,6 +79,12 @@ const wireSeeds = [
     encodeMessage({ type: 'reject', index: 2, begin: 0, length: 100 }),
     encodeMessage({ type: 'extended', id: 0, payload: encode({ m: { ut_metadata: 1, ut_pex: 2 }, v: 'x', reqq: 250 }) }),
   ]),
+  // BEP 52: hash request, hashes (asked for and one proof hash), hash reject.
+  Buffer.concat([
+    encodeMessage({ type: 'hash-request', root: Buffer.alloc(32, 3), baseLayer: 2, index: 0, length: 2, proofLayers: 1 }),
+    encodeMessage({ type: 'hashes', root: Buffer.alloc(32, 3), baseLayer: 2, index: 0, length: 2, proofLayers: 1, hashes: Buffer.alloc(96, 5) }),
+    encodeMessage({ type: 'hash-reject', root: Buffer.alloc(32, 3), baseLayer: 0, index: 4, length: 4, proofLayers: 0 }),
+  ]),
 ];
 
 const krpcSeeds = [

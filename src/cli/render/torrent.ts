@@ -104,7 +104,7 @@ function safeIso(seconds: number): string | null {
 
 /** A file list as an indented tree (directories first level by level, in torrent order). */
 export function fileTree(s: TorrentSummary): string[] {
-  if (!s.multiFile) return [escapeControl(`${s.name} (${formatBytes(s.totalLength)})`)];
+  if (!s.multiFile) return [escapeControl(`${s.name} (${formatBytes(s.contentLength)})`)];
   interface Node { children: Map<string, Node>; length?: number; }
   const root: Node = { children: new Map() };
   for (const f of s.files) {

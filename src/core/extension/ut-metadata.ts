@@ -180,8 +180,10 @@ export type MetadataEvent =
   | { type: 'metadata-hash-mismatch'; peers: string[] };
 
 export interface MetadataFetcherOptions {
-  /** 20-byte v1 infohash the metadata must SHA-1 to. */
+  /** 20-byte v1 infohash the metadata must SHA-1 to (or, with `infoHashV2`, the v2 one truncated). */
   infoHash: Uint8Array;
+  /** A v2-only torrent's 32-byte infohash: the metadata must SHA-256 to it instead (BEP 52). */
+  infoHashV2?: Uint8Array;
   /** Largest metadata fetched. Default DEFAULT_MAX_METADATA_SIZE. */
   maxSize?: number;
   /** Milliseconds, monotonic. Default performance.now. */
@@ -257,6 +259,7 @@ export class MetadataFetcher {
   readonly metadata: Promise<Uint8Array>;
   private resolve!: (bytes: Uint8Array) => void;
   private readonly infoHash: Buffer;
+  private readonly infoHashV2: Buffer | null;
   private readonly maxSize: number;
   private readonly now: () => number;
   private readonly timeoutMs: number;
@@ -287,6 +290,7 @@ export class MetadataFetcher {
   constructor(options: MetadataFetcherOptions) {
     if (options.infoHash.length !== 20) throw new RangeError(`infohash must be 20 bytes, got ${options.infoHash.length}`);
     this.infoHash = Buffer.from(options.infoHash);
+    this.infoHashV2 = options.infoHashV2 ? Buffer.from(options.infoHashV2) : null;
     this.maxSize = options.maxSize ?? DEFAULT_MAX_METADATA_SIZE;
     this.now = options.now ?? (() => performance.now());
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_METADATA_REQUEST_TIMEOUT_MS;
@@ -496,9 +500,9 @@ export class MetadataFetcher {
 
   private verify(): void {
     const bytes = this.buffer!;
-    const digest = sha1(bytes);
     const contributors = unique(this.from as string[]);
-    if (digest === this.infoHash.toString('hex')) {
+    const good = this.infoHashV2 ? createHash('sha256').update(bytes).digest().equals(this.infoHashV2) : sha1(bytes) === this.infoHash.toString('hex');
+    if (good) {
       this.complete(bytes, contributors);
       return;
     }

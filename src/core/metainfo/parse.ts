@@ -285,13 +285,15 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
 
   /**
    * A v2-only torrent's files as the aligned stream BEP 52 implies (each file on a piece boundary):
-   * the gaps (and the last file's tail, when there are several files) become padding entries, as libtorrent lists them, so piece arithmetic is the same for
+   * the gaps (and the last file's tail) become padding entries, as libtorrent lists them, so piece arithmetic is the same for
    * v2, hybrid and v1. A torrent is single-file when its tree is one file named as the torrent.
    */
 function parseV2Only(tree: TreeEntry[], name: string, pieceLength: number): Pick<Metainfo, 'pieces' | 'pieceCount' | 'files' | 'multiFile' | 'totalLength'> {
   const multiFile = !(tree.length === 1 && tree[0]!.path.length === 1 && tree[0]!.path[0] === name);
-  // libtorrent 2.0.8 lists a tail pad after the last of several files too; so do we (same piece arithmetic).
-  const stream = alignedStream(tree, pieceLength, { tailPad: tree.length > 1 });
+  // libtorrent 2.0.8 lists a tail pad after the last file of a v2-only torrent, a single file's
+  // too (its total size is whole pieces, and it requests the last piece's blocks as whole 16 KiB
+  // blocks of that padded stream); so do we: the same piece arithmetic on the wire.
+  const stream = alignedStream(tree, pieceLength, { tailPad: true });
   let next = 0;
   const files: FileEntry[] = stream.map((s) => {
     if (s.padding) return { path: s.path, length: s.length, offset: s.offset, attr: 'p', padding: true };

@@ -35,8 +35,13 @@ import { TrackerSource } from './tracker-source.js';
 import type { SessionEvent, SessionStats } from './types.js';
 
 export interface DownloadTarget {
-  /** The v1 infohash (20 bytes). */
+  /**
+   * The infohash announced, dialed with and naming the resume state (20 bytes): v1, or for a
+   * v2-only torrent or magnet its v2 infohash truncated (BEP 52).
+   */
   infoHash: Buffer;
+  /** The full v2 infohash (32 bytes) of a v2 or hybrid torrent or magnet. */
+  infoHashV2?: Buffer;
   /** Present for a .torrent; absent for a magnet link or an infohash (fetched from peers). */
   metainfo?: Metainfo;
   /** BEP 12 tiers: the torrent's, or a magnet's `tr` (one tier each). */
@@ -122,7 +127,6 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
 
   /** Selection, the one streamed file, the store: the same for a .torrent and for fetched metadata. */
   const setUp = async (m: Metainfo): Promise<TorrentSetup> => {
-    if (!m.infoHash.v1) throw new BtError('DOWNLOAD_V2_ONLY', 'input', 'this is a v2-only torrent; btkit downloads v1 and hybrid torrents');
     selection = selectFiles(m, options.select, target.select);
     if (options.stream) {
       const chosen = selection.map((s, i) => (s && !m.files[i]!.padding ? i : -1)).filter((i) => i >= 0);
@@ -156,11 +160,12 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
     if (options.dht && !isPrivate) dht = await startDht(options.dht, options.transport === 'tcp' ? options.listen.port : 0, jobSignal);
     const session = new Session({
       ...(initial ?? {
-        infoHash: target.infoHash,
+        // A v2-only (btmh) magnet dials with its truncated v2 infohash and checks the metadata by SHA-256.
+        ...(target.infoHashV2 && target.infoHash.equals(target.infoHashV2.subarray(0, 20)) ? { infoHashV2: target.infoHashV2 } : { infoHash: target.infoHash, ...(target.infoHashV2 ? { infoHashV2: target.infoHashV2 } : {}) }),
         onMetadata: async (info: Uint8Array) => {
           // The .torrent around the received info dictionary: its bytes verbatim, the magnet's trackers.
           const file = buildTorrentFile({ info, announce: target.trackers });
-          const m = parseTorrent(file);
+          const m = parseTorrent(file, { allowV2Only: true });
           meta = m;
           const setup = await setUp(m);
           if (options.saveTorrent !== null || options.metadataOnly) {

@@ -27,6 +27,8 @@ export interface MetadataSlot<P> {
 
 export interface MetadataExchangeOptions<P> {
   infoHash: Uint8Array;
+  /** A v2-only magnet's full v2 infohash: the fetched info dictionary must SHA-256 to it (BEP 52). */
+  infoHashV2?: Uint8Array;
   /** Our info dictionary's original bytes when we start with them (a .torrent); null for a magnet. */
   info: Uint8Array | null;
   maxSize?: number | undefined;
@@ -55,6 +57,7 @@ export class MetadataExchange<P extends MetadataPeer> {
     }
     this.fetcher = new MetadataFetcher({
       infoHash: options.infoHash,
+      ...(options.infoHashV2 ? { infoHashV2: options.infoHashV2 } : {}),
       now: options.now,
       ...(options.maxSize !== undefined ? { maxSize: options.maxSize } : {}),
       onEvent: (e: MetadataEvent) => {

@@ -26,9 +26,15 @@ export interface SessionOptions extends Partial<TorrentSetup> {
   /**
    * The v1 infohash, for a session started from a magnet link or a bare infohash (no
    * `metainfo`): the info dictionary is then fetched from peers (BEP 9) and `onMetadata` turns
-   * it into a `TorrentSetup`.
+   * it into a `TorrentSetup`. Absent for a v2-only (`btmh`) magnet: see `infoHashV2`.
    */
   infoHash?: Uint8Array;
+  /**
+   * The 32-byte v2 infohash (BEP 52) of a magnet link. Without a v1 infohash the session dials
+   * with its first 20 bytes, checks the fetched info dictionary's SHA-256 against it, and then
+   * fetches the piece layers from peers (hash requests) before it downloads.
+   */
+  infoHashV2?: Uint8Array;
   /**
    * The info dictionary's bytes arrived and hash to the infohash: parse and check them, open the
    * storage. Throwing (a BtError) ends the session with that error.

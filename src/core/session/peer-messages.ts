@@ -30,6 +30,8 @@ export interface MessageContext {
   interested(p: Peer): void;
   /** BEP 5: a peer's DHT node listens on `port` at `host`. */
   dhtNodeSeen(host: string, port: number): void;
+  /** BEP 52: a hash request, hashes or hash reject (v2-hashes.ts), before or after the metadata. */
+  hashMessage(p: Peer, m: Extract<Message, { type: 'hash-request' | 'hashes' | 'hash-reject' }>): void;
 }
 
 export class PeerMessages {
@@ -38,6 +40,10 @@ export class PeerMessages {
   onMessage(p: Peer, m: Message): void {
     if (m.type === 'port') {
       if (m.port > 0) this.ctx.dhtNodeSeen(p.wire.conn.remote.host, m.port);
+      return;
+    }
+    if (m.type === 'hash-request' || m.type === 'hashes' || m.type === 'hash-reject') {
+      this.ctx.hashMessage(p, m);
       return;
     }
     if (p.early) {

@@ -72,6 +72,8 @@ export interface Peer extends MetadataPeer {
   sawIncomplete: boolean;
   /** Blocks it sent that nobody asked for: pieces we were not downloading, or had (counted as waste; too many and it is dropped). */
   unrequested: number;
+  /** The connection speaks BEP 52 v2 (made with the v2 infohash, or both sides set the upgrade bit). */
+  v2: boolean;
 }
 
 /** A client name from the BEP 20 Azureus-style peer id (`-lt2080-` → "lt2080"), when it has one. */
@@ -109,6 +111,7 @@ export function createPeer(init: { id: number; key: string; candidate: Candidate
     completeSeen: false,
     sawIncomplete: false,
     unrequested: 0,
+    v2: false,
   };
 }
 

@@ -97,8 +97,10 @@ export async function* runSeed(options: SeedOptions, signal: AbortSignal): Async
       clientName: options.clientName,
     });
     const key = (Math.random() * 0x1_0000_0000) >>> 0;
-    for (const tier of tiers) session.addSource(new TrackerSource({ client: client!, tiers: new TrackerTiers([tier]), infoHash: meta.infoHash.v1!, peerId: options.peerId, key }));
-    if (dht) session.addSource(new DhtSource({ node: dht, infoHash: meta.infoHash.v1! }));
+    // BEP 52: a v2-only torrent is announced with its v2 infohash cut to 20 bytes.
+    const announced = meta.infoHash.v1 ?? meta.infoHash.v2!.subarray(0, 20);
+    for (const tier of tiers) session.addSource(new TrackerSource({ client: client!, tiers: new TrackerTiers([tier]), infoHash: announced, peerId: options.peerId, key }));
+    if (dht) session.addSource(new DhtSource({ node: dht, infoHash: announced }));
 
     const seen = new Set<string>();
     const complete = new Set<string>();

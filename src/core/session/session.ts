@@ -47,6 +47,8 @@ import { Torrent } from './torrent.js';
 import { Traffic } from './traffic.js';
 import type { DoneReason, PeerSource, PeerSourceContext, PeerSourceName, SessionEvent, SessionStats } from './types.js';
 import { UploadSlots } from './upload-slots.js';
+import { V2Hashes } from './v2-hashes.js';
+import { V2Trees } from './v2-verifier.js';
 
 export type { SessionMetainfo, SessionOptions, TorrentSetup } from './options.js';
 export { piecePriorities } from './torrent.js';
@@ -60,7 +62,11 @@ export class Session {
   private readonly opts: SessionOptions;
   private readonly now: () => number;
   private readonly rng: () => number;
+  /** The infohash we dial with: v1, or a v2-only torrent's truncated v2 infohash (BEP 52). */
   private readonly infoHash: Buffer;
+  /** The v2 infohash truncated to 20 bytes (BEP 52 handshakes), when known. */
+  private v2Hash: Buffer | null;
+  private readonly hashes: V2Hashes<Peer>;
   private readonly slots: UploadSlots;
   private readonly queue = new AsyncQueue<SessionEvent>();
   private readonly sources: PeerSource[] = [];
@@ -78,6 +84,8 @@ export class Session {
   private startedAt = 0;
   private completedAt: number | null = null;
   private startedComplete = false;
+  /** A v2-only torrent's piece layers are being fetched: no block requests until they are in. */
+  private layersPending = false;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private lastProgress = -Infinity;
   private stopping: Promise<void> | undefined;
@@ -91,12 +99,19 @@ export class Session {
 
   constructor(options: SessionOptions) {
     this.opts = options;
-    const v1 = options.metainfo ? options.metainfo.infoHash.v1 : options.infoHash;
-    if (options.metainfo && !options.metainfo.infoHash.v1) throw new BtError('SESSION_NO_V1', 'input', 'btkit downloads v1 and hybrid torrents; this one has no v1 infohash');
-    if (!v1 || v1.length !== 20) throw new BtError('SESSION_NO_INFOHASH', 'internal', 'a session needs a metainfo or a 20-byte infohash');
+    const v1 = options.metainfo ? options.metainfo.infoHash.v1 : (options.infoHash ?? null);
+    const v2 = options.metainfo ? options.metainfo.infoHash.v2 : (options.infoHashV2 ?? null);
+    this.v2Hash = v2 && v2.length === 32 ? Buffer.from(v2.subarray(0, 20)) : null;
+    const dial = v1 ?? this.v2Hash;
+    if (!dial || dial.length !== 20) throw new BtError('SESSION_NO_INFOHASH', 'internal', 'a session needs a metainfo, a 20-byte v1 infohash or a 32-byte v2 one');
     if (!options.metainfo && !options.onMetadata) throw new BtError('SESSION_NO_METADATA_HANDLER', 'internal', 'a session from an infohash needs onMetadata');
     if (options.metainfo && !options.store) throw new BtError('SESSION_NO_STORE', 'internal', 'a session with a metainfo needs its store');
-    this.infoHash = Buffer.from(v1);
+    this.infoHash = Buffer.from(dial);
+    this.hashes = new V2Hashes<Peer>({
+      now: () => this.now(),
+      peers: () => this.peers,
+      drop: (p, err, ban) => (ban ? this.ban(p, err.message) : void this.dropPeer(p, err)),
+    });
     this.now = options.now ?? (() => performance.now());
     this.rng = options.rng ?? Math.random;
     this.slots = new UploadSlots(new Choker<Peer>({ slots: options.uploadSlots ?? 4, rng: this.rng }), options.seedChoker ?? null);
@@ -113,9 +128,11 @@ export class Session {
       dhtNodeSeen: (host, port) => {
         for (const s of this.sources) s.nodeSeen?.(host, port);
       },
+      hashMessage: (p, m) => this.hashes.onMessage(p, m),
     });
     this.metadata = new MetadataExchange<Peer>({
       infoHash: this.infoHash,
+      ...(!v1 && v2 ? { infoHashV2: v2 } : {}),
       info: options.metainfo?.infoBytes ?? null,
       maxSize: options.maxMetadataSize,
       now: this.now,
@@ -150,6 +167,8 @@ export class Session {
           wire: {
             ...(this.t ? { pieceCount: this.t.meta.pieceCount } : {}),
             ...(this.dhtPort() ? { dht: true } : {}),
+            // BEP 52: a hybrid is reached through either infohash; we speak v2 once the torrent has it.
+            ...(this.v2Hash ? { v2: true, alsoInfoHashes: [this.v2Hash] } : {}),
             extensions,
             extendedHandshake: ourExtendedHandshake(remote.host, { client: options.clientName ?? 'btkit', port: this.connections.port }),
           },
@@ -169,7 +188,7 @@ export class Session {
       onPeer: (wire, candidate, source, slot) => void this.runPeer(wire, candidate, source, slot as MetadataSlot<Peer>),
       onWarning: (message, code) => this.emit({ type: 'warning', message, code }),
     });
-    if (options.metainfo) this.t = this.buildTorrent({ metainfo: options.metainfo, store: options.store!, resumePath: options.resumePath, selection: options.selection });
+    if (options.metainfo) this.t = this.buildTorrent({ metainfo: options.metainfo, store: options.store!, resumePath: options.resumePath, selection: options.selection }, v2TreesOf(options.metainfo));
   }
 
   // --- public API ------------------------------------------------------------------------
@@ -266,8 +285,10 @@ export class Session {
 
   // --- the torrent's parts -----------------------------------------------------------------
 
-  private buildTorrent(setup: TorrentSetup): Torrent<Peer> {
+  private buildTorrent(setup: TorrentSetup, v2: V2Trees | null): Torrent<Peer> {
+    if (v2) this.hashes.setTrees(v2);
     return new Torrent<Peer>(setup, {
+      v2,
       infoHashHex: this.infoHash.toString('hex'),
       rng: this.rng,
       now: this.now,
@@ -304,6 +325,12 @@ export class Session {
       if (this.opts.listen) await this.connections.listen(this.opts.listen);
       if (this.stopping) return;
       this.emitStarted(this.t);
+      const t = this.t;
+      if (t.v2 && !t.meta.infoHash.v1 && !t.v2.complete && !this.startedComplete) {
+        void this.fetchLayers(t.v2).then((ok) => {
+          if (ok) this.traffic.restartStallTimer();
+        });
+      }
       if (this.startedComplete) {
         this.completedAt = this.now();
         this.emit({ type: 'complete', ...this.stats() });
@@ -366,7 +393,15 @@ export class Session {
       this.pex?.disable();
       for (const s of this.sources) if (s.name === 'dht') void s.stop(0);
     }
-    const t = this.buildTorrent(setup);
+    const v2 = v2TreesOf(setup.metainfo);
+    if (v2 && setup.metainfo.infoHash.v2) {
+      this.v2Hash ??= Buffer.from(setup.metainfo.infoHash.v2.subarray(0, 20));
+      // A v2-only torrent from a magnet: its info dictionary has each file's root only; the piece
+      // layers come from peers (BEP 52 hash requests) before any piece can be checked.
+      this.hashes.setTrees(v2);
+      if (!setup.metainfo.infoHash.v1 && !(await this.fetchLayers(v2))) return;
+    }
+    const t = this.buildTorrent(setup, v2);
     await this.prepareTorrent(t, this.abort.signal).catch((err) => {
       this.fail(err);
     });
@@ -387,6 +422,27 @@ export class Session {
       this.emit({ type: 'complete', ...this.stats() });
       if (!this.opts.seed) void this.stop();
     }
+  }
+
+  /**
+   * Fetch the piece layers a v2-only torrent lacks (a magnet's, or a .torrent written without
+   * them) from peers; no block is requested meanwhile, since no piece of those files could be
+   * checked (and honest senders would be blamed). False when the session stopped first.
+   */
+  private async fetchLayers(v2: V2Trees): Promise<boolean> {
+    if (v2.complete) return true;
+    this.layersPending = true;
+    const since = this.now();
+    const fetched = await this.hashes.fetchLayers(this.abort.signal).then(
+      () => true,
+      () => false,
+    );
+    this.layersPending = false;
+    if (!fetched || this.stopping) return false;
+    const layered = v2.trees.filter((tr) => tr?.layered);
+    this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since) });
+    for (const p of this.peers) this.requestMore(p);
+    return true;
   }
 
   private sourceContext(source: PeerSource): PeerSourceContext {
@@ -466,6 +522,7 @@ export class Session {
     } else {
       this.metadata.tick();
     }
+    this.hashes.tick();
     for (const p of [...this.peers]) {
       const st = p.wire.state!;
       if (st.isSilent(now, this.opts.idleTimeoutMs ?? 120_000)) {
@@ -517,10 +574,13 @@ export class Session {
     }
     const remote = { host: wire.conn.remote.host, port: wire.conn.remote.port };
     const peer = createPeer({ id: this.nextPeerId++, key: candidate?.key ?? keyOf(remote), candidate, wire, source, pieceCount: this.t?.meta.pieceCount ?? null, now: this.now() });
+    // BEP 52: v2 messages on a connection made with the v2 infohash, or where both set the upgrade bit.
+    peer.v2 = !!this.v2Hash && (Buffer.compare(wire.peerHandshake!.infoHash, this.v2Hash) === 0 || !!wire.state!.features.v2);
     this.peers.add(peer);
     this.metadata.bind(slot, peer);
     this.emit({ type: 'peer-connected', peer: peer.key, peerId: peer.peerIdHex, source, direction: peer.direction, transport: wire.conn.remote.transport, client: peer.client });
     greet(this.t, peer, { infoHash: this.infoHash, allowedFast: this.opts.allowedFast ?? 10, dhtPort: this.dhtPort() });
+    if (peer.v2) this.hashes.askMore();
     try {
       await wire.run({
         onMessage: (m) => this.messages.onMessage(peer, m),
@@ -554,6 +614,7 @@ export class Session {
     const closed = options.graceful ? p.wire.closeGracefully(GOODBYE_MS) : Promise.resolve(p.wire.close(error ?? undefined));
     this.peers.delete(p);
     this.metadata.peerGone(p);
+    this.hashes.peerGone(p);
     this.pex?.peerGone(p);
     const t = this.t;
     if (t) {
@@ -595,7 +656,7 @@ export class Session {
   }
 
   private requestMore(p: Peer): void {
-    if (this.t && !this.stopping) requestMore(this.t, p, this.now());
+    if (this.t && !this.stopping && !this.layersPending) requestMore(this.t, p, this.now());
   }
 
   // --- pieces ----------------------------------------------------------------------------------
@@ -634,3 +695,8 @@ export class Session {
   }
 }
 
+
+/** The merkle trees of a v2 or hybrid torrent (with the piece layers it carries), null for v1. */
+function v2TreesOf(meta: TorrentSetup['metainfo']): V2Trees | null {
+  return meta.infoHash.v2 ? new V2Trees(meta.files, meta.pieceLength, meta.pieceCount) : null;
+}

@@ -1,7 +1,7 @@
 /**
  * The parts of a session that exist once a torrent's metainfo is known: the piece geometry, the
- * picker, the assembler and its verifier (v1 SHA-1 list now; a v2 merkle verifier plugs in behind
- * `PieceVerifier`), the uploader, the persistence of the resume state, and the byte counts of
+ * picker, the assembler and its verifier (the v1 SHA-1 list, the v2 merkle trees of BEP 52, or both
+ * for a hybrid: v2-verifier.ts), the uploader, the persistence of the resume state, and the byte counts of
  * the selection. A session from a .torrent builds them at once; a session from a magnet link
  * when the metadata arrives (BEP 9).
  */
@@ -11,13 +11,14 @@ import type { Metainfo } from '../metainfo/types.js';
 import { PieceGeometry } from '../pieces/blocks.js';
 import { PiecePicker } from '../pieces/picker.js';
 import type { PieceStore } from '../storage/store.js';
-import { type AssemblerHooks, PieceAssembler } from './assembler.js';
+import { type AssemblerHooks, PieceAssembler, type PieceVerifier } from './assembler.js';
 import { PieceHasher } from './hasher.js';
 import type { SessionMetainfo, TorrentSetup } from './options.js';
 import { Persistence } from './persistence.js';
 import type { TokenBucket } from './rate.js';
 import type { SessionEvent } from './types.js';
 import { type UploadPeer, Uploader } from './uploader.js';
+import { HybridVerifier, V2PieceVerifier, type V2Trees } from './v2-verifier.js';
 
 export interface TorrentDeps<P> {
   infoHashHex: string;
@@ -30,6 +31,8 @@ export interface TorrentDeps<P> {
   /** The session stopping: uploads end. */
   signal: AbortSignal;
   assembler: AssemblerHooks<P>;
+  /** The merkle trees of a v2 or hybrid torrent (v2-verifier.ts), null for v1. */
+  v2: V2Trees | null;
   onSent(peer: P, bytes: number): void;
   onReadError(err: BtError): void;
 }
@@ -42,7 +45,10 @@ export class Torrent<P extends UploadPeer> {
   readonly store: PieceStore;
   readonly geometry: PieceGeometry;
   readonly picker: PiecePicker;
-  readonly hasher: PieceHasher;
+  /** Checks a whole piece: SHA-1 (v1), merkle (v2), or both (hybrid). */
+  readonly verifier: PieceVerifier;
+  /** The merkle trees of a v2 or hybrid torrent; null for v1. */
+  readonly v2: V2Trees | null;
   readonly assembler: PieceAssembler<P>;
   readonly uploader: Uploader<P>;
   readonly persistence: Persistence;
@@ -58,7 +64,8 @@ export class Torrent<P extends UploadPeer> {
     const geometry = (this.geometry = new PieceGeometry(meta.totalLength, meta.pieceLength));
     const priorities = piecePriorities(meta, setup.selection);
     const picker = (this.picker = new PiecePicker({ pieceCount: meta.pieceCount, rng: deps.rng, sequential: deps.sequential, priorities }));
-    this.hasher = new PieceHasher(meta.pieces, meta.pieceLength, deps.hashPool);
+    this.v2 = deps.v2;
+    this.verifier = pieceVerifier(meta, deps.v2, deps.hashPool);
     let wanted = 0;
     for (let i = 0; i < meta.pieceCount; i++) if (priorities[i]! > 0) wanted += geometry.pieceSize(i);
     this.wantedBytes = wanted;
@@ -66,7 +73,7 @@ export class Torrent<P extends UploadPeer> {
       geometry,
       pieceLength: meta.pieceLength,
       picker,
-      verifier: this.hasher,
+      verifier: this.verifier,
       store: setup.store,
       padding: meta.files.filter((f) => f.padding && f.length > 0).map((f) => ({ offset: f.offset, length: f.length })),
       hooks: deps.assembler,
@@ -106,7 +113,7 @@ export class Torrent<P extends UploadPeer> {
     }
     const restored = await this.persistence.restore({
       recheck: options.recheck,
-      check: async (index, data) => (await this.hasher.check(index, data)).ok,
+      check: async (index, data) => (await this.verifier.check(index, data)).ok,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     for (const i of restored.have.setIndices()) this.markHave(i);
@@ -125,6 +132,19 @@ export class Torrent<P extends UploadPeer> {
   counted(index: number): void {
     if (this.picker.priorityOf(index) > 0) this.haveWantedBytes += this.geometry.pieceSize(index);
   }
+}
+
+/**
+ * The check of a torrent's pieces: SHA-1 for v1; the merkle trees for v2; for a hybrid both where
+ * the file's piece hashes are known (a hybrid from a magnet fetched over v1 has no piece layers:
+ * its SHA-1 list alone is the truth there, as for any v1 torrent).
+ */
+function pieceVerifier(meta: SessionMetainfo, v2: V2Trees | null, pool: HashPool | null): PieceVerifier {
+  const v1 = meta.infoHash.v1 ? new PieceHasher(meta.pieces, meta.pieceLength, pool) : null;
+  if (!v2) return v1!;
+  const merkle = new V2PieceVerifier(v2, pool);
+  if (!v1) return merkle;
+  return new HybridVerifier(v1, { check: (i, data) => (v2.checkable(i) ? merkle.check(i, data) : Promise.resolve({ ok: true, data })) });
 }
 
 /** Piece priorities from a file selection: a piece is wanted when any selected, non-empty file has a byte in it. */

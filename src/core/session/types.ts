@@ -79,6 +79,11 @@ export type SessionEvent =
   | { type: 'metadata-hash-mismatch'; peers: string[] }
   /** The info dictionary arrived and hashes to the infohash: from these peers, after this long. */
   | { type: 'metadata'; infoHash: string; size: number; peers: string[]; elapsedMs: number }
+  /**
+   * BEP 52: a v2 torrent from a magnet link had its piece layers fetched from peers (hash
+   * requests, each answer proven against its file's root): `files` layers of `hashes` hashes.
+   */
+  | { type: 'piece-layers'; files: number; hashes: number; elapsedMs: number }
   | ({ type: 'done'; reason: DoneReason } & SessionStats);
 
 /** What a peer source may do: give peers, read our totals for announces, report what happened. */

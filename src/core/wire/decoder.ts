@@ -1,6 +1,6 @@
 /**
  * Incremental decoder of the peer wire stream (BEP 3 handshake and messages, BEP 5 `port`, BEP 6
- * fast messages, BEP 10 extended messages): bytes go in as they arrive from the socket with
+ * fast messages, BEP 10 extended messages, BEP 52 hash messages): bytes go in as they arrive from the socket with
  * `push`, complete frames come out of the `messages()` generator (the shape of libp2p yamux's
  * decoder over a growing buffer).
  *
@@ -19,7 +19,21 @@
 import { BtError, type CodeOf } from '../errors.js';
 import { checkBitfieldBytes } from '../pieces/bitfield.js';
 import { HANDSHAKE_LENGTH, type Handshake, checkHandshakePrefix, decodeHandshake } from './handshake.js';
-import { DEFAULT_BLOCK_LENGTH, FIXED_PAYLOAD, MESSAGE_ID, type Message, PIECE_HEADER_PAYLOAD, TYPE_OF_ID } from './messages.js';
+import {
+  DEFAULT_BLOCK_LENGTH,
+  FIXED_PAYLOAD,
+  HASH_RANGE_PAYLOAD,
+  type HashRange,
+  MAX_HASH_LAYERS,
+  MAX_HASH_REQUEST_LENGTH,
+  MESSAGE_ID,
+  type Message,
+  PIECE_HEADER_PAYLOAD,
+  TYPE_OF_ID,
+} from './messages.js';
+
+/** Largest `hashes` payload: the most hashes a request may ask for and a proof hash per layer. */
+const MAX_HASHES_PAYLOAD = HASH_RANGE_PAYLOAD + 32 * (MAX_HASH_REQUEST_LENGTH + MAX_HASH_LAYERS);
 
 export interface DecoderOptions {
   /** Expect the 68-byte handshake before any message (default true). */
@@ -175,13 +189,14 @@ export class MessageDecoder {
     if (fixed !== undefined) return { exact: 1 + fixed, max: 1 + fixed };
     if (id === MESSAGE_ID.piece) return { max: 1 + 8 + this.maxBlock };
     if (id === MESSAGE_ID.extended) return { max: 1 + 1 + this.maxExtended };
+    if (id === MESSAGE_ID.hashes) return { max: 1 + MAX_HASHES_PAYLOAD };
     if (this.pieceCount !== undefined) return { max: 1 + ((this.pieceCount + 7) >>> 3) };
     return { max: 1 + this.maxBitfield };
   }
 
   /** The largest length prefix any message may carry, checked before the id byte is in. */
   private maxFrame(): number {
-    return Math.max(this.limitOf(MESSAGE_ID.piece).max, this.limitOf(MESSAGE_ID.extended).max, this.limitOf(MESSAGE_ID.bitfield).max, 13);
+    return Math.max(this.limitOf(MESSAGE_ID.piece).max, this.limitOf(MESSAGE_ID.extended).max, this.limitOf(MESSAGE_ID.bitfield).max, 1 + MAX_HASHES_PAYLOAD);
   }
 
   /**
@@ -245,6 +260,9 @@ export class MessageDecoder {
     if (id === MESSAGE_ID.piece && length <= PIECE_HEADER_PAYLOAD) {
       throw wireError('WIRE_BAD_LENGTH', `piece message of length ${length} has no block`, { type, length });
     }
+    if (id === MESSAGE_ID.hashes && (length < 1 + HASH_RANGE_PAYLOAD || (length - 1 - HASH_RANGE_PAYLOAD) % 32 !== 0)) {
+      throw wireError('WIRE_BAD_LENGTH', `hashes message of length ${length} (want 49 + a multiple of 32)`, { type, length });
+    }
     if (id === MESSAGE_ID.extended && length < 2) {
       throw wireError('WIRE_BAD_LENGTH', 'extended message without an extended id', { type, length });
     }
@@ -306,6 +324,39 @@ export class MessageDecoder {
         return { type, port: (body[1]! << 8) | body[2]! };
       case 'extended':
         return { type, id: body[1]!, payload: body.subarray(2) };
+      case 'hash-request':
+      case 'hash-reject':
+        return { type, ...this.hashRange(type, body) };
+      case 'hashes': {
+        const range = this.hashRange(type, body);
+        const hashes = body.subarray(1 + HASH_RANGE_PAYLOAD);
+        // The hashes asked for, then at most one proof hash per layer proven (BEP 52).
+        const n = hashes.length / 32;
+        if (n < range.length || n > range.length + range.proofLayers + 1) {
+          throw wireError('WIRE_BAD_HASH_MESSAGE', `hashes message with ${n} hashes for ${range.length} asked and ${range.proofLayers} proof layers`, { type, hashes: n, length: range.length, proofLayers: range.proofLayers });
+        }
+        return { type, ...range, hashes };
+      }
     }
+  }
+
+  /** The BEP 52 header (root, base layer, index, length, proof layers), bounded. */
+  private hashRange(type: string, body: Uint8Array): HashRange {
+    const range: HashRange = {
+      root: body.subarray(1, 33),
+      baseLayer: readU32(body, 33),
+      index: readU32(body, 37),
+      length: readU32(body, 41),
+      proofLayers: readU32(body, 45),
+    };
+    if (range.length === 0 || range.length > MAX_HASH_REQUEST_LENGTH || range.baseLayer >= MAX_HASH_LAYERS || range.proofLayers >= MAX_HASH_LAYERS) {
+      throw wireError('WIRE_BAD_HASH_MESSAGE', `${type} for ${range.length} hashes at layer ${range.baseLayer} with ${range.proofLayers} proof layers (allowed 1..${MAX_HASH_REQUEST_LENGTH} hashes, layers below ${MAX_HASH_LAYERS})`, {
+        type,
+        length: range.length,
+        baseLayer: range.baseLayer,
+        proofLayers: range.proofLayers,
+      });
+    }
+    return range;
   }
 }

@@ -10,9 +10,11 @@
  * Reserved bits we read and set (byte index counted from 0, as the BEPs write them):
  * - BEP 10 extension protocol: byte 5, 0x10;
  * - BEP 6 fast extension: byte 7, 0x04;
- * - BEP 5 DHT (the peer accepts a `port` message): byte 7, 0x01.
+ * - BEP 5 DHT (the peer accepts a `port` message): byte 7, 0x01;
+ * - BEP 52 v2 upgrade (the peer speaks the v2 messages, hash request … hash reject, on a hybrid
+ *   torrent reached through its v1 infohash): byte 7, 0x10.
  * Every other bit is kept as received, so a later extension can read it without this module
- * knowing about it (e.g. BEP 52's v2-upgrade bit, byte 7 0x10).
+ * knowing about it.
  *
  * The infohash is a 20-byte parameter, never "the SHA-1 of the info dict" computed here: BEP 52
  * hybrid and v2 torrents use the SHA-256 infohash truncated to 20 bytes in the handshake, so the
@@ -40,6 +42,8 @@ export const RESERVED_BITS = {
   fast: { byte: 7, mask: 0x04 },
   /** BEP 5: the peer runs a DHT node and accepts (and may send) the `port` message. */
   dht: { byte: 7, mask: 0x01 },
+  /** BEP 52: the peer speaks v2 (hash request, hashes, hash reject) on a hybrid torrent. */
+  v2: { byte: 7, mask: 0x10 },
 } as const satisfies Record<string, ReservedBit>;
 
 export type Feature = keyof typeof RESERVED_BITS;
@@ -70,6 +74,7 @@ export function hasBit(reserved: Uint8Array, bit: ReservedBit): boolean {
 export const supportsExtended = (reserved: Uint8Array): boolean => hasBit(reserved, RESERVED_BITS.extended);
 export const supportsFast = (reserved: Uint8Array): boolean => hasBit(reserved, RESERVED_BITS.fast);
 export const supportsDht = (reserved: Uint8Array): boolean => hasBit(reserved, RESERVED_BITS.dht);
+export const supportsV2 = (reserved: Uint8Array): boolean => hasBit(reserved, RESERVED_BITS.v2);
 
 /**
  * What both sides support: a feature is in effect only when both set its bit (BEP 6 and BEP 10
@@ -80,6 +85,7 @@ export function negotiated(ours: Uint8Array, theirs: Uint8Array): Record<Feature
     extended: supportsExtended(ours) && supportsExtended(theirs),
     fast: supportsFast(ours) && supportsFast(theirs),
     dht: supportsDht(ours) && supportsDht(theirs),
+    v2: supportsV2(ours) && supportsV2(theirs),
   };
 }
 

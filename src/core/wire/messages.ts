@@ -1,6 +1,7 @@
 /**
  * Peer wire messages after the handshake: BEP 3 (keep-alive, choke … cancel), BEP 5 (`port`),
- * BEP 6 fast extension (suggest, have all, have none, reject, allowed fast) and BEP 10 (extended).
+ * BEP 6 fast extension (suggest, have all, have none, reject, allowed fast), BEP 10 (extended) and
+ * BEP 52 (hash request, hashes, hash reject: the merkle hashes of v2 torrents).
  *
  * Every message is `<length: u32 BE><id: u8><payload>`, the length counting the id and payload;
  * a length of 0 is a keep-alive (no id). All integers are big-endian u32, the `port` a u16.
@@ -31,6 +32,12 @@ export const MESSAGE_ID = {
   'allowed-fast': 0x11,
   /** BEP 10. */
   extended: 20,
+  /** BEP 52: ask for hashes of one layer of a file's merkle tree, with proof hashes. */
+  'hash-request': 21,
+  /** BEP 52: the hashes asked for, then the proof (uncle) hashes. */
+  hashes: 22,
+  /** BEP 52: the sender will not send the hashes asked for. */
+  'hash-reject': 23,
 } as const;
 
 export type MessageType = keyof typeof MESSAGE_ID | 'keep-alive';
@@ -41,6 +48,27 @@ export interface BlockRef {
   begin: number;
   length: number;
 }
+
+/**
+ * BEP 52's hash request header, also the head of `hashes` and all of `hash reject`: the file (by
+ * its `pieces root`), a layer of its merkle tree counted from the leaves (0: the 16 KiB blocks),
+ * the first hash in that layer, how many, and how many layers above them to prove.
+ */
+export interface HashRange {
+  /** 32 bytes: the file's `pieces root`. */
+  root: Uint8Array;
+  baseLayer: number;
+  index: number;
+  length: number;
+  proofLayers: number;
+}
+
+/** Bytes of a hash request (and of a hash reject, and of the head of `hashes`) after the id. */
+export const HASH_RANGE_PAYLOAD = 32 + 4 * 4;
+/** Most hashes one request may ask for (libtorrent's bound: a piece of 128 MiB at the block layer). */
+export const MAX_HASH_REQUEST_LENGTH = 8192;
+/** Most layers a tree may have above a base layer: 2^64 leaves is beyond any file. */
+export const MAX_HASH_LAYERS = 64;
 
 /**
  * One peer wire message. Byte fields (`bits`, `block`, `payload`) coming from the decoder may be
@@ -65,7 +93,11 @@ export type Message =
   | ({ type: 'reject' } & BlockRef)
   | { type: 'allowed-fast'; index: number }
   /** `id` is the extended message id (0 = the BEP 10 handshake); `payload` what follows it. */
-  | { type: 'extended'; id: number; payload: Uint8Array };
+  | { type: 'extended'; id: number; payload: Uint8Array }
+  | ({ type: 'hash-request' } & HashRange)
+  /** `hashes`: the `length` hashes asked for, then the proof hashes, 32 bytes each, concatenated. */
+  | ({ type: 'hashes'; hashes: Uint8Array } & HashRange)
+  | ({ type: 'hash-reject' } & HashRange);
 
 /** The message with a given `type`, e.g. `MessageOf<'request'>`. */
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
@@ -85,6 +117,8 @@ export const FIXED_PAYLOAD: Readonly<Partial<Record<number, number>>> = {
   [MESSAGE_ID['have-none']]: 0,
   [MESSAGE_ID.reject]: 12,
   [MESSAGE_ID['allowed-fast']]: 4,
+  [MESSAGE_ID['hash-request']]: HASH_RANGE_PAYLOAD,
+  [MESSAGE_ID['hash-reject']]: HASH_RANGE_PAYLOAD,
 };
 
 /** The type of each known id, for the decoder. */
@@ -167,6 +201,21 @@ export function encodeMessage(m: Message): Buffer {
       if (!Number.isInteger(m.port) || m.port < 0 || m.port > 0xffff) throw new RangeError(`port ${m.port} is not a u16`);
       const out = frame(MESSAGE_ID.port, 2);
       out.writeUInt16BE(m.port, 5);
+      return out;
+    }
+    case 'hash-request':
+    case 'hash-reject':
+    case 'hashes': {
+      const extra = m.type === 'hashes' ? m.hashes.length : 0;
+      if (m.root.length !== 32) throw new RangeError(`pieces root of ${m.root.length} bytes`);
+      if (extra % 32 !== 0) throw new RangeError(`hashes of ${extra} bytes (not a multiple of 32)`);
+      const out = frame(MESSAGE_ID[m.type], HASH_RANGE_PAYLOAD + extra);
+      out.set(m.root, 5);
+      out.writeUInt32BE(u32('base layer', m.baseLayer), 37);
+      out.writeUInt32BE(u32('index', m.index), 41);
+      out.writeUInt32BE(u32('length', m.length), 45);
+      out.writeUInt32BE(u32('proof layers', m.proofLayers), 49);
+      if (m.type === 'hashes') out.set(m.hashes, 53);
       return out;
     }
     case 'extended': {

@@ -39,7 +39,15 @@ import {
 } from './index.js';
 
 export interface PeerWireOptions {
+  /** The infohash we dial with (a v2-only torrent's: its SHA-256 infohash truncated to 20 bytes, BEP 52). */
   infoHash: Uint8Array;
+  /**
+   * Other infohashes a peer may use: a hybrid torrent is reached through its v1 and through its
+   * (truncated) v2 infohash (BEP 52). To an incoming peer we answer with the one it used.
+   */
+  alsoInfoHashes?: readonly Uint8Array[];
+  /** Set the BEP 52 v2 upgrade bit: we speak hash request / hashes / hash reject. */
+  v2?: boolean;
   peerId: Uint8Array;
   /** Unknown for a magnet link until its metadata arrives (BEP 9): see `setPieceCount`. */
   pieceCount?: number;
@@ -101,7 +109,7 @@ export class PeerWire {
   ) {
     this.conn = conn;
     this.now = options.now ?? (() => performance.now());
-    this.ourReserved = reservedWith(options.dht ? ['fast', 'extended', 'dht'] : ['fast', 'extended']);
+    this.ourReserved = reservedWith([...(['fast', 'extended'] as const), ...(options.dht ? (['dht'] as const) : []), ...(options.v2 ? (['v2'] as const) : [])]);
     this.decoder = new MessageDecoder({
       ...(options.pieceCount !== undefined ? { pieceCount: options.pieceCount } : {}),
       ...(options.maxBlockLength ? { maxBlockLength: options.maxBlockLength } : {}),
@@ -137,8 +145,8 @@ export class PeerWire {
    * PEER_WRONG_TORRENT) after closing the connection.
    */
   async handshake(options: { timeoutMs: number; accept?: (h: Handshake) => void; signal?: AbortSignal }): Promise<Handshake> {
-    const ours = () => encodeHandshake({ reserved: this.ourReserved, infoHash: this.options.infoHash, peerId: this.options.peerId });
-    if (this.conn.direction === 'outgoing') this.conn.write(ours());
+    const ours = (infoHash: Uint8Array) => encodeHandshake({ reserved: this.ourReserved, infoHash, peerId: this.options.peerId });
+    if (this.conn.direction === 'outgoing') this.conn.write(ours(this.options.infoHash));
     const timer = setTimeout(
       () => this.close(new BtError('PEER_HANDSHAKE_TIMEOUT', 'network', `no handshake within ${options.timeoutMs} ms`)),
       options.timeoutMs,
@@ -150,11 +158,14 @@ export class PeerWire {
         for (const frame of this.decoder.messages()) {
           if (frame.type !== 'handshake') throw new BtError('WIRE_BAD_HANDSHAKE', 'network', 'message before the handshake');
           const h = frame.handshake;
-          if (Buffer.compare(h.infoHash, this.options.infoHash) !== 0) {
+          // A hybrid's v2 upgrade (BEP 52): a peer that sees our upgrade bit on a v1 handshake may
+          // answer with the truncated v2 infohash (libtorrent does), so both directions accept both.
+          const ok = Buffer.compare(h.infoHash, this.options.infoHash) === 0 || (this.options.alsoInfoHashes ?? []).some((x) => Buffer.compare(h.infoHash, x) === 0);
+          if (!ok) {
             throw new BtError('PEER_WRONG_TORRENT', 'network', 'the peer asked for another torrent', { detail: { infoHash: Buffer.from(h.infoHash).toString('hex') } });
           }
           options.accept?.(h);
-          if (this.conn.direction === 'incoming') this.conn.write(ours());
+          if (this.conn.direction === 'incoming') this.conn.write(ours(h.infoHash));
           this.peerHandshake = h;
           const features = negotiated(this.ourReserved, h.reserved);
           this.state = new ConnectionState(features, this.now());

@@ -18,6 +18,11 @@ export interface Features {
   fast: boolean;
   extended: boolean;
   dht: boolean;
+  /**
+   * BEP 52 v2 upgrade bit on both sides. A connection made with a v2 (truncated) infohash speaks
+   * v2 whatever the bits say; the session decides that (it knows which infohash was used).
+   */
+  v2?: boolean;
 }
 
 /**
@@ -50,7 +55,7 @@ const protocolError = (code: Extract<CodeOf<'network'>, `WIRE_${string}`>, messa
 const FAST_ONLY = new Set<Message['type']>(['suggest', 'have-all', 'have-none', 'reject', 'allowed-fast']);
 const PIECE_SET = new Set<Message['type']>(['bitfield', 'have-all', 'have-none']);
 /** Messages that may precede the bitfield: BEP 10 sends the extended handshake "immediately after" the BEP 3 handshake. */
-const BEFORE_PIECE_SET_OK = new Set<Message['type']>(['keep-alive', 'extended', 'port']);
+const BEFORE_PIECE_SET_OK = new Set<Message['type']>(['keep-alive', 'extended', 'port', 'hash-request', 'hashes', 'hash-reject']);
 
 export class ConnectionState {
   /** We refuse to upload to the peer. */

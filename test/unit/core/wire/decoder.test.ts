@@ -111,6 +111,15 @@ describe('chunking', () => {
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const blockRef = { index: u32, begin: u32, length: fc.integer({ min: 1, max: 16 * 1024 }) };
 const bytes = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max });
+/** BEP 52 hash ranges within the decoder's bounds (lengths kept small: the hashes are generated). */
+const hashRange = {
+  root: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  baseLayer: fc.integer({ min: 0, max: 63 }),
+  index: u32,
+  length: fc.integer({ min: 1, max: 24 }),
+  proofLayers: fc.integer({ min: 0, max: 63 }),
+};
+const hashRangeRecord = fc.record(hashRange);
 
 const message: fc.Arbitrary<Message> = fc.oneof(
   fc.constantFrom<Message>(
@@ -133,6 +142,12 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   }) as fc.Arbitrary<Message>,
   fc.record({ type: fc.constant('port'), port: fc.integer({ min: 0, max: 0xffff }) }) as fc.Arbitrary<Message>,
   fc.record({ type: fc.constant('extended'), id: fc.integer({ min: 0, max: 255 }), payload: bytes(64) }) as fc.Arbitrary<Message>,
+  fc.record({ type: fc.constantFrom('hash-request', 'hash-reject'), ...hashRange }) as fc.Arbitrary<Message>,
+  hashRangeRecord.chain((r) =>
+    fc.integer({ min: 0, max: Math.min(r.proofLayers + 1, 4) }).chain((proofs) =>
+      fc.uint8Array({ minLength: 32 * (r.length + proofs), maxLength: 32 * (r.length + proofs) }).map((hashes) => ({ type: 'hashes' as const, ...r, hashes })),
+    ),
+  ) as fc.Arbitrary<Message>,
 );
 
 /** Cut `b` at the given offsets (taken modulo its length, sorted). */
@@ -252,7 +267,7 @@ describe('limits and hostile input', () => {
   });
 
   it.each([
-    ['BEP 52 hash request', '00000001 15'],
+    ['id 24 (past BEP 52 hash reject)', '00000001 18'],
     ['id 10', '00000001 0a'],
     ['id 255', '00000005 ff 00000000'],
   ])('refuses an unknown message id: %s (WIRE_UNKNOWN_MESSAGE)', (_name, bytes) => {
@@ -284,7 +299,7 @@ describe('limits and hostile input', () => {
 
   it('yields the frames before a bad one, then stays failed', () => {
     const d = new MessageDecoder({ handshake: false });
-    d.push(hx('00000001 01 00000001 02 00000001 15 00000001 00'));
+    d.push(hx('00000001 01 00000001 02 00000001 18 00000001 00'));
     const seen: string[] = [];
     expect(() => {
       for (const m of d.messages()) seen.push(m.type);
@@ -292,5 +307,63 @@ describe('limits and hostile input', () => {
     expect(seen).toEqual(['unchoke', 'interested']);
     d.push(hx('00000001 01'));
     expect(() => [...d.messages()]).toThrow(expect.objectContaining({ code: 'WIRE_UNKNOWN_MESSAGE' }));
+  });
+});
+
+describe('BEP 52 hash messages: bounds', () => {
+  const range = { root: Buffer.alloc(32, 7), baseLayer: 2, index: 512, length: 4, proofLayers: 3 };
+  const decodeOne = (b: Uint8Array) => {
+    const d = new MessageDecoder({ handshake: false });
+    d.push(b);
+    return [...d.messages()];
+  };
+  const codeOf = (b: Uint8Array): string | undefined => {
+    try {
+      decodeOne(b);
+      return undefined;
+    } catch (e) {
+      return (e as BtError).code;
+    }
+  };
+
+  it('round-trips each of the three, with the fields where BEP 52 puts them', () => {
+    const req = encodeMessage({ type: 'hash-request', ...range });
+    expect(req.length).toBe(4 + 1 + 48);
+    expect(req.readUInt32BE(0)).toBe(49);
+    expect(req[4]).toBe(21);
+    expect(req.subarray(5, 37).equals(range.root)).toBe(true);
+    expect([req.readUInt32BE(37), req.readUInt32BE(41), req.readUInt32BE(45), req.readUInt32BE(49)]).toEqual([2, 512, 4, 3]);
+    const hashes = Buffer.alloc(32 * 6, 9);
+    for (const m of [{ type: 'hash-request', ...range }, { type: 'hash-reject', ...range }, { type: 'hashes', ...range, hashes }] as Message[]) {
+      expect(decodeOne(encodeMessage(m)).map(norm)).toEqual([norm(m)]);
+    }
+    expect(encodeMessage({ type: 'hash-reject', ...range })[4]).toBe(23);
+    expect(encodeMessage({ type: 'hashes', ...range, hashes })[4]).toBe(22);
+  });
+
+  it('refuses lengths, layers and hash counts out of bounds with WIRE_ codes', () => {
+    const withLength = (length: number) => encodeMessage({ type: 'hash-request', ...range, length });
+    expect(codeOf(withLength(0))).toBe('WIRE_BAD_HASH_MESSAGE');
+    expect(codeOf(withLength(8193))).toBe('WIRE_BAD_HASH_MESSAGE');
+    expect(codeOf(withLength(8192))).toBeUndefined();
+    expect(codeOf(encodeMessage({ type: 'hash-reject', ...range, baseLayer: 64 }))).toBe('WIRE_BAD_HASH_MESSAGE');
+    expect(codeOf(encodeMessage({ type: 'hash-request', ...range, proofLayers: 0xffffffff }))).toBe('WIRE_BAD_HASH_MESSAGE');
+    // Fewer hashes than asked, or more than asked plus one per proof layer.
+    expect(codeOf(encodeMessage({ type: 'hashes', ...range, hashes: Buffer.alloc(32 * 3) }))).toBe('WIRE_BAD_HASH_MESSAGE');
+    expect(codeOf(encodeMessage({ type: 'hashes', ...range, hashes: Buffer.alloc(32 * 9) }))).toBe('WIRE_BAD_HASH_MESSAGE');
+    // A request of the wrong size, and hashes that are not whole 32-byte nodes.
+    const short = encodeMessage({ type: 'hash-request', ...range }).subarray(0, 50);
+    short.writeUInt32BE(46, 0);
+    expect(codeOf(short)).toBe('WIRE_BAD_LENGTH');
+    const ragged = Buffer.concat([encodeMessage({ type: 'hashes', ...range, hashes: Buffer.alloc(32 * 4) }), Buffer.alloc(5)]);
+    ragged.writeUInt32BE(ragged.length - 4, 0);
+    expect(codeOf(ragged)).toBe('WIRE_BAD_LENGTH');
+  });
+
+  it('refuses a hashes frame longer than the most a request may be answered with, from its length prefix alone', () => {
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(1 + 48 + 32 * (8192 + 64) + 32, 0);
+    head[4] = 22;
+    expect(codeOf(head)).toBe('WIRE_MESSAGE_TOO_LARGE');
   });
 });

@@ -60,7 +60,10 @@ describe('handshake', () => {
   });
 
   it('negotiates a feature only when both sides set it', () => {
-    expect(negotiated(reservedWith(['fast', 'extended']), reservedWith(['fast', 'dht']))).toEqual({ fast: true, extended: false, dht: false });
+    expect(negotiated(reservedWith(['fast', 'extended']), reservedWith(['fast', 'dht']))).toEqual({ fast: true, extended: false, dht: false, v2: false });
+    expect(negotiated(reservedWith(['v2', 'fast']), reservedWith(['v2']))).toEqual({ fast: false, extended: false, dht: false, v2: true });
+    // BEP 52: the upgrade bit is byte 7, 0x10.
+    expect(reservedWith(['v2'])[7]).toBe(0x10);
   });
 
   it('keeps unknown reserved bits as received', () => {

@@ -6,7 +6,7 @@
  * picker, and the coordinator told (it sends `have`s). The assembler is the only writer of the
  * picker's have-set and of the scheduler's piece state; the coordinator reads them.
  *
- * Why it is its own module: several block sources (peers now, HTTP web seeds later) feed the same
+ * Why it is its own module: several block sources (peers, HTTP web seeds: webseed-source.ts) feed the same
  * pieces, and v1 (SHA-1 list) and v2 (merkle trees, BEP 52) checks plug in behind one interface;
  * neither concern belongs to the code that manages connections.
  *
@@ -33,8 +33,8 @@ export interface PieceVerifier {
 
 /** What the assembler tells its coordinator. */
 export interface AssemblerHooks<P> {
-  /** Piece `index` passed its check and is written; the picker has it. */
-  verified(index: number): void;
+  /** Piece `index` passed its check and is written; the picker has it. `from`: who sent its blocks. */
+  verified(index: number, from: P[]): void;
   /** Piece `index` failed its check; `peers` sent blocks of it. */
   failed(index: number, peers: P[]): void;
   /** `peer` sent data proven bad (for piece `index`): ban it. */
@@ -221,7 +221,7 @@ export class PieceAssembler<P> {
     this.trust.verified(contributors);
     // The piece is right now: whoever sent a block that differs from it earlier lied.
     const liars = this.smartBan.verified(index, data);
-    this.opts.hooks.verified(index);
+    this.opts.hooks.verified(index, contributors);
     for (const liar of liars) this.opts.hooks.liar(liar, index);
   }
 

@@ -18,6 +18,7 @@ import { Persistence } from './persistence.js';
 import type { TokenBucket } from './rate.js';
 import type { SessionEvent } from './types.js';
 import { type UploadPeer, Uploader } from './uploader.js';
+import type { WebSeedSender } from './webseed-source.js';
 
 export interface TorrentDeps<P> {
   infoHashHex: string;
@@ -29,7 +30,8 @@ export interface TorrentDeps<P> {
   saveEveryMs: number | undefined;
   /** The session stopping: uploads end. */
   signal: AbortSignal;
-  assembler: AssemblerHooks<P>;
+  /** Blocks come from peers (`P`) and web seeds. */
+  assembler: AssemblerHooks<P | WebSeedSender>;
   onSent(peer: P, bytes: number): void;
   onReadError(err: BtError): void;
 }
@@ -43,7 +45,7 @@ export class Torrent<P extends UploadPeer> {
   readonly geometry: PieceGeometry;
   readonly picker: PiecePicker;
   readonly hasher: PieceHasher;
-  readonly assembler: PieceAssembler<P>;
+  readonly assembler: PieceAssembler<P | WebSeedSender>;
   readonly uploader: Uploader<P>;
   readonly persistence: Persistence;
   readonly selection: readonly boolean[] | undefined;
@@ -62,7 +64,7 @@ export class Torrent<P extends UploadPeer> {
     let wanted = 0;
     for (let i = 0; i < meta.pieceCount; i++) if (priorities[i]! > 0) wanted += geometry.pieceSize(i);
     this.wantedBytes = wanted;
-    this.assembler = new PieceAssembler<P>({
+    this.assembler = new PieceAssembler<P | WebSeedSender>({
       geometry,
       pieceLength: meta.pieceLength,
       picker,

@@ -17,7 +17,7 @@
  * - **Failure releases the reservation.** A run that fails (error, file missing on the server,
  *   the seed dropped) gives its blocks back to the scheduler at once, for peers or another seed.
  * - **Bad data strikes the server.** A piece a web seed alone sent that fails its check, or one the
- *   smart-ban later proves it lied about, is reported to it (`reportBadPiece`, once per piece);
+ *   smart-ban later proves it lied about, is reported to it (`reportBadPiece`, once per failure);
  *   after a few strikes it drops itself (webseed.ts). Its bytes are never kept: the assembler
  *   throws a failed piece away.
  * - **Endgame** comes from the scheduler: once every missing block is requested, peers may ask for
@@ -48,7 +48,7 @@ export interface WebSeedSender {
   downloaded: number;
   /** Runs being fetched now. */
   inFlight: number;
-  /** Pieces reported bad to it (a piece is reported once). */
+  /** Pieces reported bad to it (see `liar`). */
   readonly struck: Set<number>;
 }
 
@@ -172,11 +172,14 @@ export class WebSeedSources<P> {
   }
 
   /**
-   * The assembler says `sender` sent data proven bad for piece `index` (it alone sent a piece that
-   * failed, or the smart-ban matched its blocks against the good piece): one strike per piece.
+   * The assembler says `sender` sent data proven bad for piece `index`: at the failure (it alone
+   * sent the piece, or the trust ledger gave up on it) — a strike each time, so a server that keeps
+   * sending the same bad piece is dropped — or when the piece later passed and the smart-ban found
+   * its blocks differ: no second strike for a failure already counted.
    */
   liar(sender: WebSeedSender, index: number): void {
-    if (sender.struck.has(index)) return;
+    const settled = this.deps.assembler.picker.hasPiece(index);
+    if (settled && sender.struck.has(index)) return;
     sender.struck.add(index);
     sender.seed.reportBadPiece(index);
     if (!usable(sender)) this.dropped(sender);

@@ -220,17 +220,42 @@ export class WebSeedSources<P> {
     return out;
   }
 
-  /** Fetch `run`'s blocks (grouped into contiguous ranges) and hand them to the assembler. */
+  /**
+   * Fetch `run`'s blocks, grouped into contiguous ranges, and hand them to the assembler. The
+   * body is copied once, from the socket's chunks straight into the buffers the pieces will live
+   * in: a whole piece into a buffer of the assembler's (which it then adopts, `receivePiece`),
+   * the blocks of a piece begun elsewhere into a buffer of their own (then block by block).
+   */
   private async fetch(s: WebSeedSender, run: BlockRequest[]): Promise<void> {
     const pending = new Set(run);
     try {
       for (const range of contiguous(run, this.pieceLength)) {
-        const data = await s.seed.fetchRange(range.start, range.length, { signal: this.deps.signal });
+        const segments = this.segments(range);
+        try {
+          let k = 0;
+          await s.seed.fetchRange(range.start, range.length, {
+            signal: this.deps.signal,
+            sink: (offset, bytes) => {
+              // Chunks come in order; a part tried again starts over at its own offset.
+              if (offset < segments[k]!.at) k = 0;
+              let pos = 0;
+              while (pos < bytes.length) {
+                while (offset + pos >= segments[k]!.at + segments[k]!.data.length) k++;
+                const seg = segments[k]!;
+                const n = Math.min(bytes.length - pos, seg.at + seg.data.length - (offset + pos));
+                seg.data.set(bytes.subarray(pos, pos + n), offset + pos - seg.at);
+                pos += n;
+              }
+            },
+          });
+        } catch (err) {
+          for (const seg of segments) if (seg.whole) this.deps.assembler.releaseBuffer(seg.data);
+          throw err;
+        }
         if (this.stopped) return;
-        for (const r of range.requests) {
-          pending.delete(r);
-          const at = r.index * this.pieceLength + r.begin - range.start;
-          this.deliver(s, r, data.subarray(at, at + r.length));
+        for (const seg of segments) {
+          for (const r of seg.requests) pending.delete(r);
+          this.deliver(s, seg);
         }
       }
     } catch (err) {
@@ -246,18 +271,62 @@ export class WebSeedSources<P> {
     }
   }
 
-  private deliver(s: WebSeedSender, r: BlockRequest, block: Uint8Array): void {
-    const res = this.deps.assembler.receive(s, r.index, r.begin, block);
-    if (res.status !== 'accepted') return;
-    s.downloaded += block.length;
-    this.deps.traffic.received(s, block.length);
-    for (const c of res.cancels) if (!isWebSeedSender(c.peer)) this.deps.cancel(c.peer, c.request);
+  /** A range cut at piece boundaries: a whole piece gets an assembler buffer, a part of one a buffer of its own. */
+  private segments(range: ReturnType<typeof contiguous>[number]): Segment[] {
+    const a = this.deps.assembler;
+    const out: Segment[] = [];
+    for (const r of range.requests) {
+      const at = r.index * this.pieceLength + r.begin - range.start;
+      const last = out[out.length - 1];
+      if (last && last.index === r.index) last.requests.push(r);
+      else out.push({ index: r.index, at, data: new Uint8Array(0), whole: false, requests: [r] });
+    }
+    for (const seg of out) {
+      const bytes = seg.requests.reduce((n, r) => n + r.length, 0);
+      seg.whole = seg.requests[0]!.begin === 0 && bytes === a.geometry.pieceSize(seg.index);
+      seg.data = seg.whole ? a.pieceBuffer(seg.index) : new Uint8Array(bytes);
+    }
+    return out;
+  }
+
+  private deliver(s: WebSeedSender, seg: Segment): void {
+    const a = this.deps.assembler;
+    let accepted = 0;
+    const cancels: { peer: P | WebSeedSender; request: BlockRequest }[] = [];
+    if (seg.whole) {
+      const res = a.receivePiece(s, seg.index, seg.data);
+      accepted = res.accepted;
+      cancels.push(...res.cancels);
+    } else {
+      const base = seg.requests[0]!.begin;
+      for (const r of seg.requests) {
+        const res = a.receive(s, r.index, r.begin, seg.data.subarray(r.begin - base, r.begin - base + r.length));
+        if (res.status === 'accepted') accepted += r.length;
+        cancels.push(...res.cancels);
+      }
+    }
+    if (accepted > 0) {
+      s.downloaded += accepted;
+      this.deps.traffic.received(s, accepted);
+    }
+    for (const c of cancels) if (!isWebSeedSender(c.peer)) this.deps.cancel(c.peer, c.request);
   }
 
   /** A server is gone: whatever it still held goes back to the scheduler. */
   private dropped(s: WebSeedSender): void {
     if (this.deps.assembler.scheduler.releasePeer(s).length > 0) this.deps.released();
   }
+}
+
+/** The part of a range that falls in one piece, and the buffer its bytes are copied into. */
+interface Segment {
+  index: number;
+  /** Offset of its first byte in the range. */
+  at: number;
+  data: Uint8Array;
+  /** It covers the whole piece: `data` is an assembler buffer for `receivePiece`. */
+  whole: boolean;
+  requests: BlockRequest[];
 }
 
 function usable(s: WebSeedSender): boolean {

@@ -40,8 +40,16 @@ export interface RangeClientOptions {
   userAgent?: string;
 }
 
+/**
+ * Where the body goes instead of a buffer of its own: `bytes` are the range's bytes from `offset`
+ * (relative to the asked start), in order, each byte once per attempt. The caller copies them
+ * where they belong (piece buffers it reuses), so the body is copied once and no fresh memory is
+ * touched per request.
+ */
+export type RangeSink = (offset: number, bytes: Buffer) => void;
+
 export interface RangeResponse {
-  /** Exactly the asked bytes. */
+  /** Exactly the asked bytes (empty when a `sink` took them). */
   body: Buffer;
   /** 206, or 200 when the server sent the whole file and the window was cut out of it. */
   status: 200 | 206;
@@ -79,7 +87,7 @@ export class RangeClient {
   constructor(private readonly options: RangeClientOptions) {}
 
   /** Bytes `[start, start + length)` of the resource at `url`. */
-  async get(url: string, start: number, length: number, { signal }: { signal?: AbortSignal } = {}): Promise<RangeResponse> {
+  async get(url: string, start: number, length: number, { signal, sink }: { signal?: AbortSignal; sink?: RangeSink } = {}): Promise<RangeResponse> {
     if (length <= 0) throw new RangeError('a range request needs at least one byte');
     if (this.closed) throw networkError('WEBSEED_CLOSED', 'the web seed client is closed');
     const deadline = AbortSignal.timeout(this.options.deadlineMs);
@@ -87,7 +95,7 @@ export class RangeClient {
     let current = url;
     for (let redirects = 0; ; redirects++) {
       seen.add(current);
-      const step = await this.once(current, start, length, signal, deadline);
+      const step = await this.once(current, start, length, signal, deadline, sink);
       if (step.kind === 'done') return { ...step.response, url: current, redirects };
       if (redirects >= this.options.maxRedirects) {
         throw networkError('WEBSEED_TOO_MANY_REDIRECTS', `\`${url}\`: more than ${this.options.maxRedirects} redirects`, { detail: { url, last: step.location } });
@@ -125,6 +133,7 @@ export class RangeClient {
     length: number,
     signal: AbortSignal | undefined,
     deadline: AbortSignal,
+    sink: RangeSink | undefined,
   ): Promise<{ kind: 'done'; response: Omit<RangeResponse, 'url' | 'redirects'> } | { kind: 'redirect'; location: string }> {
     const { idleTimeoutMs, wholeBodyLimit } = this.options;
     return new Promise((resolve, reject) => {
@@ -254,7 +263,7 @@ export class RangeClient {
           from = start;
         }
         const limit = status === 206 ? length : wholeBodyLimit;
-        const body = Buffer.allocUnsafe(length);
+        const body = sink ? Buffer.alloc(0) : Buffer.allocUnsafe(length);
         let received = 0;
         res.on('data', (chunk: Buffer) => {
           if (settled) return;
@@ -271,7 +280,9 @@ export class RangeClient {
           // Copy the part of [at, received) that falls in [from, from + length).
           const s = Math.max(at, from);
           const e = Math.min(received, from + length);
-          if (e > s) chunk.copy(body, s - from, s - at, e - at);
+          if (e <= s) return;
+          if (sink) sink(s - from, chunk.subarray(s - at, e - at));
+          else chunk.copy(body, s - from, s - at, e - at);
         });
         res.on('error', fail);
         res.on('aborted', () => fail(networkError('WEBSEED_SHORT_BODY', `\`${url}\`: connection closed after ${received} bytes`, { detail })));

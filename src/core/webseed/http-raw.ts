@@ -127,11 +127,13 @@ export class RawHttpPool {
     }
     let body = data;
     if (conn.headBuf !== null) {
-      conn.headBuf.push(Buffer.from(data)); // the read buffer is reused: keep a copy of the (small) head
-      conn.headLen += data.length;
-      const all = Buffer.concat(conn.headBuf);
+      // Usually the whole head (and much of the body) is in the first read: look there without a
+      // copy; only a head split over reads is gathered (copied: the read buffer is reused).
+      const all = conn.headLen === 0 ? data : Buffer.concat([...conn.headBuf, data]);
       const end = all.indexOf('\r\n\r\n');
       if (end < 0) {
+        conn.headBuf.push(Buffer.from(data));
+        conn.headLen += data.length;
         if (conn.headLen > MAX_HEAD) this.fail(conn, new Error(`response head over ${MAX_HEAD} bytes`));
         return;
       }

@@ -312,9 +312,14 @@ export class WebSeedSources<P> {
     for (const c of cancels) if (!isWebSeedSender(c.peer)) this.deps.cancel(c.peer, c.request);
   }
 
-  /** A server is gone: whatever it still held goes back to the scheduler. */
+  /**
+   * A server is gone: whatever it still held goes back to the scheduler, and a piece under
+   * suspicion it was the one sender of (smart-ban parole) is free for the next (else no peer may
+   * ever ask for it).
+   */
   private dropped(s: WebSeedSender): void {
-    if (this.deps.assembler.scheduler.releasePeer(s).length > 0) this.deps.released();
+    this.deps.assembler.peerGone(s);
+    this.deps.released();
   }
 }
 

@@ -136,7 +136,8 @@ describe('session: web seeds as block sources', () => {
     };
     const net = new MemoryNetwork();
     await memorySeed(net);
-    const r = await download([`${s.base}/`], { peer: net });
+    const r = await download([`${s.base}/`], { peer: net, stallTimeoutMs: 5000 });
+    if (r.error) console.log(JSON.stringify(r.events.filter((e) => /webseed|failed|peer-|piece-verified/.test(e.type)).map((e) => ({ ...e, ...('from' in e ? {} : {}) }))));
     expect(r.error).toBeUndefined();
     expect(await sameBytes(r.out)).toBe(true);
     const bad = Math.floor(100_000 / meta.pieceLength);
@@ -159,6 +160,22 @@ describe('session: web seeds as block sources', () => {
     expect((r.error as BtError).message).toContain('0 web seed(s) usable');
     expect(r.events.find((e) => e.type === 'webseed-dropped')).toMatchObject({ reason: 'bad-pieces', code: 'WEBSEED_BAD_DATA' });
     expect(done(r.events).havePieces).toBe(0);
+  });
+
+  it('wrong bytes everywhere beside a peer: the server is dropped and the pieces it held under suspicion go to the peer', async () => {
+    const s = await server();
+    s.fault = (x) => {
+      if (!x.range || !x.file) return false;
+      const len = x.range.end - x.range.start + 1;
+      x.res.writeHead(206, { 'Content-Range': `bytes ${x.range.start}-${x.range.end}/${x.file.length}`, 'Content-Length': len }).end(Buffer.alloc(len, 7));
+      return true;
+    };
+    const net = new MemoryNetwork();
+    await memorySeed(net);
+    const r = await download([`${s.base}/`], { peer: net });
+    expect(r.error).toBeUndefined();
+    expect(await sameBytes(r.out)).toBe(true);
+    expect(r.events.find((e) => e.type === 'webseed-dropped')).toMatchObject({ reason: 'bad-pieces' });
   });
 
   it('a file the server lacks (404) comes from a peer; the other files from the server', async () => {

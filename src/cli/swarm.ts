@@ -1,13 +1,13 @@
 /**
  * Flags and their meaning shared by the commands that join a swarm (`download`, `seed`): the DHT
- * (BEP 5), peer exchange (BEP 11), the transports (TCP, uTP: BEP 29) and the listening address —
- * one name and one default for one meaning across commands.
+ * (BEP 5), peer exchange (BEP 11), the transports (TCP, uTP: BEP 29), web seeds (BEP 19) and the
+ * listening address — one name and one default for one meaning across commands.
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { PUBLIC_BOOTSTRAP_NODES, type HostPort } from '../core/dht/index.js';
 import { TRANSPORT_MODES, type TransportMode } from '../core/transport/dual.js';
-import { durationFlag, hostPortFlag } from './flags.js';
+import { durationFlag, hostPortFlag, parseUrl } from './flags.js';
 import { Flags } from './oclif.js';
 
 export const swarmFlags = {
@@ -56,6 +56,19 @@ export class TransportSplit {
     return n;
   }
 }
+
+/** Web seeds (BEP 19) as a downloader uses them; `create --web-seed` writes them into a torrent. */
+export const webSeedFlags = {
+  'web-seed': Flags.custom<string>({ parse: async (input) => parseUrl(input, ['http', 'https'], 'web seed') })({
+    multiple: true,
+    description: "Also fetch pieces from this HTTP(S) server (BEP 19: a URL ending in / is a directory holding the torrent's name, otherwise the file itself). Repeatable; adds to the torrent's url-list and a magnet's ws=.",
+  }),
+  'web-seeds': Flags.boolean({
+    default: true,
+    allowNo: true,
+    description: "Use the torrent's web seeds (url-list) and a magnet's ws=; --no-web-seeds turns them off (a --web-seed is still used).",
+  }),
+};
 
 /** $XDG_STATE_HOME/btkit/dht.json (an absolute XDG path only, as the spec says), else ~/.local/state. */
 export function defaultDhtStatePath(): string {

@@ -3,10 +3,10 @@ import { BaseCommand, ndjsonFlag } from '../cli/base-command.js';
 import { byteSizeFlag, durationFlag, hostPortFlag, parseHostPort, trackerUrlFlag } from '../cli/flags.js';
 import { type DownloadResult, downloadNote, downloadResult, eventJson, pieceSampler, progressLine, renderSummary } from '../cli/render/download.js';
 import { drainJob } from '../cli/job.js';
-import { TransportSplit, dhtSettings, swarmFlags } from '../cli/swarm.js';
+import { TransportSplit, dhtSettings, swarmFlags, webSeedFlags } from '../cli/swarm.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, fromSystemError } from '../core/errors.js';
-import { runDownload, type DownloadOutcome, type SessionStats } from '../core/session/index.js';
+import { runDownload, webSeedUrls, type DownloadOutcome, type SessionStats } from '../core/session/index.js';
 import { azureusPrefix, makePeerId } from '../core/tracker/index.js';
 
 export type { DownloadResult };
@@ -16,6 +16,8 @@ export default class Download extends BaseCommand<DownloadResult> {
   static override description = `Joins the swarm and downloads into DIR (-o, default the current directory): the file of a single-file torrent, or the torrent's top directory, is created inside DIR. TORRENT is a .torrent file (\`-\` for standard input), a magnet link, or a bare infohash (40 hex or 32 base32 characters).
 
 Peers come from the trackers (the torrent's BEP 12 tiers, or a magnet's tr=, plus any --tracker), from --peer and a magnet's x.pe=, from the DHT (BEP 5: get_peers, and announce_peer for our port) and from peer exchange (BEP 11) with connected peers. With --peer the torrent's own trackers are skipped unless --torrent-trackers. Private torrents (BEP 27) use their trackers only: no DHT, no PEX.
+
+Web seeds (BEP 19): HTTP servers that hold the files — the torrent's url-list, a magnet's ws= (used once the metadata is known) and --web-seed URL — serve pieces over Range requests beside the peers: they fill in what peers do not provide (the pieces no connected peer has come first), and a download from web seeds alone, with no tracker and no peer, works. Every piece is checked as a peer's is; a server that sends bad data is dropped after a few bad pieces, one that lacks a file (404) is not asked for that file again, one that answers 503 (Retry-After honoured) or times out is backed off, one that ignores Range is dropped for files over 4 MiB. --no-web-seeds ignores the torrent's and the magnet's.
 
 A magnet link or infohash: the info dictionary (the metadata) is fetched from peers that offer it (BEP 9), in 16 KiB pieces from several peers at once, and checked against the infohash before anything is written; the download then goes on over the same connections. --metadata-only stops there and writes the .torrent (the info dictionary byte for byte as received, the magnet's trackers) to --save-torrent FILE or DIR/NAME.torrent; --save-torrent with an ordinary magnet download keeps the .torrent too. A magnet's so= (BEP 53) selects files as --select does.
 
@@ -31,7 +33,7 @@ By default btkit exits when the selection is complete. --seed keeps uploading af
 
 The DHT: without --bootstrap the node starts from its saved routing table (the state file dht-lookup uses) and the public routers. Under BTKIT_NO_PUBLIC_DHT (tests, sandboxes) the DHT runs only with an explicit --bootstrap.
 
---json prints NDJSON events on stdout: metadata-wanted, metadata-peer, metadata-piece, metadata-rejected, metadata (the info dictionary arrived: its size, the peers it came from, how long it took), torrent-saved, started, peer-connected (with its source: tracker, manual, dht, pex, incoming; and its transport: tcp or utp), peer-dropped, peer-banned, piece-verified (about one per percent), piece-failed, tracker, dht, progress (every second), complete, done (its reason: complete, seed-ratio, seed-time, metadata, failed); then the summary envelope.
+--json prints NDJSON events on stdout: metadata-wanted, metadata-peer, metadata-piece, metadata-rejected, metadata (the info dictionary arrived: its size, the peers it came from, how long it took), torrent-saved, started, peer-connected (with its source: tracker, manual, dht, pex, incoming; and its transport: tcp or utp), peer-dropped, peer-banned, piece-verified (about one per percent; its from lists the peers and web seed URLs that sent its blocks), piece-failed, tracker, dht, webseed-added, webseed-error, webseed-backoff, webseed-file-unavailable, webseed-range-ignored, webseed-strike, webseed-dropped, progress (every second; downloadedWebSeed is the part of downloaded that came from web seeds), complete, done (its reason: complete, seed-ratio, seed-time, metadata, failed); then the summary envelope.
 
 Exit status: 0 when complete (or, with --metadata-only, when the .torrent is written); 3 for a torrent that cannot be used (its paths leave DIR); 6 (no peers) when no data arrived for --timeout; 8 (no metadata) when no peer sent a magnet's metadata within --timeout; 7 for a disk error; 130 when interrupted (the state is saved: run again to resume).`;
   static override examples = [
@@ -39,6 +41,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     { command: "<%= config.bin %> <%= command.id %> 'magnet:?xt=urn:btih:9924e7603a28353e40ea29b8660c8a582ebdc99c&tr=http://127.0.0.1:6969/announce'", description: 'Download a magnet link: metadata from peers, then the data.' },
     { command: "<%= config.bin %> <%= command.id %> 'magnet:?xt=urn:btih:…' --metadata-only --save-torrent x.torrent --timeout 30s", description: 'Turn a magnet link into a .torrent, and stop.' },
     { command: '<%= config.bin %> <%= command.id %> x.torrent --peer 192.0.2.7:51413 --peer [2001:db8::1]:6881', description: 'Only from these peers.' },
+    { command: '<%= config.bin %> <%= command.id %> release.torrent --no-dht --web-seed https://releases.example.com/v1.2/', description: 'From the release server alone (no tracker, no peer), or beside whatever peers the torrent finds.' },
     { command: "<%= config.bin %> <%= command.id %> dist.torrent --select '*.tar' --stdout | tar t", description: 'Stream one file of the torrent into a pipeline.' },
     { command: '<%= config.bin %> <%= command.id %> x.torrent --seed --seed-ratio 2 --upload-limit 1MiB', description: 'Download, then seed until twice the size was uploaded, at most 1 MiB/s.' },
     { command: "<%= config.bin %> <%= command.id %> x.torrent --json | jq -c 'select(.type==\"progress\") | .doneBytes'", description: 'Progress as NDJSON.' },
@@ -54,6 +57,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     tracker: trackerUrlFlag({ char: 't', multiple: true, description: 'Announce to this tracker too (http, https or udp URL). Repeatable.' }),
     'torrent-trackers': Flags.boolean({ description: "With --peer: use the torrent's (or magnet's) trackers as well." }),
     ...swarmFlags,
+    ...webSeedFlags,
     'metadata-only': Flags.boolean({ description: 'For a magnet link or infohash: fetch the metadata, write the .torrent and stop.' }),
     'save-torrent': Flags.string({ description: 'Write the .torrent of a magnet download here (with --metadata-only the default is DIR/NAME.torrent).' }),
     'max-peers': Flags.integer({ min: 1, max: 1000, default: 50, description: 'Most peers connected at once.' }),
@@ -92,8 +96,10 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     });
     const peers = flags.peer ?? [];
     const trackers = [...(peers.length === 0 || flags['torrent-trackers'] ? target.trackers : []), ...(flags.tracker ?? []).map((t) => [t])];
-    if (trackers.length === 0 && peers.length === 0 && magnetPeers.length === 0 && !flags.dht) {
-      throw new BtError('DOWNLOAD_NO_SOURCES', 'usage', 'no way to find peers: the torrent lists no trackers, and neither --peer, --tracker nor the DHT is given');
+    const webSeeds = { useWebSeeds: flags['web-seeds'], webSeeds: flags['web-seed'] ?? [], target: { webSeeds: target.magnet?.webSeeds ?? [] } };
+    const anyWebSeed = webSeedUrls(webSeeds, target.metainfo ?? null).length > 0;
+    if (trackers.length === 0 && peers.length === 0 && magnetPeers.length === 0 && !flags.dht && !anyWebSeed) {
+      throw new BtError('DOWNLOAD_NO_SOURCES', 'usage', 'no way to find peers: the torrent lists no trackers or web seeds, and neither --peer, --tracker, --web-seed nor the DHT is given');
     }
 
     const json = this.jsonEnabled();
@@ -107,7 +113,10 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
           trackers,
           peers: magnetPeers,
           ...(target.magnet?.select ? { select: target.magnet.select } : {}),
+          webSeeds: webSeeds.target.webSeeds,
         },
+        useWebSeeds: webSeeds.useWebSeeds,
+        webSeeds: webSeeds.webSeeds,
         outDir: flags.stdout && flags.output === undefined ? null : (flags.output ?? '.'),
         select: flags.select ?? [],
         ...(flags.stdout ? { stream: writeOut } : {}),
@@ -155,7 +164,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
         split.see(ev);
         if (ev.type === 'started') {
           sample = pieceSampler(ev.pieces);
-          stats = { pieces: ev.pieces, havePieces: 0, totalBytes: ev.totalBytes, doneBytes: ev.doneBytes, downloaded: 0, uploaded: 0, wasted: 0, downRate: 0, upRate: 0, peers: connected, seeds: 0, known: 0, elapsedMs: 0, etaMs: null };
+          stats = { pieces: ev.pieces, havePieces: 0, totalBytes: ev.totalBytes, doneBytes: ev.doneBytes, downloaded: 0, uploaded: 0, wasted: 0, downloadedWebSeed: 0, downRate: 0, upRate: 0, peers: connected, seeds: 0, known: 0, webSeeds: 0, elapsedMs: 0, etaMs: null };
         } else if (ev.type === 'peer-connected') {
           seen.add(ev.peer);
           connected++;

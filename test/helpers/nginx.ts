@@ -27,6 +27,8 @@ export interface Nginx {
 export interface NginxOptions {
   /** Serve the root without Range support (`max_ranges 0`): a server that ignores Range. */
   noRanges?: boolean;
+  /** nginx's `limit_rate` per connection (e.g. `1m`): a slow server, so another source surely answers first. */
+  limitRate?: string;
 }
 
 async function freePort(): Promise<number> {
@@ -77,6 +79,7 @@ http {
     listen 127.0.0.1:${port};
     root ${root};
     ${options.noRanges ? 'max_ranges 0;' : ''}
+    ${options.limitRate ? `limit_rate ${options.limitRate};` : ''}
   }
 }
 `;

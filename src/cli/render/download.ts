@@ -14,7 +14,7 @@ export interface DownloadFileView {
 }
 
 /** The session's final counters, as the session defines them, plus what the command adds. */
-export interface DownloadResult extends Pick<SessionStats, 'pieces' | 'havePieces' | 'totalBytes' | 'doneBytes' | 'downloaded' | 'uploaded' | 'wasted' | 'elapsedMs'> {
+export interface DownloadResult extends Pick<SessionStats, 'pieces' | 'havePieces' | 'totalBytes' | 'doneBytes' | 'downloaded' | 'downloadedWebSeed' | 'uploaded' | 'wasted' | 'elapsedMs'> {
   infoHash: string;
   name: string;
   /** Where the content is: the file (single-file torrent) or the top directory. */
@@ -55,7 +55,7 @@ export function progressLine(s: SessionStats, width = 100, utpPeers = 0): string
     { text: `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`, drop: 3 },
     { text: `down ${formatRate(s.downRate)}`, drop: 4 },
     { text: `up ${formatRate(s.upRate)}`, drop: 1 },
-    { text: peersText(s, utpPeers), drop: 2 },
+    { text: `${peersText(s, utpPeers)}${webSeedPart(s)}`, drop: 2 },
     { text: `ETA ${s.etaMs === null ? '--' : formatDuration(s.etaMs)}`, drop: 5 },
   ];
   const join = () => parts.map((p) => p.text).join('  ');
@@ -76,13 +76,19 @@ export function peersText(s: Pick<SessionStats, 'peers' | 'seeds'>, utpPeers = 0
   return `${s.peers} peer${s.peers === 1 ? '' : 's'}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
 }
 
+/** " + 1 web seed (12.00 MiB)": the web seeds in use and what came from them, apart from the peers. */
+function webSeedPart(s: SessionStats): string {
+  if (s.webSeeds === 0 && s.downloadedWebSeed === 0) return '';
+  return ` + ${s.webSeeds} web seed${s.webSeeds === 1 ? '' : 's'} (${formatBytes(s.downloadedWebSeed)})`;
+}
+
 export function renderSummary(r: DownloadResult): string[] {
   const rows: [string, string][] = [
     ['name', r.name],
     ['infohash', r.infoHash],
     ['saved to', r.contentPath ?? '(standard output)'],
     ['size', `${formatBytes(r.doneBytes)} of ${formatBytes(r.totalBytes)} selected (${r.havePieces}/${r.pieces} pieces)`],
-    ['downloaded', `${formatBytes(r.downloaded)} in ${formatDuration(r.downloadMs ?? r.elapsedMs)} (${formatRate(r.averageRate)})`],
+    ['downloaded', `${formatBytes(r.downloaded)} in ${formatDuration(r.downloadMs ?? r.elapsedMs)} (${formatRate(r.averageRate)})${r.downloadedWebSeed > 0 ? `, ${formatBytes(r.downloadedWebSeed)} of it from web seeds` : ''}`],
   ];
   if (r.seedMs !== null) rows.push(['seeded', `for ${formatDuration(r.seedMs)}`]);
   rows.push(['uploaded', formatBytes(r.uploaded)]);
@@ -150,6 +156,7 @@ export function downloadResult(o: DownloadOutcome, infoHash: string, seen: { pee
     totalBytes: f.totalBytes,
     doneBytes: f.doneBytes,
     downloaded: f.downloaded,
+    downloadedWebSeed: f.downloadedWebSeed,
     uploaded: f.uploaded,
     wasted: f.wasted,
     elapsedMs: Math.round(f.elapsedMs),
@@ -186,6 +193,18 @@ export function downloadNote(ev: DownloadEvent): { text: string; warning?: boole
       return { text: `banned ${ev.peer}: ${ev.reason}`, warning: true };
     case 'warning':
       return { text: ev.message, warning: true };
+    case 'webseed-added':
+      return { text: `web seed ${ev.url}` };
+    case 'webseed-file-unavailable':
+      return { text: `web seed ${ev.url} does not serve ${ev.path.join('/')} (${ev.status ?? ev.code}); its pieces come from elsewhere`, warning: true };
+    case 'webseed-range-ignored':
+      return { text: `web seed ${ev.url} ignores Range for ${ev.fileUrl}; reading the whole (small) file instead`, warning: true };
+    case 'webseed-strike':
+      return { text: `web seed ${ev.url}: ${ev.piece === null ? 'broke the protocol' : `piece ${ev.piece} failed its hash check`} (${ev.strikes} of ${ev.maxStrikes})`, warning: true };
+    case 'webseed-backoff':
+      return ev.reason === 'retry-later' ? { text: `web seed ${ev.url} asks to retry later; waiting ${formatDuration(ev.delayMs)}`, warning: true } : null;
+    case 'webseed-dropped':
+      return { text: `web seed ${ev.url} dropped (${ev.reason}): ${ev.message}`, warning: true };
     default:
       return null;
   }

@@ -6,7 +6,7 @@
  * picker, and the coordinator told (it sends `have`s). The assembler is the only writer of the
  * picker's have-set and of the scheduler's piece state; the coordinator reads them.
  *
- * Why it is its own module: several block sources (peers now, HTTP web seeds later) feed the same
+ * Why it is its own module: several block sources (peers, HTTP web seeds: webseed-source.ts) feed the same
  * pieces, and v1 (SHA-1 list) and v2 (merkle trees, BEP 52) checks plug in behind one interface;
  * neither concern belongs to the code that manages connections.
  *
@@ -33,8 +33,8 @@ export interface PieceVerifier {
 
 /** What the assembler tells its coordinator. */
 export interface AssemblerHooks<P> {
-  /** Piece `index` passed its check and is written; the picker has it. */
-  verified(index: number): void;
+  /** Piece `index` passed its check and is written; the picker has it. `from`: who sent its blocks. */
+  verified(index: number, from: P[]): void;
   /** Piece `index` failed its check; `peers` sent blocks of it. */
   failed(index: number, peers: P[]): void;
   /** `peer` sent data proven bad (for piece `index`): ban it. */
@@ -142,6 +142,63 @@ export class PieceAssembler<P> {
     return res;
   }
 
+  /**
+   * A buffer for the whole of piece `index` (reused memory when there is some), for a source that
+   * fetches whole pieces (a web seed) and hands them to `receivePiece`; or give it back with
+   * `releaseBuffer` when it was not used.
+   */
+  pieceBuffer(index: number): Uint8Array {
+    return this.allocPiece(index);
+  }
+
+  releaseBuffer(data: Uint8Array): void {
+    this.recycle(data);
+  }
+
+  /**
+   * Piece `index`, whole, from `sender` (a buffer from `pieceBuffer`). When none of its blocks has
+   * arrived yet the buffer becomes the piece's (no copy); otherwise it goes block by block, and
+   * what another sender delivered first is a duplicate. Returns the bytes accepted and the
+   * requests for the same blocks at other senders to cancel (endgame).
+   */
+  receivePiece(sender: P, index: number, data: Uint8Array): { accepted: number; cancels: ReceiveResult<P>['cancels'] } {
+    const out = { accepted: 0, cancels: [] as ReceiveResult<P>['cancels'] };
+    const blocks = this.geometry.blockCount(index);
+    if (this.buffers.has(index)) {
+      for (let b = 0; b < blocks; b++) {
+        const { begin, length } = this.geometry.block(index, b);
+        const res = this.receive(sender, index, begin, data.subarray(begin, begin + length));
+        if (res.status === 'accepted') out.accepted += length;
+        out.cancels.push(...res.cancels);
+      }
+      this.recycle(data);
+      return out;
+    }
+    let complete = false;
+    const from: P[] = [];
+    for (let b = 0; b < blocks; b++) {
+      const { begin, length } = this.geometry.block(index, b);
+      const res = this.scheduler.received(sender, index, begin, length);
+      out.cancels.push(...res.cancels);
+      if (res.status !== 'accepted') {
+        // Not ours to take: the piece is being checked, was had, or failed and started over.
+        this.wasted += length;
+        continue;
+      }
+      out.accepted += length;
+      from[b] = sender;
+      complete ||= res.pieceComplete;
+    }
+    if (out.accepted === 0) {
+      this.recycle(data);
+      return out;
+    }
+    this.buffers.set(index, data);
+    this.blockFrom.set(index, from);
+    if (complete) this.verify(index);
+    return out;
+  }
+
   /** `peer` is gone: its outstanding requests go back to the picker. */
   peerGone(peer: P): void {
     this.scheduler.releasePeer(peer);
@@ -221,7 +278,7 @@ export class PieceAssembler<P> {
     this.trust.verified(contributors);
     // The piece is right now: whoever sent a block that differs from it earlier lied.
     const liars = this.smartBan.verified(index, data);
-    this.opts.hooks.verified(index);
+    this.opts.hooks.verified(index, contributors);
     for (const liar of liars) this.opts.hooks.liar(liar, index);
   }
 

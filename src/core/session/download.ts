@@ -2,8 +2,9 @@
  * A whole download, as `btkit download` runs it: from a torrent, a magnet link or a bare
  * infohash to the data on disk (or streamed), with every peer source the torrent allows —
  * trackers (BEP 3/12/15), given peers (`--peer`, a magnet's `x.pe`), the DHT (BEP 5) and peer
- * exchange (BEP 11) — and, for a magnet, the metadata fetched from peers (BEP 9) and optionally
- * saved as a `.torrent`.
+ * exchange (BEP 11) — and web seeds (BEP 19: the torrent's `url-list`, a magnet's `ws`, `--web-seed`)
+ * as block sources beside the peers; for a magnet, the metadata fetched from peers (BEP 9) and
+ * optionally saved as a `.torrent`.
  *
  *   for await (const ev of runDownload(options, signal)) render(ev);   // returns a DownloadOutcome
  *
@@ -52,6 +53,8 @@ export interface DownloadTarget {
   name?: string;
   /** A magnet's BEP 53 `so` file ranges. */
   select?: [number, number][];
+  /** A magnet's `ws` web seeds (a .torrent's `url-list` is read from `metainfo`). */
+  webSeeds?: string[];
 }
 
 export interface DownloadOptions {
@@ -74,6 +77,9 @@ export interface DownloadOptions {
   dht: { bootstrap: readonly HostPort[]; statePath: string | null; host: string } | null;
   /** BEP 11 peer exchange (never for a private torrent). */
   pex: boolean;
+  /** Web seeds (BEP 19): use the torrent's and the magnet's (`useWebSeeds`), plus these (`--web-seed`). */
+  useWebSeeds: boolean;
+  webSeeds: readonly string[];
   /** Time between two PEX messages to one peer; default 60 s (BEP 11). */
   pexIntervalMs?: number;
   /** Stop once the metadata is known; write the .torrent. */
@@ -164,7 +170,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
         ...(target.infoHashV2 && target.infoHash.equals(target.infoHashV2.subarray(0, 20)) ? { infoHashV2: target.infoHashV2 } : { infoHash: target.infoHash, ...(target.infoHashV2 ? { infoHashV2: target.infoHashV2 } : {}) }),
         onMetadata: async (info: Uint8Array) => {
           // The .torrent around the received info dictionary: its bytes verbatim, the magnet's trackers.
-          const file = buildTorrentFile({ info, announce: target.trackers });
+          const file = buildTorrentFile({ info, announce: target.trackers, urlList: target.webSeeds ?? [] });
           const m = parseTorrent(file, { allowV2Only: true });
           meta = m;
           const setup = await setUp(m);
@@ -192,6 +198,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       pex: options.pex && !isPrivate,
       ...(options.pexIntervalMs !== undefined ? { pexIntervalMs: options.pexIntervalMs } : {}),
       clientName: options.clientName,
+      webSeeds: webSeedUrls(options, meta),
     });
     if (options.useTrackers && target.trackers.length > 0) {
       client = new TrackerClient();
@@ -251,6 +258,15 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
     await pool?.close();
     if (temporary) await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * The web seeds to use: the torrent's `url-list` and a magnet's `ws` (unless turned off), then
+ * `--web-seed`, once each. Only http and https URLs: BEP 19 allows FTP, which btkit does not speak.
+ */
+export function webSeedUrls(options: Pick<DownloadOptions, 'useWebSeeds' | 'webSeeds'> & { target: Pick<DownloadTarget, 'webSeeds'> }, meta: Pick<Metainfo, 'webSeeds'> | null): string[] {
+  const given = options.useWebSeeds ? [...(meta?.webSeeds ?? []), ...(options.target.webSeeds ?? [])] : [];
+  return [...new Set([...given, ...options.webSeeds])].filter((u) => /^https?:\/\//i.test(u));
 }
 
 /** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten. */

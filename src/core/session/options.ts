@@ -7,10 +7,11 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { PieceStore } from '../storage/store.js';
 import type { Transport } from '../transport/types.js';
 import type { ChokeCandidate } from './choker.js';
+import type { WebSeedSourceOptions } from './webseed-source.js';
 
 /** What the session needs of a torrent's metainfo. */
 export type SessionMetainfo = Pick<Metainfo, 'infoHash' | 'name' | 'pieceLength' | 'pieces' | 'pieceCount' | 'totalLength' | 'files'> &
-  Partial<Pick<Metainfo, 'infoBytes' | 'private'>>;
+  Partial<Pick<Metainfo, 'infoBytes' | 'private' | 'multiFile'>>;
 
 /** A torrent ready to download: its metainfo and where its data lives. */
 export interface TorrentSetup {
@@ -79,8 +80,12 @@ export interface SessionOptions extends Partial<TorrentSetup> {
   pexIntervalMs?: number;
   /** BEP 6 allowed-fast pieces given to each peer (0: none). Default 10. */
   allowedFast?: number;
-  /** BEP 10 `v`. */
+  /** BEP 10 `v` (and the web seeds' User-Agent). */
   clientName?: string;
+  /** Web seeds (BEP 19): HTTP servers used as block sources beside peers, once the torrent is known. */
+  webSeeds?: readonly string[];
+  /** Web seed tuning (runs in flight per server, longest range request, timeouts); tests set strikes and backoff. */
+  webSeedTuning?: Pick<WebSeedSourceOptions, 'maxPiecesInFlight' | 'maxRunBytes' | 'idleTimeoutMs' | 'seedOptions'>;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   /** Re-ask another peer for a block after this long. Default 30 s. */

@@ -16,6 +16,7 @@ import { MAX_UNREQUESTED_BLOCKS, type Peer, adoptEarly, recordEarly } from './pe
 import type { Torrent } from './torrent.js';
 import type { Traffic } from './traffic.js';
 import type { SessionEvent } from './types.js';
+import { isWebSeedSender } from './webseed-source.js';
 
 export interface MessageContext {
   /** The torrent's parts, once the metadata is known. */
@@ -154,6 +155,6 @@ export class PeerMessages {
       p.snubbed = false;
       p.expiries = 0;
     }
-    for (const c of res.cancels) c.peer.wire.send({ type: 'cancel', index: c.request.index, begin: c.request.begin, length: c.request.length });
+    for (const c of res.cancels) if (!isWebSeedSender(c.peer)) c.peer.wire.send({ type: 'cancel', index: c.request.index, begin: c.request.begin, length: c.request.length });
   }
 }

@@ -8,7 +8,8 @@
  * - assembler.ts    blocks → pieces → a `PieceVerifier` → storage; the one writer of the picker;
  * - peer-messages.ts what a peer's messages do (piece sets, requests, blocks into the assembler);
  * - uploader.ts     the upload side; upload-slots.ts (over choker.ts / seed-choker.ts) who is unchoked;
- * - traffic.ts      totals, rates and limits; persistence.ts the resume state; metadata.ts BEP 9.
+ * - traffic.ts      totals, rates and limits; persistence.ts the resume state; metadata.ts BEP 9;
+ * - webseed-source.ts HTTP web seeds (BEP 19) as block sources beside peers.
  *
  *   const session = new Session({ metainfo, store, peerId, resumePath, listen: { host, port } });
  *   // or, for a magnet link: new Session({ infoHash, peerId, onMetadata: async (info) => ({ metainfo, store, … }) })
@@ -49,6 +50,7 @@ import type { DoneReason, PeerSource, PeerSourceContext, PeerSourceName, Session
 import { UploadSlots } from './upload-slots.js';
 import { V2Hashes } from './v2-hashes.js';
 import { V2Trees } from './v2-verifier.js';
+import { WebSeedSources, isWebSeedSender, webSeedLayout } from './webseed-source.js';
 
 export type { SessionMetainfo, SessionOptions, TorrentSetup } from './options.js';
 export { piecePriorities } from './torrent.js';
@@ -81,6 +83,7 @@ export class Session {
   private readonly traffic: Traffic;
   private readonly messages: PeerMessages;
   private t: Torrent<Peer> | null = null;
+  private webSeeds: WebSeedSources<Peer> | null = null;
   private startedAt = 0;
   private completedAt: number | null = null;
   private startedComplete = false;
@@ -243,11 +246,13 @@ export class Session {
       downloaded: this.traffic.downloaded,
       uploaded: this.traffic.uploaded,
       wasted: t?.assembler.wasted ?? 0,
+      downloadedWebSeed: this.webSeeds?.downloaded ?? 0,
       downRate,
       upRate: this.traffic.upRate.rate(now),
       peers: this.peers.size,
       seeds,
       known: this.book.size,
+      webSeeds: this.webSeeds?.active ?? 0,
       elapsedMs: now - this.startedAt,
       etaMs: !t ? null : left === 0 ? 0 : downRate > 0 ? Math.round((left / downRate) * 1000) : null,
     };
@@ -298,10 +303,11 @@ export class Session {
       saveEveryMs: this.opts.saveEveryMs,
       signal: this.abort.signal,
       assembler: {
-        verified: (i) => this.onVerified(i),
-        failed: (i, peers) => this.onFailed(i, peers),
+        verified: (i, from) => this.onVerified(i, from),
+        failed: (i, senders) => this.onFailed(i, senders),
         liar: (p, i) => {
-          if (!p.dropped) this.ban(p, `sent bad data for piece ${i}`);
+          if (isWebSeedSender(p)) this.webSeeds?.liar(p, i);
+          else if (!p.dropped) this.ban(p, `sent bad data for piece ${i}`);
         },
         fatal: (err) => this.fail(err),
       },
@@ -331,6 +337,7 @@ export class Session {
           if (ok) this.traffic.restartStallTimer();
         });
       }
+      this.startWebSeeds(t);
       if (this.startedComplete) {
         this.completedAt = this.now();
         this.emit({ type: 'complete', ...this.stats() });
@@ -408,6 +415,7 @@ export class Session {
     if (this.stopping) return;
     this.t = t;
     this.emitStarted(t);
+    this.startWebSeeds(t);
     // Every connection learns the piece count; what peers said before now becomes their piece set.
     for (const p of [...this.peers]) {
       try {
@@ -445,6 +453,27 @@ export class Session {
     return true;
   }
 
+  /** Web seeds (BEP 19) beside the peers, for a download that is not complete yet. */
+  private startWebSeeds(t: Torrent<Peer>): void {
+    const urls = this.opts.webSeeds ?? [];
+    if (urls.length === 0 || t.complete || this.stopping) return;
+    const m = t.meta;
+    const options = { urls, layout: webSeedLayout(m), pieceLength: m.pieceLength, totalLength: m.totalLength, userAgent: this.opts.clientName ?? 'btkit', ...this.opts.webSeedTuning };
+    this.webSeeds = new WebSeedSources<Peer>(options, {
+      assembler: t.assembler,
+      traffic: this.traffic,
+      now: this.now,
+      emit: (ev) => this.emit(ev),
+      released: () => {
+        for (const p of this.peers) this.requestMore(p);
+      },
+      cancel: (p, r) => p.wire.send({ type: 'cancel', index: r.index, begin: r.begin, length: r.length }),
+      fatal: (err) => this.fail(err),
+      signal: this.abort.signal,
+    });
+    this.webSeeds.start();
+  }
+
   private sourceContext(source: PeerSource): PeerSourceContext {
     return {
       addPeers: (peers) => this.addPeers(source.name, peers),
@@ -480,6 +509,7 @@ export class Session {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.abort.abort(new BtError('SESSION_STOPPED', 'interrupted', 'session stopped'));
     this.metadata.stop();
+    this.webSeeds?.stop();
     const sourcesStopped = Promise.allSettled(this.sources.map((s) => s.stop(800)));
     await this.connections.close();
     // Peers are let go gracefully: what we queued last (the `have` of our last piece, which tells
@@ -513,6 +543,7 @@ export class Session {
       // never reached three: a peer that never answered stayed for good, issue 15.)
       const timeout = this.opts.requestTimeoutMs ?? 30_000;
       for (const { peer, request } of t.assembler.scheduler.expire(now, timeout)) {
+        if (isWebSeedSender(peer)) continue; // its HTTP client has its own deadlines; the blocks are free again
         peer.wire.send({ type: 'cancel', index: request.index, begin: request.begin, length: request.length });
         peer.snubbed = true;
         if (now - peer.lastStrikeAt < timeout) continue;
@@ -536,6 +567,7 @@ export class Session {
       }
     }
     this.pex?.tick(this.peers, now);
+    this.webSeeds?.pump();
     if (t) this.slots.tick(this.peers, t.uploader, this.completedAt !== null, now);
     this.connections.connectMore();
     if (now - this.lastProgress >= 1000) {
@@ -545,7 +577,7 @@ export class Session {
     t?.persistence.tick((err) => this.fail(err));
     const stall = this.opts.stallTimeoutMs ?? 60_000;
     if (this.completedAt === null && stall > 0 && now - this.traffic.lastDataAt >= stall) {
-      this.fail(stallError(stall, { haveMetadata: !!t, known: this.book.size, connected: this.peers.size, downloaded: this.traffic.downloaded }));
+      this.fail(stallError(stall, { haveMetadata: !!t, known: this.book.size, connected: this.peers.size, downloaded: this.traffic.downloaded, webSeeds: this.webSeeds?.active ?? null }));
       return;
     }
     this.checkSeedDone(now);
@@ -661,7 +693,7 @@ export class Session {
 
   // --- pieces ----------------------------------------------------------------------------------
 
-  private onVerified(index: number): void {
+  private onVerified(index: number, from: readonly { key: string }[]): void {
     const t = this.t!;
     t.counted(index);
     t.persistence.markDirty();
@@ -670,18 +702,20 @@ export class Session {
       if (p.pieces !== 'all' && !p.early && p.pieces.get(index)) continue;
       p.wire.send({ type: 'have', index });
     }
-    this.emit({ type: 'piece-verified', index, havePieces: t.picker.completed, doneBytes: t.haveWantedBytes, totalBytes: t.wantedBytes });
+    this.emit({ type: 'piece-verified', index, havePieces: t.picker.completed, doneBytes: t.haveWantedBytes, totalBytes: t.wantedBytes, from: from.map((s) => s.key) });
     this.pieceWaiters.verified(index);
     if (t.picker.wantedMissing === 0 && this.completedAt === null) this.onComplete();
   }
 
-  private onFailed(index: number, peers: Peer[]): void {
-    this.emit({ type: 'piece-failed', index, peers: peers.map((p) => p.key) });
+  private onFailed(index: number, senders: readonly { key: string }[]): void {
+    this.emit({ type: 'piece-failed', index, peers: senders.map((p) => p.key) });
     for (const p of this.peers) this.requestMore(p);
+    this.webSeeds?.pump();
   }
 
   private onComplete(): void {
     this.completedAt = this.now();
+    this.webSeeds?.stop();
     this.emit({ type: 'complete', ...this.stats() });
     if (!this.startedComplete) for (const s of this.sources) s.completed?.();
     for (const p of this.peers) this.updateInterest(p);

@@ -51,13 +51,15 @@ export function describeCondition(c: StopCondition): string {
 }
 
 /** A download that waited `stallMs` for data (or for the metadata) in vain: the error that ends it. */
-export function stallError(stallMs: number, seen: { haveMetadata: boolean; known: number; connected: number; downloaded: number }): BtError {
+export function stallError(stallMs: number, seen: { haveMetadata: boolean; known: number; connected: number; downloaded: number; webSeeds?: number | null }): BtError {
   const s = Math.round(stallMs / 1000);
   const detail = { known: seen.known, connected: seen.connected, downloaded: seen.downloaded };
-  const peers = `${seen.known} peer address(es) known, ${seen.connected} connected`;
+  // Web seeds, when the torrent has some: how many are still usable (0: all dropped, see the webseed-dropped events).
+  const web = seen.webSeeds === undefined || seen.webSeeds === null ? '' : `, ${seen.webSeeds} web seed(s) usable`;
+  const peers = `${seen.known} peer address(es) known, ${seen.connected} connected${web}`;
   if (!seen.haveMetadata) return new BtError('NO_METADATA', 'no-metadata', `no peer sent the metadata within ${s} s (${peers})`, { detail });
   if (seen.downloaded === 0) return new BtError('NO_PEERS', 'no-peers', `no data arrived within ${s} s (${peers})`, { detail });
-  return new BtError('DOWNLOAD_STALLED', 'no-peers', `no data arrived for ${s} s (${seen.connected} peer(s) connected)`, { detail });
+  return new BtError('DOWNLOAD_STALLED', 'no-peers', `no data arrived for ${s} s (${seen.connected} peer(s) connected${web})`, { detail });
 }
 
 export class StopConditions {

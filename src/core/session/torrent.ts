@@ -19,6 +19,7 @@ import type { TokenBucket } from './rate.js';
 import type { SessionEvent } from './types.js';
 import { type UploadPeer, Uploader } from './uploader.js';
 import { HybridVerifier, V2PieceVerifier, type V2Trees } from './v2-verifier.js';
+import type { WebSeedSender } from './webseed-source.js';
 
 export interface TorrentDeps<P> {
   infoHashHex: string;
@@ -30,7 +31,8 @@ export interface TorrentDeps<P> {
   saveEveryMs: number | undefined;
   /** The session stopping: uploads end. */
   signal: AbortSignal;
-  assembler: AssemblerHooks<P>;
+  /** Blocks come from peers (`P`) and web seeds. */
+  assembler: AssemblerHooks<P | WebSeedSender>;
   /** The merkle trees of a v2 or hybrid torrent (v2-verifier.ts), null for v1. */
   v2: V2Trees | null;
   onSent(peer: P, bytes: number): void;
@@ -49,7 +51,7 @@ export class Torrent<P extends UploadPeer> {
   readonly verifier: PieceVerifier;
   /** The merkle trees of a v2 or hybrid torrent; null for v1. */
   readonly v2: V2Trees | null;
-  readonly assembler: PieceAssembler<P>;
+  readonly assembler: PieceAssembler<P | WebSeedSender>;
   readonly uploader: Uploader<P>;
   readonly persistence: Persistence;
   readonly selection: readonly boolean[] | undefined;
@@ -69,7 +71,7 @@ export class Torrent<P extends UploadPeer> {
     let wanted = 0;
     for (let i = 0; i < meta.pieceCount; i++) if (priorities[i]! > 0) wanted += geometry.pieceSize(i);
     this.wantedBytes = wanted;
-    this.assembler = new PieceAssembler<P>({
+    this.assembler = new PieceAssembler<P | WebSeedSender>({
       geometry,
       pieceLength: meta.pieceLength,
       picker,

@@ -3,6 +3,7 @@
  * interface (trackers now; DHT, PEX and web seeds later all feed peers through `addPeers`).
  */
 import type { Endpoint, TransportKind } from '../transport/types.js';
+import type { WebSeedEvent } from '../webseed/webseed.js';
 
 /** Where a peer address came from: 'tracker', 'manual' (--peer), later 'dht', 'pex', 'incoming'. */
 export type PeerSourceName = string;
@@ -18,6 +19,8 @@ export interface SessionStats {
   downloaded: number;
   uploaded: number;
   wasted: number;
+  /** Of `downloaded`, the bytes that came from web seeds (BEP 19); the rest came from peers. */
+  downloadedWebSeed: number;
   /** Bytes/s over the last seconds. */
   downRate: number;
   upRate: number;
@@ -26,6 +29,8 @@ export interface SessionStats {
   seeds: number;
   /** Peer addresses known (connected or not). */
   known: number;
+  /** Web seeds in use (not dropped). */
+  webSeeds: number;
   elapsedMs: number;
   /** Estimated milliseconds to completion at the current rate; null when unknown or done. */
   etaMs: number | null;
@@ -60,7 +65,8 @@ export type SessionEvent =
    * as opposed to a peer that came complete (another seed).
    */
   | { type: 'peer-complete'; peer: string; peerId: string; finished: boolean }
-  | { type: 'piece-verified'; index: number; havePieces: number; doneBytes: number; totalBytes: number }
+  /** `from`: who sent its blocks — peer addresses, and web seed URLs. */
+  | { type: 'piece-verified'; index: number; havePieces: number; doneBytes: number; totalBytes: number; from: string[] }
   | { type: 'piece-failed'; index: number; peers: string[] }
   | { type: 'tracker'; url: string; event: string; peers: number; interval: number | null; error: { code: string; message: string } | null }
   /** One DHT round (BEP 5): peers found by get_peers, nodes that accepted our announce_peer (null: not announced). */
@@ -84,6 +90,10 @@ export type SessionEvent =
    * requests, each answer proven against its file's root): `files` layers of `hashes` hashes.
    */
   | { type: 'piece-layers'; files: number; hashes: number; elapsedMs: number }
+  /** A web seed (BEP 19) is used from now on (the torrent's url-list, --web-seed, a magnet's ws=). */
+  | { type: 'webseed-added'; url: string }
+  /** What a web seed reported: errors, backoff, a file it lacks, Range ignored, strikes, dropped. */
+  | WebSeedEvent
   | ({ type: 'done'; reason: DoneReason } & SessionStats);
 
 /** What a peer source may do: give peers, read our totals for announces, report what happened. */

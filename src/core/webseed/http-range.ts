@@ -24,6 +24,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { BtError, abortError, fromSystemError, networkError } from '../errors.js';
+import { RawHttpPool, type RawHead } from './http-raw.js';
 
 export interface RangeClientOptions {
   /** Connections per origin (scheme, host, port), kept alive between requests. */
@@ -40,8 +41,16 @@ export interface RangeClientOptions {
   userAgent?: string;
 }
 
+/**
+ * Where the body goes instead of a buffer of its own: `bytes` are the range's bytes from `offset`
+ * (relative to the asked start), in order, each byte once per attempt. The caller copies them
+ * where they belong (piece buffers it reuses), so the body is copied once and no fresh memory is
+ * touched per request.
+ */
+export type RangeSink = (offset: number, bytes: Buffer) => void;
+
 export interface RangeResponse {
-  /** Exactly the asked bytes. */
+  /** Exactly the asked bytes (empty when a `sink` took them). */
   body: Buffer;
   /** 206, or 200 when the server sent the whole file and the window was cut out of it. */
   status: 200 | 206;
@@ -74,12 +83,14 @@ export function parseContentRange(value: string | undefined): [number, number, n
 
 export class RangeClient {
   private readonly agents = new Map<string, http.Agent>();
+  /** Plain-http requests with a sink go over hand-written HTTP/1.1 (./http-raw.ts: far less CPU per byte). */
+  private raw: RawHttpPool | null = null;
   private closed = false;
 
   constructor(private readonly options: RangeClientOptions) {}
 
   /** Bytes `[start, start + length)` of the resource at `url`. */
-  async get(url: string, start: number, length: number, { signal }: { signal?: AbortSignal } = {}): Promise<RangeResponse> {
+  async get(url: string, start: number, length: number, { signal, sink }: { signal?: AbortSignal; sink?: RangeSink } = {}): Promise<RangeResponse> {
     if (length <= 0) throw new RangeError('a range request needs at least one byte');
     if (this.closed) throw networkError('WEBSEED_CLOSED', 'the web seed client is closed');
     const deadline = AbortSignal.timeout(this.options.deadlineMs);
@@ -87,7 +98,7 @@ export class RangeClient {
     let current = url;
     for (let redirects = 0; ; redirects++) {
       seen.add(current);
-      const step = await this.once(current, start, length, signal, deadline);
+      const step = await this.once(current, start, length, signal, deadline, sink);
       if (step.kind === 'done') return { ...step.response, url: current, redirects };
       if (redirects >= this.options.maxRedirects) {
         throw networkError('WEBSEED_TOO_MANY_REDIRECTS', `\`${url}\`: more than ${this.options.maxRedirects} redirects`, { detail: { url, last: step.location } });
@@ -102,8 +113,53 @@ export class RangeClient {
   /** Close every kept-alive connection; later requests fail with `WEBSEED_CLOSED`. */
   close(): void {
     this.closed = true;
+    this.raw?.close();
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
+  }
+
+  /** What a response head means for a range request (the raw path; the node:http path checks the same inline). */
+  private checkHead(
+    url: string,
+    u: URL,
+    h: RawHead,
+    start: number,
+    length: number,
+  ): { kind: 'redirect'; location: string } | { kind: 'error'; error: BtError } | { kind: 'body'; from: number; limit: number; status: 200 | 206; total: number | null } {
+    const { status, headers } = h;
+    const detail = { url, status };
+    if (REDIRECTS.has(status)) {
+      let next: URL | null = null;
+      try {
+        next = headers.location ? new URL(headers.location, u) : null;
+      } catch {
+        next = null;
+      }
+      if (!next || (next.protocol !== 'http:' && next.protocol !== 'https:')) {
+        return { kind: 'error', error: networkError('WEBSEED_BAD_REDIRECT', `\`${url}\`: redirect ${status} to \`${headers.location ?? ''}\` is not an http(s) URL`, { detail }) };
+      }
+      return { kind: 'redirect', location: next.href };
+    }
+    if (status !== 200 && status !== 206) return { kind: 'error', error: statusError(url, status, headers['retry-after']) };
+    const encoding = headers['content-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') {
+      return { kind: 'error', error: networkError('WEBSEED_ENCODED_BODY', `\`${url}\`: body sent with Content-Encoding \`${encoding}\``, { detail }) };
+    }
+    const declared = headers['content-length'] === undefined ? null : Number(headers['content-length']);
+    if (status === 206) {
+      const cr = parseContentRange(headers['content-range']);
+      if (!cr || cr[0] !== start || cr[1] !== start + length - 1) {
+        return { kind: 'error', error: networkError('WEBSEED_BAD_CONTENT_RANGE', `\`${url}\`: asked for bytes ${start}-${start + length - 1}, got \`${headers['content-range'] ?? '(no Content-Range)'}\``, { detail }) };
+      }
+      if (declared !== null && declared > length) {
+        return { kind: 'error', error: networkError('WEBSEED_BODY_TOO_LONG', `\`${url}\`: ${declared} bytes announced for a ${length}-byte range`, { detail: { ...detail, declared, asked: length } }) };
+      }
+      return { kind: 'body', from: 0, limit: length, status: 206, total: cr[2] };
+    }
+    if (declared !== null && declared > this.options.wholeBodyLimit) {
+      return { kind: 'error', error: networkError('WEBSEED_RANGE_IGNORED', `\`${url}\`: the server ignores Range and sends the whole file (${declared} bytes)`, { detail: { ...detail, declared } }) };
+    }
+    return { kind: 'body', from: start, limit: this.options.wholeBodyLimit, status: 200, total: declared };
   }
 
   private agentFor(u: URL): http.Agent {
@@ -125,6 +181,7 @@ export class RangeClient {
     length: number,
     signal: AbortSignal | undefined,
     deadline: AbortSignal,
+    sink: RangeSink | undefined,
   ): Promise<{ kind: 'done'; response: Omit<RangeResponse, 'url' | 'redirects'> } | { kind: 'redirect'; location: string }> {
     const { idleTimeoutMs, wholeBodyLimit } = this.options;
     return new Promise((resolve, reject) => {
@@ -164,6 +221,80 @@ export class RangeClient {
       const onAbort = () => fail(abortError(signal));
       const onDeadline = () =>
         fail(networkError('WEBSEED_TIMEOUT', `\`${url}\`: no complete answer within ${this.options.deadlineMs} ms`, { detail: { url, phase: 'deadline' } }));
+      if (u.protocol === 'http:' && sink) {
+        let cancel = () => undefined as void;
+        const rawAbort = () => failRaw(abortError(signal));
+        const rawDeadline = () => failRaw(networkError('WEBSEED_TIMEOUT', `\`${url}\`: no complete answer within ${this.options.deadlineMs} ms`, { detail: { url, phase: 'deadline' } }));
+        const settle = () => {
+          settled = true;
+          signal?.removeEventListener('abort', rawAbort);
+          deadline.removeEventListener('abort', rawDeadline);
+        };
+        const failRaw = (err: unknown) => {
+          if (settled) return;
+          settle();
+          cancel();
+          reject(err instanceof BtError ? err : fromSystemError(err, `web seed \`${url}\``));
+        };
+        const succeedRaw = (v: Parameters<typeof resolve>[0]) => {
+          if (settled) return;
+          settle();
+          resolve(v);
+        };
+        signal?.addEventListener('abort', rawAbort, { once: true });
+        deadline.addEventListener('abort', rawDeadline, { once: true });
+        this.raw ??= new RawHttpPool({ maxIdle: this.options.maxSockets, idleTimeoutMs });
+        let window: { from: number; limit: number; status: 200 | 206; total: number | null; reused: boolean } | null = null;
+        let redirect: string | null = null;
+        let error: BtError | null = null;
+        const headers: Record<string, string> = { Range: `bytes=${start}-${start + length - 1}`, 'Accept-Encoding': 'identity', ...(this.options.userAgent ? { 'User-Agent': this.options.userAgent } : {}) };
+        cancel = this.raw.request(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 80), `${u.pathname}${u.search}`, headers, {
+          head: (h: RawHead) => {
+            const v = this.checkHead(url, u, h, start, length);
+            if (v.kind === 'redirect') redirect = v.location;
+            else if (v.kind === 'error') error = v.error;
+            else window = { ...v, reused: h.reusedConnection };
+            // A large error or redirect body is not read: the connection closes.
+            const declared = Number(h.headers['content-length'] ?? NaN);
+            return window !== null || declared <= DRAIN_LIMIT;
+          },
+          body: (offset, bytes) => {
+            if (!window || settled) return;
+            const end = offset + bytes.length;
+            if (end > window.limit) {
+              failRaw(
+                window.status === 206
+                  ? networkError('WEBSEED_BODY_TOO_LONG', `\`${url}\`: more than the ${length} bytes asked for`, { detail: { url, status: 206, asked: length } })
+                  : networkError('WEBSEED_RANGE_IGNORED', `\`${url}\`: the server ignores Range and sends more than ${wholeBodyLimit} bytes`, { detail: { url, status: 200 } }),
+              );
+              return;
+            }
+            const s0 = Math.max(offset, window.from);
+            const e0 = Math.min(end, window.from + length);
+            if (e0 > s0) sink(s0 - window.from, bytes.subarray(s0 - offset, e0 - offset));
+          },
+          end: (received) => {
+            if (settled) return;
+            if (redirect !== null) return succeedRaw({ kind: 'redirect', location: redirect });
+            if (error) return failRaw(error);
+            const w = window!;
+            if (received < w.from + length) {
+              failRaw(networkError('WEBSEED_SHORT_BODY', `\`${url}\`: ${Math.max(0, received - w.from)} of ${length} bytes received`, { detail: { url, status: w.status, received } }));
+              return;
+            }
+            succeedRaw({ kind: 'done', response: { body: Buffer.alloc(0), status: w.status, reusedConnection: w.reused, total: w.total } });
+          },
+          error: (err) => {
+            if (redirect !== null && !settled) return succeedRaw({ kind: 'redirect', location: redirect });
+            if (error) return failRaw(error);
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code === 'ETIMEDOUT') failRaw(networkError('WEBSEED_TIMEOUT', `\`${url}\`: nothing received for ${idleTimeoutMs} ms`, { detail: { url, phase: 'idle' } }));
+            else if (code === 'ECONNRESET' && window) failRaw(networkError('WEBSEED_SHORT_BODY', `\`${url}\`: connection closed after ${(err as { received?: number }).received ?? 0} bytes`, { detail: { url } }));
+            else failRaw(err);
+          },
+        });
+        return;
+      }
       let agent: http.Agent;
       try {
         agent = this.agentFor(u);
@@ -206,16 +337,7 @@ export class RangeClient {
           return;
         }
         if (status !== 200 && status !== 206) {
-          const err =
-            status === 404 || status === 410
-              ? networkError('WEBSEED_NOT_FOUND', `\`${url}\`: ${status}, the server does not have this file`, { detail })
-              : status === 503 || status === 429
-                ? networkError('WEBSEED_RETRY_LATER', `\`${url}\`: ${status}, retry later`, {
-                    detail: { ...detail, retryAfterMs: parseRetryAfter(res.headers['retry-after'], Date.now()) },
-                  })
-                : status === 416
-                  ? networkError('WEBSEED_RANGE_NOT_SATISFIABLE', `\`${url}\`: 416, the file on the server is shorter than the torrent says`, { detail })
-                  : networkError('WEBSEED_HTTP_STATUS', `\`${url}\`: HTTP ${status}`, { detail });
+          const err = statusError(url, status, res.headers['retry-after']);
           // Keep the connection when the error body is small; the error stands either way.
           drain(res, req, () => {
             if (settled) return;
@@ -254,7 +376,7 @@ export class RangeClient {
           from = start;
         }
         const limit = status === 206 ? length : wholeBodyLimit;
-        const body = Buffer.allocUnsafe(length);
+        const body = sink ? Buffer.alloc(0) : Buffer.allocUnsafe(length);
         let received = 0;
         res.on('data', (chunk: Buffer) => {
           if (settled) return;
@@ -271,7 +393,9 @@ export class RangeClient {
           // Copy the part of [at, received) that falls in [from, from + length).
           const s = Math.max(at, from);
           const e = Math.min(received, from + length);
-          if (e > s) chunk.copy(body, s - from, s - at, e - at);
+          if (e <= s) return;
+          if (sink) sink(s - from, chunk.subarray(s - at, e - at));
+          else chunk.copy(body, s - from, s - at, e - at);
         });
         res.on('error', fail);
         res.on('aborted', () => fail(networkError('WEBSEED_SHORT_BODY', `\`${url}\`: connection closed after ${received} bytes`, { detail })));
@@ -286,6 +410,18 @@ export class RangeClient {
       req.end();
     });
   }
+}
+
+/** The error for a status that is neither a redirect nor 200/206. */
+function statusError(url: string, status: number, retryAfter: string | undefined): BtError {
+  const detail = { url, status };
+  return status === 404 || status === 410
+    ? networkError('WEBSEED_NOT_FOUND', `\`${url}\`: ${status}, the server does not have this file`, { detail })
+    : status === 503 || status === 429
+      ? networkError('WEBSEED_RETRY_LATER', `\`${url}\`: ${status}, retry later`, { detail: { ...detail, retryAfterMs: parseRetryAfter(retryAfter, Date.now()) } })
+      : status === 416
+        ? networkError('WEBSEED_RANGE_NOT_SATISFIABLE', `\`${url}\`: 416, the file on the server is shorter than the torrent says`, { detail })
+        : networkError('WEBSEED_HTTP_STATUS', `\`${url}\`: HTTP ${status}`, { detail });
 }
 
 /** Read and drop a small body so the connection stays alive; destroy it when the body is large. */

@@ -28,7 +28,7 @@
  * them into its own event stream rather than running a second consumer loop per server.
  */
 import { BtError, type ErrorCode, abortError, networkError } from '../errors.js';
-import { RangeClient } from './http-range.js';
+import { RangeClient, type RangeSink } from './http-range.js';
 import { pieceRange, planLayout, planRange, type PlanFile, type RangePart } from './ranges.js';
 import { fileUrl, webSeedBase, type WebSeedLayoutNames } from './url.js';
 import type { LayoutFile } from '../storage/layout.js';
@@ -177,8 +177,12 @@ export class WebSeed {
     return this.fetchRange(start, length, { signal });
   }
 
-  /** Bytes `[start, start + length)` of the piece stream (padding files as zeros). */
-  async fetchRange(start: number, length: number, { signal }: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+  /**
+   * Bytes `[start, start + length)` of the piece stream (padding files as zeros). With `sink`, the
+   * bytes go there as they arrive (offsets relative to `start`; padding as zeros) and the result
+   * is empty; a part tried again is written again.
+   */
+  async fetchRange(start: number, length: number, { signal, sink }: { signal?: AbortSignal; sink?: RangeSink } = {}): Promise<Uint8Array> {
     if (start < 0 || length <= 0 || start + length > this.totalLength) throw new RangeError(`range ${start}+${length} is outside the torrent`);
     this.throwIfEnded();
     const parts = planRange(this.layout.files, this.plan, start, length);
@@ -188,6 +192,13 @@ export class WebSeed {
     const linked = signal ? AbortSignal.any([signal, this.life.signal]) : this.life.signal;
     await this.acquire(linked);
     try {
+      if (sink) {
+        for (const part of parts) {
+          if (part.kind === 'zeros') sink(part.rangeOffset, Buffer.alloc(part.length));
+          else await this.fetchPart(part, linked, (o, b) => sink(part.rangeOffset + o, b));
+        }
+        return new Uint8Array(0);
+      }
       // The common case, one file covering the whole range: the response body is the result (no copy).
       if (parts.length === 1 && parts[0]!.kind === 'http') return await this.fetchPart(parts[0]!, linked);
       const out = new Uint8Array(length); // zeros: padding parts need no work
@@ -221,13 +232,13 @@ export class WebSeed {
     this.rejectWaiting();
   }
 
-  private async fetchPart(part: Extract<RangePart, { kind: 'http' }>, signal: AbortSignal): Promise<Buffer> {
+  private async fetchPart(part: Extract<RangePart, { kind: 'http' }>, signal: AbortSignal, sink?: RangeSink): Promise<Buffer> {
     const url = fileUrl(this.url, this.layout, part.fileIndex);
     for (let attempt = 1; ; attempt++) {
       await this.waitBackoff(signal);
       this.stats.requests++;
       try {
-        const res = await this.client.get(url, part.fileOffset, part.length, { signal });
+        const res = await this.client.get(url, part.fileOffset, part.length, { signal, ...(sink ? { sink } : {}) });
         this.consecutiveErrors = 0;
         this.stats.bytes += part.length;
         if (res.reusedConnection) this.stats.reusedConnections++;

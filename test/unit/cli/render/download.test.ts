@@ -16,11 +16,13 @@ const stats: SessionStats = {
   downloaded: 430 * 1024 ** 2,
   uploaded: 12 * 1024 ** 2,
   wasted: 0,
+  downloadedWebSeed: 0,
   downRate: 120.5 * 1024 ** 2,
   upRate: 1.25 * 1024 ** 2,
   peers: 12,
   seeds: 3,
   known: 40,
+  webSeeds: 0,
   elapsedMs: 4000,
   etaMs: 5_000,
 };
@@ -38,6 +40,13 @@ describe('download progress line', () => {
     const line = progressLine(stats, 120);
     expect(line).toMatch(/^\[█+░+\] {2}/);
     expect(line).not.toMatch(/[#-]{3}/);
+  });
+
+  it('counts web-seed bytes apart from peer bytes, beside the peers', () => {
+    const line = progressLine({ ...stats, webSeeds: 1, downloadedWebSeed: 30 * 1024 ** 2 }, 200);
+    expect(line).toContain('12 peers (3 seeds) + 1 web seed (30.00 MiB)');
+    expect(line.endsWith(eta)).toBe(true);
+    expect(progressLine(stats, 200)).not.toContain('web seed');
   });
 
   it('on a narrow terminal: no bar, and whole parts dropped (upload first), never a cut one', () => {

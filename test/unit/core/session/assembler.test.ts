@@ -130,3 +130,54 @@ describe('piece assembly and verification', () => {
     expect(t.events).toEqual(['verified 0', 'verified 1']);
   });
 });
+
+describe('whole pieces from a web seed (receivePiece)', () => {
+  it('a piece none of whose blocks arrived is adopted as it is (no copy), checked, written', async () => {
+    const t = setUp();
+    const reqs = t.assembler.request('ws', 'all', 2, { now: 0 });
+    expect(reqs.map((r) => r.index)).toEqual([0, 0]);
+    const buf = t.assembler.pieceBuffer(0);
+    buf.set(t.data.subarray(0, PIECE));
+    expect(t.assembler.receivePiece('ws', 0, buf)).toEqual({ accepted: PIECE, cancels: [] });
+    await t.settle();
+    expect(t.events).toEqual(['verified 0']);
+    expect(t.written.get(0)).toEqual(t.data.subarray(0, PIECE));
+  });
+
+  it('a piece a peer already began goes block by block: its blocks are duplicates, the rest accepted, the peer asked for them cancelled (endgame)', async () => {
+    const t = setUp();
+    // The web seed holds both blocks of piece 0; in endgame a peer asks for them too, and sends block 0 first.
+    t.assembler.request('ws', 'all', 2, { now: 0, canRequest: (i) => i === 0 });
+    t.assembler.request('ws', 'all', 2, { now: 0, canRequest: (i) => i === 1 });
+    const peerReqs = t.assembler.request('p', 'all', 4, { now: 0 });
+    expect(peerReqs.length).toBe(4);
+    expect(t.assembler.receive('p', 0, 0, t.block(0, 0)).status).toBe('accepted');
+    const buf = t.assembler.pieceBuffer(0);
+    buf.set(t.data.subarray(0, PIECE));
+    const res = t.assembler.receivePiece('ws', 0, buf);
+    expect(res.accepted).toBe(BLOCK_LENGTH);
+    expect(res.cancels).toEqual([{ peer: 'p', request: { index: 0, begin: BLOCK_LENGTH, length: BLOCK_LENGTH } }]);
+    expect(t.assembler.wasted).toBe(BLOCK_LENGTH);
+    await t.settle();
+    expect(t.events).toEqual(['verified 0']);
+    // Piece 1, whole from the web seed; the peer's copies are cancelled and its late blocks are duplicates.
+    const buf1 = t.assembler.pieceBuffer(1);
+    buf1.set(t.data.subarray(PIECE));
+    expect(t.assembler.receivePiece('ws', 1, buf1).cancels.map((c) => c.peer)).toEqual(['p', 'p']);
+    expect(t.assembler.receive('p', 1, 0, t.block(1, 0)).status).toBe('duplicate');
+    await t.settle();
+    expect(t.events).toEqual(['verified 0', 'verified 1']);
+  });
+
+  it('a bad whole piece from the web seed alone fails and names it', async () => {
+    const t = setUp();
+    t.assembler.request('ws', 'all', 2, { now: 0 });
+    const buf = t.assembler.pieceBuffer(0);
+    buf.fill(9);
+    t.assembler.receivePiece('ws', 0, buf);
+    await t.settle();
+    expect(t.events).toEqual(['failed 0 ws', 'liar ws 0']);
+    expect(t.written.size).toBe(0);
+    expect(t.assembler.wasted).toBe(PIECE);
+  });
+});

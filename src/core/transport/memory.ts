@@ -14,6 +14,7 @@
  */
 import { BtError } from '../errors.js';
 import type { Connection, DialOptions, Endpoint, Listener, ListenOptions, RemoteEndpoint, Transport } from './types.js';
+import { AcceptQueue } from './accept-queue.js';
 
 class MemoryConnection implements Connection {
   readonly remote: RemoteEndpoint;
@@ -121,9 +122,7 @@ class MemoryConnection implements Connection {
 
 class MemoryListener implements Listener {
   readonly transport = 'tcp' as const;
-  private pending: Connection[] = [];
-  private waiter: (() => void) | undefined;
-  private isClosed = false;
+  private readonly accepted = new AcceptQueue<Connection>();
 
   constructor(
     readonly local: Endpoint,
@@ -131,33 +130,17 @@ class MemoryListener implements Listener {
   ) {}
 
   accept(conn: Connection): boolean {
-    if (this.isClosed) return false;
-    this.pending.push(conn);
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-    return true;
+    return this.accepted.push(conn);
   }
 
   async close(): Promise<void> {
-    if (this.isClosed) return;
-    this.isClosed = true;
+    if (this.accepted.isClosed) return;
     this.onClose();
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
+    this.accepted.close();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Connection> {
-    for (;;) {
-      const next = this.pending.shift();
-      if (next) {
-        yield next;
-        continue;
-      }
-      if (this.isClosed) return;
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Connection> {
+    return this.accepted[Symbol.asyncIterator]();
   }
 }
 

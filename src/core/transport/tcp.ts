@@ -23,6 +23,7 @@
  */
 import net from 'node:net';
 import { BtError, abortError, fromSystemError } from '../errors.js';
+import { AcceptQueue } from './accept-queue.js';
 import type { Connection, DialOptions, Endpoint, Listener, ListenOptions, RemoteEndpoint, Transport } from './types.js';
 
 export interface TcpOptions {
@@ -247,10 +248,7 @@ export class TcpConnection implements RecyclingConnection {
 export class TcpListener implements Listener {
   readonly transport = 'tcp' as const;
   readonly local: Endpoint;
-  private readonly pending: TcpConnection[] = [];
-  private wake: (() => void) | undefined;
-  private isClosed = false;
-  private iterated = false;
+  private readonly accepted = new AcceptQueue<TcpConnection>();
 
   constructor(
     private readonly server: net.Server,
@@ -261,43 +259,24 @@ export class TcpListener implements Listener {
     this.local = { host: plainHost(a.address), port: a.port };
     server.on('connection', (socket) => {
       socket.on('error', () => undefined); // reported through the connection
-      if (this.isClosed) {
+      if (this.accepted.isClosed) {
         socket.destroy();
         return;
       }
-      this.pending.push(new TcpConnection(socket, 'incoming', options));
-      this.notify();
+      this.accepted.push(new TcpConnection(socket, 'incoming', options));
     });
     // A signal that fired while the port was being bound closes the listener at once.
     if (signal?.aborted) void this.close();
     else signal?.addEventListener('abort', () => void this.close(), { once: true });
   }
 
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<TcpConnection> {
-    if (this.iterated) throw new BtError('TRANSPORT_ITERATED', 'internal', 'a listener can be iterated once');
-    this.iterated = true;
-    for (;;) {
-      const c = this.pending.shift();
-      if (c) {
-        yield c;
-        continue;
-      }
-      if (this.isClosed) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
+  [Symbol.asyncIterator](): AsyncIterator<TcpConnection> {
+    return this.accepted[Symbol.asyncIterator]();
   }
 
   close(): Promise<void> {
-    if (this.isClosed) return Promise.resolve();
-    this.isClosed = true;
-    for (const c of this.pending.splice(0)) c.close();
-    this.notify();
+    if (this.accepted.isClosed) return Promise.resolve();
+    this.accepted.close();
     return new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

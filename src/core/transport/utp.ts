@@ -34,6 +34,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type UTP from 'utp-native';
 import type { UtpConnection, UtpSocket } from 'utp-native';
 import { BtError, abortError } from '../errors.js';
+import { AcceptQueue } from './accept-queue.js';
 import type { Connection, DialOptions, Endpoint, Listener, ListenOptions, RemoteEndpoint, Transport } from './types.js';
 
 export interface UtpOptions {
@@ -262,10 +263,7 @@ export class UtpConnectionWrapper implements Connection {
 
 export class UtpListener implements Listener {
   readonly transport = 'utp' as const;
-  private readonly pending: UtpConnectionWrapper[] = [];
-  private wake: (() => void) | undefined;
-  private isClosed = false;
-  private iterated = false;
+  private readonly accepted = new AcceptQueue<UtpConnectionWrapper>();
 
   constructor(
     readonly local: Endpoint,
@@ -278,39 +276,18 @@ export class UtpListener implements Listener {
 
   /** From the transport: a connection a peer opened. */
   offer(conn: UtpConnectionWrapper): void {
-    if (this.isClosed) {
-      conn.close();
-      return;
-    }
-    this.pending.push(conn);
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.accepted.push(conn);
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<UtpConnectionWrapper> {
-    if (this.iterated) throw new BtError('TRANSPORT_ITERATED', 'internal', 'a listener can be iterated once');
-    this.iterated = true;
-    for (;;) {
-      const c = this.pending.shift();
-      if (c) {
-        yield c;
-        continue;
-      }
-      if (this.isClosed) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
+  [Symbol.asyncIterator](): AsyncIterator<UtpConnectionWrapper> {
+    return this.accepted[Symbol.asyncIterator]();
   }
 
   /** Stop accepting. The UDP socket stays open for the connections we dialed: `UtpTransport.close()` closes it. */
   close(): Promise<void> {
-    if (this.isClosed) return Promise.resolve();
-    this.isClosed = true;
+    if (this.accepted.isClosed) return Promise.resolve();
     this.owner.stopAccepting();
-    for (const c of this.pending.splice(0)) c.close();
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.accepted.close();
     return Promise.resolve();
   }
 }

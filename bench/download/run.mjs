@@ -40,13 +40,16 @@ const { child: seeder, port: seedPort } = await startLtSeed(torrent, join(work, 
 console.error(`bench/download: libtorrent seeding on 127.0.0.1:${seedPort}, opentracker on ${otPort}; ${runs} rounds of ${sizeMiB} MiB`);
 
 const outDir = join(work, 'out');
-const btkitTool = (run) => () => {
+// The seeder and libtorrent's leecher speak TCP only (lt_seed.py / lt_get.py --tcp-only), so this
+// checkout's btkit is told the same (--transport tcp): with both, a TCP-only peer is dialed after
+// uTP's 300 ms head start (transport/dual.ts). Builds given with BTKIT_COMPARE predate uTP.
+const btkitTool = (run, transport = []) => () => {
   const { node, extra } = btkitFlags(work);
-  return timed(process.execPath, [...node, run, 'download', torrent, '-o', outDir, '--peer', `127.0.0.1:${seedPort}`, '--port', '0', '--bind', '127.0.0.1', '--quiet', ...extra]);
+  return timed(process.execPath, [...node, run, 'download', torrent, '-o', outDir, '--peer', `127.0.0.1:${seedPort}`, '--port', '0', '--bind', '127.0.0.1', '--quiet', ...transport, ...extra]);
 };
 const compare = (process.env.BTKIT_COMPARE ?? '').split(',').filter(Boolean).map((s) => s.split('='));
 const allTools = {
-  btkit: btkitTool(btkitRun),
+  btkit: btkitTool(btkitRun, ['--transport', 'tcp']),
   ...Object.fromEntries(compare.map(([label, dir]) => [`btkit@${label}`, btkitTool(join(dir, 'bin', 'run.js'))])),
   aria2c: async () => {
     const port = await freePort();

@@ -4,6 +4,7 @@
 // round: RUNS rounds (default 3) of a SIZE_MIB MiB single-file torrent (default 256) in 1 MiB
 // pieces (issue 9, acceptance 6). Reports per tool the medians of the time to metadata, the time
 // to complete, peak RSS and CPU seconds (user + system, from /usr/bin/time).
+// btkit runs with --transport tcp, as the seeder and lt_get.py (--tcp-only) do.
 //
 // Two ways to the seeder, each its own set of rounds, the magnet the same for every tool in it:
 //   tr    `magnet:?xt=…&dn=…&tr=http://127.0.0.1:P/announce`: a loopback opentracker where the
@@ -77,7 +78,7 @@ const jsonLines = (r) =>
 const tools = {
   btkit: async (magnet) => {
     const { node, extra } = btkitFlags(work);
-    const r = await timed(process.execPath, [...node, btkitRun, 'download', magnet, '-o', outDir, '--port', '0', '--bind', '127.0.0.1', '--no-dht', '--json', ...extra]);
+    const r = await timed(process.execPath, [...node, btkitRun, 'download', magnet, '-o', outDir, '--port', '0', '--bind', '127.0.0.1', '--no-dht', '--transport', 'tcp', '--json', ...extra]);
     const meta = jsonLines(r).find(({ v }) => v.type === 'metadata');
     return { ...r, metaSpawnS: meta ? meta.t : NaN, metaInProcS: meta ? meta.v.elapsedMs / 1000 : NaN };
   },

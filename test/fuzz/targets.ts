@@ -17,6 +17,7 @@ import { parseMagnet } from '../../src/core/metainfo/magnet.js';
 import { parseTorrent } from '../../src/core/metainfo/parse.js';
 import { parseAnnounceBody, parseAnnounceQuery, parseScrapeBody, parseScrapeQuery } from '../../src/core/tracker/http-codec.js';
 import { decodeRequest, decodeResponse, encodeAnnounceRequest, encodeAnnounceResponse, encodeConnectRequest, encodeConnectResponse, encodeErrorResponse, encodeScrapeRequest, encodeScrapeResponse } from '../../src/core/tracker/udp-codec.js';
+import { parseHead } from '../../src/core/webseed/http-raw.js';
 import { MessageDecoder } from '../../src/core/wire/decoder.js';
 import { encodeHandshake } from '../../src/core/wire/handshake.js';
 import { encodeMessage } from '../../src/core/wire/messages.js';
@@ -191,6 +192,25 @@ export const TARGETS: FuzzTarget[] = [
       refusesTyped(() => decodeResponse(input, 6));
     },
     seeds: [...udpRequestSeeds, ...udpResponseSeeds],
+  },
+  {
+    // The web seed's raw HTTP/1.1 client (webseed/http-raw.ts): a response head from a server.
+    name: 'http-head',
+    run: (input) => {
+      const r = parseHead(latin1(input));
+      if (r === null) return;
+      if (!Number.isInteger(r.status) || r.status < 100 || r.status > 999) throw new Error(`status ${r.status} out of range`);
+      for (const [k, v] of Object.entries(r.headers)) {
+        if (typeof v !== 'string' || k !== k.toLowerCase()) throw new Error(`header ${k} not a lower-case name with a string value`);
+      }
+      if (Object.getPrototypeOf(r.headers) !== null) throw new Error('headers carry a prototype');
+    },
+    seeds: [
+      'HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-15/100\r\nContent-Length: 16\r\nConnection: keep-alive',
+      'HTTP/1.1 200 OK\r\nContent-Length: 100',
+      'HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\n__proto__: x\r\nconstructor: y',
+      'HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:1/a',
+    ].map((t) => Buffer.from(t, 'latin1')),
   },
   {
     name: 'krpc',

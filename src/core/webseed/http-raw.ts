@@ -215,7 +215,8 @@ export function parseHead(text: string): { status: number; headers: Record<strin
   const lines = text.split('\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0] ?? '');
   if (!m) return null;
-  const headers: Record<string, string> = {};
+  // No prototype: a header named `__proto__` or `constructor` is a header like any other.
+  const headers = Object.create(null) as Record<string, string>;
   for (const line of lines.slice(1)) {
     const i = line.indexOf(':');
     if (i <= 0) return null;

@@ -45,6 +45,11 @@ export class MetadataExchange<P extends MetadataPeer> {
   private readonly fetcher: MetadataFetcher | null;
   private readonly opts: MetadataExchangeOptions<P>;
   private readonly slots = new Map<P, MetadataSlot<P>>();
+  /**
+   * Connection id → its peer's key. Kept after the connection ends while fetching: the `metadata`
+   * event names every contributor, and a liar may be condemned after it left.
+   */
+  private readonly keys = new Map<string, string>();
   private nextId = 1;
 
   constructor(options: MetadataExchangeOptions<P>) {
@@ -70,14 +75,15 @@ export class MetadataExchange<P extends MetadataPeer> {
       const r = this.fetcher!.result();
       const peers = (r?.peers ?? []).map((id) => this.keyOf(id));
       options.emit({ type: 'metadata', infoHash: Buffer.from(options.infoHash).toString('hex'), size: info.length, peers, elapsedMs: Math.round(r?.elapsedMs ?? 0) });
+      const live = new Set([...this.slots.values()].map((s) => s.id));
+      for (const id of this.keys.keys()) if (!live.has(id)) this.keys.delete(id);
       return info;
     });
   }
 
-  /** A connection's peer key (its address) from the fetcher's connection id; the id once it is gone. */
+  /** A connection's peer key (its address) from the fetcher's connection id; the id before `bind`. */
   private keyOf(id: string): string {
-    for (const slot of this.slots.values()) if (slot.id === id) return slot.peer?.key ?? id;
-    return id;
+    return this.keys.get(id) ?? id;
   }
 
   /** The info dictionary's bytes, once known. */
@@ -101,12 +107,14 @@ export class MetadataExchange<P extends MetadataPeer> {
   bind(slot: MetadataSlot<P>, peer: P): void {
     slot.peer = peer;
     this.slots.set(peer, slot);
+    this.keys.set(slot.id, peer.key);
   }
 
   peerGone(peer: P): void {
     const slot = this.slots.get(peer);
     if (!slot) return;
     this.slots.delete(peer);
+    if (this.bytes) this.keys.delete(slot.id);
     this.fetcher?.peerClosed(slot.id);
   }
 
@@ -117,5 +125,6 @@ export class MetadataExchange<P extends MetadataPeer> {
 
   stop(): void {
     this.slots.clear();
+    this.keys.clear();
   }
 }

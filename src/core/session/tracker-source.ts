@@ -153,6 +153,7 @@ export class TrackerSource implements PeerSource {
     const ctl = AbortSignal.timeout(deadlineMs);
     try {
       const url = this.lastUrl;
+      const trackerId = this.trackerIds.get(url);
       const t = this.ctx!.totals();
       await this.options.client.announce(
         url,
@@ -166,6 +167,7 @@ export class TrackerSource implements PeerSource {
           event: 'stopped',
           numWant: 0,
           ...(this.options.key !== undefined ? { key: this.options.key } : {}),
+          ...(trackerId ? { trackerId } : {}),
         },
         { signal: ctl, timeoutMs: deadlineMs },
       );

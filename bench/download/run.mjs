@@ -17,7 +17,7 @@
 //        commit, as the tool `btkit@LABEL` in the same rounds: two builds against one seeder),
 //        BENCH_TOOLS=btkit,libtorrent,… (run only these tools; default all).
 // Needs: python3-libtorrent, aria2, opentracker. Results also go to bench/download/results/download-<time>.json.
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PY, btkitFlags, btkitRun, freePort, identical, inRounds, ltGetArgs, makeData, makeTorrent, median, requireTools, startLtSeed, startOpentracker, stop, timed, writeResults } from '../lib.mjs';
@@ -42,7 +42,8 @@ console.error(`bench/download: libtorrent seeding on 127.0.0.1:${seedPort}, open
 const outDir = join(work, 'out');
 // The seeder and libtorrent's leecher speak TCP only (lt_seed.py / lt_get.py --tcp-only), so this
 // checkout's btkit is told the same (--transport tcp): with both, a TCP-only peer is dialed after
-// uTP's 300 ms head start (transport/dual.ts). Builds given with BTKIT_COMPARE predate uTP.
+// uTP's 300 ms head start (transport/dual.ts). A build given with BTKIT_COMPARE is told the same
+// when it has uTP (its dist/ holds transport/dual.js), and nothing when it predates uTP.
 const btkitTool = (run, transport = []) => () => {
   const { node, extra } = btkitFlags(work);
   return timed(process.execPath, [...node, run, 'download', torrent, '-o', outDir, '--peer', `127.0.0.1:${seedPort}`, '--port', '0', '--bind', '127.0.0.1', '--quiet', ...transport, ...extra]);
@@ -50,7 +51,7 @@ const btkitTool = (run, transport = []) => () => {
 const compare = (process.env.BTKIT_COMPARE ?? '').split(',').filter(Boolean).map((s) => s.split('='));
 const allTools = {
   btkit: btkitTool(btkitRun, ['--transport', 'tcp']),
-  ...Object.fromEntries(compare.map(([label, dir]) => [`btkit@${label}`, btkitTool(join(dir, 'bin', 'run.js'))])),
+  ...Object.fromEntries(compare.map(([label, dir]) => [`btkit@${label}`, btkitTool(join(dir, 'bin', 'run.js'), existsSync(join(dir, 'dist', 'core', 'transport', 'dual.js')) ? ['--transport', 'tcp'] : [])])),
   aria2c: async () => {
     const port = await freePort();
     return timed('aria2c', [

@@ -16,6 +16,19 @@ export function encode(value: BEncodable): Buffer {
   return w.result();
 }
 
+/**
+ * Encode `value` and say where in the bytes the value `part` (an object inside it, compared by
+ * identity) was written: a creator gets a torrent and its info dictionary's bytes (what the
+ * infohash is over) from one pass, without decoding what it just wrote. `span` is null when
+ * `part` is not in `value`.
+ */
+export function encodeWithSpan(value: BEncodable, part: object): { bytes: Buffer; span: { start: number; end: number } | null } {
+  const w = new Writer();
+  w.mark = part;
+  write(value, w, 0);
+  return { bytes: w.result(), span: w.span };
+}
+
 const MAX_DEPTH = 256;
 
 /**
@@ -24,7 +37,10 @@ const MAX_DEPTH = 256;
  */
 class Writer {
   private buf = Buffer.allocUnsafe(4096);
-  private at = 0;
+  at = 0;
+  /** The value whose span to record (encodeWithSpan), and where it went. */
+  mark: object | null = null;
+  span: { start: number; end: number } | null = null;
 
   private room(n: number): void {
     if (this.at + n <= this.buf.length) return;
@@ -59,6 +75,13 @@ class Writer {
 }
 
 function write(v: BEncodable, out: Writer, depth: number): void {
+  if (out.mark !== null && v === out.mark) {
+    const start = out.at;
+    out.mark = null;
+    write(v, out, depth);
+    out.span = { start, end: out.at };
+    return;
+  }
   if (depth > MAX_DEPTH) throw new BtError('BENCODE_ENCODE_TOO_DEEP', 'internal', 'bencode: value nested too deeply to encode');
   if (v instanceof Uint8Array) {
     out.bytes(v);

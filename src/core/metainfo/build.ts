@@ -5,7 +5,7 @@
  * beside the v2 fields in one info dictionary). Pure: the bytes depend only on the input, so with
  * `creationDate` and `createdBy` omitted the output is byte-reproducible.
  */
-import { encode, keyOf, type BEncodable } from '../bencode/index.js';
+import { encodeWithSpan, keyOf, type BEncodable } from '../bencode/index.js';
 import { assertSafePath } from './paths.js';
 import type { MetaVersion } from './types.js';
 
@@ -45,6 +45,11 @@ export interface BuildInput {
 }
 
 export function buildTorrent(input: BuildInput): Buffer {
+  return buildTorrentParts(input).torrent;
+}
+
+/** The torrent and, within it, its info dictionary's bytes (what the infohashes are over). */
+export function buildTorrentParts(input: BuildInput): { torrent: Buffer; infoBytes: Buffer } {
   assertSafePath([input.name], 'name');
   const version = input.version ?? 'v1';
   const info: Record<string, BEncodable | undefined> = {
@@ -85,7 +90,8 @@ export function buildTorrent(input: BuildInput): Buffer {
     'piece layers': layers,
     'url-list': input.webSeeds && input.webSeeds.length > 0 ? input.webSeeds : undefined,
   };
-  return encode(root);
+  const { bytes, span } = encodeWithSpan(root, info);
+  return { torrent: bytes, infoBytes: bytes.subarray(span!.start, span!.end) };
 }
 
 /** BEP 52 `file tree`: a dictionary per directory; a file is a node whose only key is '' (empty files have no root). */

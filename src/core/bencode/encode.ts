@@ -29,6 +29,15 @@ export function encodeWithSpan(value: BEncodable, part: object): { bytes: Buffer
   return { bytes: w.result(), span: w.span };
 }
 
+/**
+ * Bytes that are already bencode, written as they are: a creator that encodes a large part of a
+ * torrent itself (the v2 `file tree` of a sorted file list) hands it over this way. The encoder
+ * does not check them.
+ */
+export class Encoded {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 const MAX_DEPTH = 256;
 /** Up to this many chars, text is written char by char (see Writer.latin1). */
 const SHORT = 64;
@@ -74,6 +83,12 @@ class Writer {
     this.latin1(`${n}:`);
   }
 
+  raw(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+
   bytes(b: Uint8Array): void {
     this.length(b.length);
     this.room(b.length);
@@ -109,6 +124,8 @@ function write(v: BEncodable, out: Writer, depth: number): void {
   if (depth > MAX_DEPTH) throw new BtError('BENCODE_ENCODE_TOO_DEEP', 'internal', 'bencode: value nested too deeply to encode');
   if (v instanceof Uint8Array) {
     out.bytes(v);
+  } else if (v instanceof Encoded) {
+    out.raw(v.bytes);
   } else if (typeof v === 'string') {
     out.utf8(v);
   } else if (typeof v === 'number') {

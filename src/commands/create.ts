@@ -96,7 +96,9 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
       progress.stop();
     }
     for (const w of result.warnings) this.warnLine(w);
-    const meta = result.metainfo;
+    // The summary, not result.metainfo: parsing back what was just built is work only
+    // --check-web-seeds needs.
+    const meta = result.summary;
     const output = flags.output ?? `${meta.name}.torrent`;
     if (output === '-') {
       if (process.stdout.isTTY) throw new BtError('CREATE_STDOUT_IS_TTY', 'usage', 'refusing to write a binary torrent to a terminal; redirect stdout or use -o FILE');
@@ -116,7 +118,7 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
       totalLength: meta.totalLength,
       pieceLength: meta.pieceLength,
       pieceCount: meta.pieceCount,
-      fileCount: meta.files.length,
+      fileCount: meta.fileCount,
       private: meta.private,
       trackers: meta.trackers,
       webSeeds: meta.webSeeds,
@@ -128,13 +130,13 @@ Lints (warnings on stderr, or in "warnings" under --json): private without track
     if (flags['check-web-seeds']) {
       summary.webSeedCheck = await checkWebSeeds({
         urls: meta.webSeeds,
-        layout: meta,
+        layout: result.metainfo,
         read: readLocalFiles(result.walk.files.map((f) => f.diskPath)),
         signal: this.signal,
       });
       for (const r of summary.webSeedCheck) {
         for (const p of r.problems) this.warnLine(`web seed \`${r.url}\`: ${p.path.join('/')}: ${p.message} (${p.code})`);
-        if (r.gaveUp) this.warnLine(`web seed \`${r.url}\`: stopped after ${r.problems.length} problems; ${meta.files.length - r.filesChecked} files not checked`);
+        if (r.gaveUp) this.warnLine(`web seed \`${r.url}\`: stopped after ${r.problems.length} problems; ${meta.fileCount - r.filesChecked} files not checked`);
         if (r.problems.length === 0) this.note(`web seed ${r.url}: serves all ${r.filesChecked} file${r.filesChecked === 1 ? '' : 's'}`);
       }
     }

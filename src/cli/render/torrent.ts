@@ -45,7 +45,7 @@ export interface TorrentSummary {
   unsafePaths: { where: string; path: string[]; code: string; message: string }[];
 }
 
-export function magnetOf(meta: Metainfo, parts: { trackers?: boolean; webSeeds?: boolean } = {}): Magnet {
+export function magnetOf(meta: Pick<Metainfo, 'infoHash' | 'name' | 'trackers' | 'webSeeds'>, parts: { trackers?: boolean; webSeeds?: boolean } = {}): Magnet {
   return {
     infoHash: { v1: meta.infoHash.v1, v2: meta.infoHash.v2 },
     name: meta.name,

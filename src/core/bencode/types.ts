@@ -10,12 +10,15 @@
  *   as strings is the same as comparing their raw bytes, which is the order BEP 3 requires.
  *   Use `keyOf("name")` / `keyText(k)` to go between UTF-8 text and binary keys.
  */
+import type { Encoded } from './encode.js';
+
 export type BValue = Uint8Array | number | bigint | BValue[] | BDict;
 export type BDict = Map<string, BValue>;
 
 /** Values the encoder accepts: the decoded model plus conveniences for building. */
 export type BEncodable =
   | Uint8Array
+  | Encoded
   | number
   | bigint
   | string

@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import { basename, resolve, sep } from 'node:path';
 import { fromSystemError, inputError } from '../errors.js';
 import { GlobSet } from './glob.js';
+import { sortByUtf8 } from './utf8-order.js';
 
 export interface WalkOptions {
   includeHidden?: boolean;
@@ -39,14 +40,6 @@ export const DEFAULT_MAX_FILES = 1_000_000;
 
 /** BEP 47 carries the owner's execute bit (as libtorrent's add_files reads it); absent, not false, otherwise. */
 const modeAttr = (mode: number): { executable?: true } => ((mode & 0o100) !== 0 ? { executable: true } : {});
-
-/** Sort by the bytes of a text key, each key encoded once (not once per comparison). */
-function sortByBytes<T>(items: T[], keyOf: (item: T) => string): T[] {
-  return items
-    .map((item) => ({ item, key: Buffer.from(keyOf(item)) }))
-    .sort((a, b) => Buffer.compare(a.key, b.key))
-    .map((x) => x.item);
-}
 
 /** What `path` is, before walking it (null when it cannot be read: the walk reports why). */
 export function peekPath(path: string): { directory: boolean; size: number } | null {
@@ -90,7 +83,7 @@ export async function walk(path: string, options: WalkOptions = {}): Promise<Wal
     const relPrefix = rel.length === 0 ? '' : `${rel.join('/')}/`;
     // readdir order depends on the file system; visiting in name order makes the choice between
     // two ways to one directory (a link and the real path) the same everywhere.
-    for (const entry of sortByBytes(entries, (e) => e.name)) {
+    for (const entry of sortByUtf8(entries, (e) => e.name)) {
       const name = entry.name;
       const relText = relPrefix + name;
       if (!options.includeHidden && name.startsWith('.')) {
@@ -137,7 +130,7 @@ export async function walk(path: string, options: WalkOptions = {}): Promise<Wal
     }
   };
   await visit(root, []);
-  return { root, directory: true, files: sortByBytes(files, (f) => f.path.join('/')), skipped };
+  return { root, directory: true, files: sortByUtf8(files, (f) => f.path.join('/')), skipped };
 }
 
 export const rootName = (root: string): string => basename(root);

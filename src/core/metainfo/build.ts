@@ -5,7 +5,7 @@
  * beside the v2 fields in one info dictionary). Pure: the bytes depend only on the input, so with
  * `creationDate` and `createdBy` omitted the output is byte-reproducible.
  */
-import { encode, keyOf, type BEncodable } from '../bencode/index.js';
+import { Encoded, encodeWithSpan, keyOf, type BEncodable } from '../bencode/index.js';
 import { assertSafePath } from './paths.js';
 import type { MetaVersion } from './types.js';
 
@@ -45,6 +45,11 @@ export interface BuildInput {
 }
 
 export function buildTorrent(input: BuildInput): Buffer {
+  return buildTorrentParts(input).torrent;
+}
+
+/** The torrent and, within it, its info dictionary's bytes (what the infohashes are over). */
+export function buildTorrentParts(input: BuildInput): { torrent: Buffer; infoBytes: Buffer } {
   assertSafePath([input.name], 'name');
   const version = input.version ?? 'v1';
   const info: Record<string, BEncodable | undefined> = {
@@ -69,7 +74,7 @@ export function buildTorrent(input: BuildInput): Buffer {
   let layers: Map<string, BEncodable> | undefined;
   if (version !== 'v1') {
     info['meta version'] = 2;
-    info['file tree'] = fileTree(input.tree ?? []);
+    info['file tree'] = encodeSortedTree(input.tree ?? []) ?? fileTree(input.tree ?? []);
     layers = new Map((input.pieceLayers ?? []).map(({ root, layer }) => [root.toString('latin1'), layer]));
   }
   const tiers = (input.trackers ?? []).filter((t) => t.length > 0);
@@ -85,7 +90,8 @@ export function buildTorrent(input: BuildInput): Buffer {
     'piece layers': layers,
     'url-list': input.webSeeds && input.webSeeds.length > 0 ? input.webSeeds : undefined,
   };
-  return encode(root);
+  const { bytes, span } = encodeWithSpan(root, info);
+  return { torrent: bytes, infoBytes: bytes.subarray(span!.start, span!.end) };
 }
 
 /** BEP 52 `file tree`: a dictionary per directory; a file is a node whose only key is '' (empty files have no root). */
@@ -109,4 +115,41 @@ function fileTree(files: readonly TreeFile[]): Map<string, BEncodable> {
     });
   }
   return root;
+}
+
+/**
+ * The `file tree` written straight from files already in strict tree order (as `create` lists
+ * them), as one string of latin-1 chars (one per byte) with no dictionary per directory or per
+ * file: on 10,000 files the generic path (a Map per directory, an object per file, then sorting
+ * each) was a fifth of a cold `create --v2`. Null when the files are not in strict tree order (a
+ * repeat, a file that is also a directory, or unsorted): the generic path then sorts or refuses.
+ */
+function encodeSortedTree(files: readonly TreeFile[]): Encoded | null {
+  let out = 'd';
+  let prev: string[] = [];
+  for (const f of files) {
+    assertSafePath(f.path, 'file');
+    if (f.path.length === 0 || !Number.isSafeInteger(f.length) || f.length < 0) return null;
+    // Binary-string keys: comparing them compares their UTF-8 bytes (bencode/types.ts).
+    const keys = f.path.map(keyOf);
+    let i = 0;
+    while (i < prev.length && i < keys.length && prev[i] === keys[i]) i++;
+    // Strictly after the previous file, at a component where both go on (not a prefix of it).
+    if (prev.length > 0 && (i === prev.length || i === keys.length || prev[i]! > keys[i]!)) return null;
+    // Close the previous file's directories below the shared ones, open this one's.
+    for (let d = prev.length - 1; d > i; d--) out += 'e';
+    for (let d = i; d < keys.length; d++) out += `${keys[d]!.length}:${keys[d]!}` + (d < keys.length - 1 ? 'd' : '');
+    // {'': {attr, length, pieces root}}, keys in byte order.
+    out += 'd0:d';
+    if (f.attr) {
+      const attr = keyOf(f.attr);
+      out += `4:attr${attr.length}:${attr}`;
+    }
+    out += `6:lengthi${f.length}e`;
+    if (f.root) out += `11:pieces root${f.root.length}:${f.root.toString('latin1')}`;
+    out += 'ee';
+    prev = keys;
+  }
+  for (let d = prev.length - 1; d > 0; d--) out += 'e';
+  return new Encoded(Buffer.from(out + 'e', 'latin1'));
 }

@@ -1,6 +1,8 @@
 /**
  * Create a torrent from a file or directory: walk (deterministic order), hash on every core,
- * build, and parse the result back (so what we return is exactly what any reader will see).
+ * build. What a caller needs to report (infohashes, sizes, counts) comes from what was built, in
+ * `summary`; the parsed `metainfo` is made on first use (parsing back 10,000 files cost as much as
+ * hashing their 39 MiB), from the very bytes written, so it is exactly what any reader will see.
  *
  * v1 (the default) hashes SHA-1 pieces over the files laid end to end. v2 and hybrid (BEP 52)
  * put the files in file-tree order, each on a piece boundary (BEP 47 padding between them in a
@@ -11,13 +13,14 @@ import { inputError } from '../errors.js';
 import { peekPath, walk, type WalkOptions, type WalkResult } from '../fs/walk.js';
 import { hashFiles, INLINE_LIMIT, PreparedWorkers } from '../hash/file-hasher.js';
 import { defaultThreads } from '../hash/pool.js';
+import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import { buildTorrent, type BuildInput } from './build.js';
-import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseTorrent } from './parse.js';
+import { buildTorrentParts, type BuildInput } from './build.js';
+import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseTorrent, type ParseOptions } from './parse.js';
 import { autoPieceLength, isPowerOfTwo, pieceLengthLint } from './piece-length.js';
 import { MERKLE_BLOCK, rootFromLayer } from './merkle.js';
 import { alignedStream, treeOrder } from './v2-layout.js';
-import type { Metainfo, MetaVersion } from './types.js';
+import type { InfoHashes, Metainfo, MetaVersion } from './types.js';
 import type { LayoutFile } from '../storage/layout.js';
 import type { TreeFile } from './build.js';
 
@@ -46,9 +49,30 @@ export interface CreateOptions extends WalkOptions, TorrentFields {
   onPlan?: (plan: { files: number; totalLength: number; pieceLength: number }) => void;
 }
 
+/**
+ * The figures of the torrent just built, equal to the same fields of `parseTorrent(torrent)`
+ * (test/unit/core/metainfo/create.test.ts holds them to it) without decoding it.
+ */
+export interface CreatedSummary {
+  name: string;
+  version: MetaVersion;
+  infoHash: InfoHashes;
+  /** The piece stream's length, padding included (`Metainfo.totalLength`). */
+  totalLength: number;
+  pieceLength: number;
+  pieceCount: number;
+  /** Entries of `Metainfo.files`: padding files included, as a reader lists them. */
+  fileCount: number;
+  private: boolean;
+  trackers: string[][];
+  webSeeds: string[];
+}
+
 export interface CreateResult {
   torrent: Buffer;
-  metainfo: Metainfo;
+  summary: CreatedSummary;
+  /** `torrent` parsed, on first use. */
+  readonly metainfo: Metainfo;
   warnings: string[];
   walk: WalkResult;
   hashMs: number;
@@ -115,10 +139,11 @@ async function create(options: CreateOptions, workers: PreparedWorkers | null): 
   };
   if (version !== 'v1') {
     const started = performance.now();
-    const built = await hashV2(walked, name, pieceLength, version, options, workers, attrOf);
+    const { readerFiles, readerLength, ...built } = await hashV2(walked, name, pieceLength, version, options, workers, attrOf);
     const hashMs = performance.now() - started;
-    const torrent = buildTorrent({ name, pieceLength, version, ...built, ...fields });
-    return { torrent, metainfo: parseTorrent(torrent, { mode: 'strict', allowV2Only: true }), warnings, walk: walked, hashMs };
+    const parts = buildTorrentParts({ name, pieceLength, version, ...built, ...fields });
+    const summary = summarize(parts.infoBytes, options, { name, version, pieceLength, totalLength: readerLength, fileCount: readerFiles });
+    return created(parts.torrent, summary, { mode: 'strict', allowV2Only: true }, { warnings, walk: walked, hashMs });
   }
 
   let offset = 0;
@@ -144,7 +169,7 @@ async function create(options: CreateOptions, workers: PreparedWorkers | null): 
     options.onProgress?.(done, totalLength);
   }
   const hashMs = performance.now() - started;
-  const torrent = buildTorrent({
+  const parts = buildTorrentParts({
     name,
     pieceLength,
     pieces,
@@ -153,7 +178,42 @@ async function create(options: CreateOptions, workers: PreparedWorkers | null): 
     ...(walked.directory ? {} : optional('attr', attrOf(walked.files[0]!))),
     ...fields,
   });
-  return { torrent, metainfo: parseTorrent(torrent, { mode: 'strict' }), warnings, walk: walked, hashMs };
+  const summary = summarize(parts.infoBytes, options, { name, version, pieceLength, totalLength, fileCount: walked.files.length });
+  return created(parts.torrent, summary, { mode: 'strict' }, { warnings, walk: walked, hashMs });
+}
+
+/** The result, its `metainfo` parsed from the bytes on first use. */
+function created(torrent: Buffer, summary: CreatedSummary, parseOptions: ParseOptions, rest: Pick<CreateResult, 'warnings' | 'walk' | 'hashMs'>): CreateResult {
+  let metainfo: Metainfo | undefined;
+  return {
+    torrent,
+    summary,
+    get metainfo() {
+      return (metainfo ??= parseTorrent(torrent, parseOptions));
+    },
+    ...rest,
+  };
+}
+
+/** What `parseTorrent` would say of the built torrent, from its parts (see CreatedSummary). */
+function summarize(
+  infoBytes: Buffer,
+  options: CreateOptions,
+  layout: Pick<CreatedSummary, 'name' | 'version' | 'pieceLength' | 'totalLength' | 'fileCount'>,
+): CreatedSummary {
+  // As the reader takes them back (BEP 12): empty URLs and empty tiers fall away.
+  const trackers = (options.trackers ?? []).map((tier) => tier.filter((u) => u.length > 0)).filter((tier) => tier.length > 0);
+  return {
+    ...layout,
+    infoHash: {
+      v1: layout.version === 'v2' ? null : createHash('sha1').update(infoBytes).digest(),
+      v2: layout.version === 'v1' ? null : createHash('sha256').update(infoBytes).digest(),
+    },
+    pieceCount: Math.ceil(layout.totalLength / layout.pieceLength),
+    private: options.private === true,
+    trackers,
+    webSeeds: (options.webSeeds ?? []).filter((u) => u.length > 0),
+  };
 }
 
 /**
@@ -226,7 +286,13 @@ async function hashV2(
     }
     tree.push({ path: s.path, length: s.length, root, ...optional('attr', attr) });
   }
+  // A reader lists a v2-only torrent's files as its aligned stream with the last file's tail
+  // padded too (parse.ts, parseV2Only); a hybrid's as its v1 list, which is `stream`.
+  const reader = version === 'v2' ? alignedStream(tree, pieceLength, { tailPad: true }) : stream;
+  const readerEnd = reader.at(-1)!;
   return {
+    readerFiles: reader.length,
+    readerLength: readerEnd.offset + readerEnd.length,
     tree,
     pieceLayers,
     pieces,

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type BDict, type BValue, decode, encode } from '../../../../src/core/bencode/index.js';
+import { type BDict, type BValue, decode, encode, Encoded, encodeWithSpan } from '../../../../src/core/bencode/index.js';
 import { BtError } from '../../../../src/core/errors.js';
 import { thrownSync } from '../../../helpers/errors.js';
 import { bDict, bInt, bValue, type Norm, norm, normSorted } from './arbitraries.js';
@@ -21,6 +21,30 @@ const keyEnc = (k: string): Buffer => cat(b(`${Buffer.byteLength(k, 'latin1')}:`
 const inOrder = (entries: [string, BValue][]): Norm => ({ d: entries.map(([k, v]) => [Buffer.from(k, 'latin1').toString('hex'), normSorted(v)]) });
 
 describe('round trips', () => {
+  it('an Encoded value is written as its bytes: the same as encoding the value in its place', () => {
+    fc.assert(
+      fc.property(bValue(), bValue(), (a, b) => {
+        expect(Buffer.compare(encode([a, new Encoded(encode(b)), a]), encode([a, b, a]))).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('encodeWithSpan: the same bytes as encode, and the span of the marked dictionary holds encode(part)', () => {
+    fc.assert(
+      fc.property(bDict(), bDict(), fc.string(), (outer, part, key) => {
+        const whole = new Map(outer);
+        whole.set(key, part);
+        const { bytes, span } = encodeWithSpan(whole, part);
+        expect(Buffer.compare(bytes, encode(whole))).toBe(0);
+        expect(span).not.toBeNull();
+        expect(Buffer.compare(bytes.subarray(span!.start, span!.end), encode(part))).toBe(0);
+        expect(encodeWithSpan(outer, part).span).toBeNull();
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('decode(encode(x)) = x, with keys in byte order and nothing non-canonical', () => {
     fc.assert(
       fc.property(bValue(), (x) => {

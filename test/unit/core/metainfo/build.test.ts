@@ -5,10 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import bencode from 'bencode';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BtError } from '../../../../src/core/errors.js';
 import { buildTorrent, type BuildInput } from '../../../../src/core/metainfo/build.js';
 import { parseTorrent } from '../../../../src/core/metainfo/parse.js';
+import { treeOrder } from '../../../../src/core/metainfo/v2-layout.js';
 
 const pieces = Buffer.alloc(40, 7);
 const single: BuildInput = { name: 'file.bin', pieceLength: 16384, pieces, files: null, length: 20000 };
@@ -144,5 +146,34 @@ describe('buildTorrent', () => {
       expect((err as BtError).code).toBe(code);
       expect((err as BtError).category).toBe('input');
     }
+  });
+});
+
+describe('buildTorrent: the v2 file tree', () => {
+  // Files in tree order are written straight to bytes; any other order goes through a dictionary
+  // per directory that the encoder sorts. Both must give the same torrent.
+  const component = fc.constantFrom('a', 'a.txt', 'b', 'B', 'ä', 'z z', '\u{1F600}', '\uE000', 'x-1', '.hidden');
+  const file = fc.record({
+    path: fc.array(component, { minLength: 1, maxLength: 3 }),
+    length: fc.nat({ max: 1 << 20 }),
+    attr: fc.constantFrom(undefined, 'x', 'xh'),
+  });
+  it('from files in tree order, the same bytes as from the same files in any other order', () => {
+    fc.assert(
+      fc.property(fc.array(file, { maxLength: 25 }), fc.nat(), (raw, seed) => {
+        // Unique paths, none a directory of another.
+        const keys = new Set(raw.map((f) => f.path.join('/')));
+        const files = raw.filter((f, i) => raw.findIndex((g) => g.path.join('/') === f.path.join('/')) === i && ![...keys].some((k) => k.startsWith(`${f.path.join('/')}/`)));
+        if (files.length === 0) return;
+        const tree = files.map((f, i) => ({ path: f.path, length: f.length, root: f.length > 0 ? Buffer.alloc(32, i + 1) : null, ...(f.attr ? { attr: f.attr } : {}) }));
+        const sorted = treeOrder(tree);
+        const shuffled = [...sorted].map((f, i) => ({ f, k: (i * 7919 + seed) % 101 })).sort((a, b) => a.k - b.k).map((x) => x.f);
+        const build = (t: typeof tree) => buildTorrent({ name: 'n', pieceLength: 16384, pieces: Buffer.alloc(0), files: null, version: 'v2', tree: t });
+        expect(Buffer.compare(build(sorted), build(shuffled.length > 1 ? shuffled.reverse() : shuffled))).toBe(0);
+        const parsed = parseTorrent(build(sorted), { mode: 'strict', allowV2Only: true });
+        expect(parsed.files.filter((f) => !f.padding).map((f) => f.path.join('/'))).toEqual(sorted.map((f) => f.path.join('/')));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -165,3 +165,36 @@ describe('createTorrent', () => {
     expect(e.category).toBe('interrupted');
   });
 });
+
+describe('createTorrent: the summary', () => {
+  it('holds what parsing the built torrent gives, for every version, single file and tree, with padding, empty files, trackers and web seeds', async () => {
+    const root = await tmp.make('create-summary');
+    const dir = join(root, 'content');
+    await writeTree(dir, { 'b.bin': 40_000, 'a/x.bin': 10_000, 'a/y': '', 'c.txt': 16_384, 'ä.dat': 70_001 });
+    const trackers = [['http://a/announce', ''], [], ['udp://b:1/announce', 'http://c/announce']];
+    const cases = [
+      { path: dir, trackers, webSeeds: ['http://w/', ''], private: true },
+      { path: dir, trackers: [['http://only/announce']] },
+      { path: join(dir, 'ä.dat') },
+      { path: join(dir, 'c.txt'), trackers: [['']] },
+    ];
+    for (const version of ['v1', 'v2', 'hybrid'] as const) {
+      for (const c of cases) {
+        const r = await createTorrent({ ...c, version, pieceLength: 16384 });
+        const m = r.metainfo;
+        expect(r.summary, `${version} ${c.path}`).toEqual({
+          name: m.name,
+          version: m.version,
+          infoHash: m.infoHash,
+          totalLength: m.totalLength,
+          pieceLength: m.pieceLength,
+          pieceCount: m.pieceCount,
+          fileCount: m.files.length,
+          private: m.private,
+          trackers: m.trackers,
+          webSeeds: m.webSeeds,
+        });
+      }
+    }
+  });
+});

@@ -99,8 +99,13 @@ export interface DownloadOptions {
   recheck: boolean;
 }
 
-/** What the job says beyond the session's events. */
-export type DownloadEvent = SessionEvent | { type: 'torrent-saved'; path: string; infoHash: string };
+/**
+ * What the job says beyond the session's events. `torrent-saved`'s `pieceLayers` (a v2 or hybrid
+ * torrent only): whether the file holds every piece layer (BEP 52), which a magnet's info
+ * dictionary lacks and peers send by hash requests; a download that learns them later writes the
+ * file again, with them.
+ */
+export type DownloadEvent = SessionEvent | { type: 'torrent-saved'; path: string; infoHash: string; pieceLayers?: boolean };
 
 export interface DownloadOutcome {
   meta: Metainfo | null;
@@ -112,6 +117,8 @@ export interface DownloadOutcome {
   /** The stream's reader closed it before the end (not an error: the reader had what it wanted). */
   streamClosed: boolean;
   savedTorrent: string | null;
+  /** For a saved v2 or hybrid .torrent: whether it holds every piece layer (null: v1, or none saved). */
+  savedTorrentLayers: boolean | null;
   final: SessionStats & { reason: string };
   started: Extract<SessionEvent, { type: 'started' }> | undefined;
 }
@@ -128,8 +135,23 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
   let selection: boolean[] = [];
   let streamIndex: number | null = null;
   let savedTorrent: string | null = null;
+  let savedTorrentLayers: boolean | null = null;
   let store: FileStore | null = null;
   const extra: DownloadEvent[] = [];
+  /** The session, for its piece layers once it runs. */
+  let live: Session | null = null;
+  /** The .torrent to write: the received info dictionary, the magnet's trackers, and (v2) the piece layers known. */
+  let toSave: { path: string; info: Uint8Array; meta: Metainfo } | null = null;
+  const save = async (): Promise<void> => {
+    if (!toSave) return;
+    const known = toSave.meta.infoHash.v2 ? (live?.pieceLayers() ?? null) : null;
+    const complete = toSave.meta.infoHash.v2 ? (known?.complete ?? !hasLayeredFile(toSave.meta)) : null;
+    const file = buildTorrentFile({ info: toSave.info, announce: target.trackers, urlList: target.webSeeds ?? [], ...(toSave.meta.infoHash.v2 ? { pieceLayers: known?.layers ?? [] } : {}) });
+    await writeTorrent(toSave.path, file);
+    savedTorrent = toSave.path;
+    savedTorrentLayers = complete;
+    extra.push({ type: 'torrent-saved', path: toSave.path, infoHash, ...(complete !== null ? { pieceLayers: complete } : {}) });
+  };
 
   /** Selection, the one streamed file, the store: the same for a .torrent and for fetched metadata. */
   const setUp = async (m: Metainfo): Promise<TorrentSetup> => {
@@ -176,13 +198,16 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
           const setup = await setUp(m);
           if (options.saveTorrent !== null || options.metadataOnly) {
             const path = options.saveTorrent === null || options.saveTorrent === 'default' ? join(outDir, `${m.name}.torrent`) : resolve(options.saveTorrent);
-            await writeTorrent(path, file);
-            savedTorrent = path;
-            extra.push({ type: 'torrent-saved', path, infoHash });
+            toSave = { path, info, meta: m };
+            // Written now, and again once a v2 torrent's piece layers are in (a download), or once
+            // they came or the wait ended (--metadata-only: one write, after the wait).
+            if (!options.metadataOnly || !m.infoHash.v2 || !hasLayeredFile(m)) await save();
           }
           return setup;
         },
         metadataOnly: options.metadataOnly,
+        // --metadata-only waits for a v2 torrent's piece layers as long as for data (--timeout).
+        metadataLayersWaitMs: options.stallTimeoutMs,
       }),
       peerId: options.peerId,
       recheck: options.recheck,
@@ -200,6 +225,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       clientName: options.clientName,
       webSeeds: webSeedUrls(options, meta),
     });
+    live = session;
     if (options.useTrackers && target.trackers.length > 0) {
       client = new TrackerClient();
       session.addSource(new TrackerSource({ client, tiers: new TrackerTiers(target.trackers), infoHash: target.infoHash, peerId: options.peerId, key: (Math.random() * 0x1_0000_0000) >>> 0 }));
@@ -234,6 +260,8 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
     let final: SessionStats & { reason: string } = { ...session.stats(), reason: 'aborted' };
     try {
       for await (const ev of session.run(jobSignal)) {
+        // The piece layers of a v2 torrent saved without them: write it again, whole.
+        if (ev.type === 'piece-layers' && toSave && savedTorrentLayers === false) await save();
         for (const e of extra.splice(0)) yield e;
         if (ev.type === 'started') {
           started = ev;
@@ -243,6 +271,14 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       }
       await streaming;
       if (streamError) throw streamError;
+      // --metadata-only of a v2 torrent: written once the wait for its piece layers is over.
+      if (toSave && savedTorrent === null) {
+        await save();
+        if (savedTorrentLayers === false) {
+          extra.push({ type: 'warning', code: 'PIECE_LAYERS_MISSING', message: `${savedTorrent} has no piece layers: no peer sent them (BEP 52 hash requests) in time; clients that open it fetch them from peers` });
+        }
+      }
+      for (const e of extra.splice(0)) yield e;
     } catch (err) {
       stopper.abort();
       await streaming;
@@ -250,7 +286,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       if (streamError && !signal.aborted) throw streamError;
       if (!streamClosed || signal.aborted) throw err;
     }
-    return { meta, outDir: temporary ? null : outDir, selection, streamed, streamClosed, savedTorrent, final, started };
+    return { meta, outDir: temporary ? null : outDir, selection, streamed, streamClosed, savedTorrent, savedTorrentLayers, final, started };
   } finally {
     if (client) await client.close().catch(() => undefined);
     if (dht) await closeDht(dht, options.dht!.statePath);
@@ -267,6 +303,11 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
 export function webSeedUrls(options: Pick<DownloadOptions, 'useWebSeeds' | 'webSeeds'> & { target: Pick<DownloadTarget, 'webSeeds'> }, meta: Pick<Metainfo, 'webSeeds'> | null): string[] {
   const given = options.useWebSeeds ? [...(meta?.webSeeds ?? []), ...(options.target.webSeeds ?? [])] : [];
   return [...new Set([...given, ...options.webSeeds])].filter((u) => /^https?:\/\//i.test(u));
+}
+
+/** Whether a v2 torrent has a file longer than a piece (one with a `piece layers` entry). */
+function hasLayeredFile(m: Metainfo): boolean {
+  return m.files.some((f) => !f.padding && f.length > m.pieceLength);
 }
 
 /** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten. */

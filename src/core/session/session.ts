@@ -89,6 +89,8 @@ export class Session {
   private startedComplete = false;
   /** A v2-only torrent's piece layers are being fetched: no block requests until they are in. */
   private layersPending = false;
+  /** --metadata-only has the metadata and waits (bounded) for a v2 torrent's piece layers: no stall. */
+  private metadataLayersWait = false;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private lastProgress = -Infinity;
   private stopping: Promise<void> | undefined;
@@ -114,6 +116,7 @@ export class Session {
       now: () => this.now(),
       peers: () => this.peers,
       drop: (p, err, ban) => (ban ? this.ban(p, err.message) : void this.dropPeer(p, err)),
+      readPiece: (i) => (this.t?.picker.hasPiece(i) ? this.t.store.readPiece(i) : Promise.resolve(null)),
     });
     this.now = options.now ?? (() => performance.now());
     this.rng = options.rng ?? Math.random;
@@ -224,6 +227,11 @@ export class Session {
   /** Our listening endpoint, once `run` has started listening. */
   get listening(): Endpoint | null {
     return this.connections.listening;
+  }
+
+  /** A v2 or hybrid torrent's piece layers known so far (BEP 52), and whether that is all; null for v1 or before the metadata. */
+  pieceLayers(): ReturnType<V2Hashes<Peer>['pieceLayers']> {
+    return this.hashes.pieceLayers();
   }
 
   /** The info dictionary's bytes, once known (given, or fetched from peers). */
@@ -391,6 +399,15 @@ export class Session {
     });
     if (!setup || this.stopping) return;
     if (this.opts.metadataOnly) {
+      // A v2 or hybrid torrent: its piece layers too, when peers give them in time (options.ts).
+      const v2 = setup.metainfo.infoHash.v2 ? v2TreesOf(setup.metainfo) : null;
+      if (v2 && !v2.complete && this.v2Hash) {
+        this.hashes.setTrees(v2);
+        this.metadataLayersWait = true;
+        const wait = this.opts.metadataLayersWaitMs ?? 0;
+        await this.fetchLayers(v2, { block: false, ...(wait > 0 ? { timeoutMs: wait } : {}) });
+        if (this.stopping) return;
+      }
       this.doneReason = 'metadata';
       void this.stop();
       return;
@@ -407,6 +424,8 @@ export class Session {
       // layers come from peers (BEP 52 hash requests) before any piece can be checked.
       this.hashes.setTrees(v2);
       if (!setup.metainfo.infoHash.v1 && !(await this.fetchLayers(v2))) return;
+      // A hybrid's v1 hashes check its pieces meanwhile: its layers come alongside (to check by both, serve, save).
+      if (setup.metainfo.infoHash.v1) void this.fetchLayers(v2, { block: false });
     }
     const t = this.buildTorrent(setup, v2);
     await this.prepareTorrent(t, this.abort.signal).catch((err) => {
@@ -437,15 +456,17 @@ export class Session {
    * them) from peers; no block is requested meanwhile, since no piece of those files could be
    * checked (and honest senders would be blamed). False when the session stopped first.
    */
-  private async fetchLayers(v2: V2Trees): Promise<boolean> {
+  private async fetchLayers(v2: V2Trees, how: { block?: boolean; timeoutMs?: number } = {}): Promise<boolean> {
     if (v2.complete) return true;
-    this.layersPending = true;
+    const block = how.block ?? true;
+    if (block) this.layersPending = true;
     const since = this.now();
-    const fetched = await this.hashes.fetchLayers(this.abort.signal).then(
+    const signal = how.timeoutMs !== undefined ? AbortSignal.any([this.abort.signal, AbortSignal.timeout(how.timeoutMs)]) : this.abort.signal;
+    const fetched = await this.hashes.fetchLayers(signal).then(
       () => true,
       () => false,
     );
-    this.layersPending = false;
+    if (block) this.layersPending = false;
     if (!fetched || this.stopping) return false;
     const layered = v2.trees.filter((tr) => tr?.layered);
     this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since) });
@@ -576,7 +597,7 @@ export class Session {
     }
     t?.persistence.tick((err) => this.fail(err));
     const stall = this.opts.stallTimeoutMs ?? 60_000;
-    if (this.completedAt === null && stall > 0 && now - this.traffic.lastDataAt >= stall) {
+    if (this.completedAt === null && !this.metadataLayersWait && stall > 0 && now - this.traffic.lastDataAt >= stall) {
       this.fail(stallError(stall, { haveMetadata: !!t, known: this.book.size, connected: this.peers.size, downloaded: this.traffic.downloaded, webSeeds: this.webSeeds?.active ?? null }));
       return;
     }

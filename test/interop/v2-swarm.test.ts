@@ -20,6 +20,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/core/metainfo/create.js';
+import { parseTorrent } from '../../src/core/metainfo/parse.js';
+import { buildTorrentFile } from '../../src/core/metainfo/torrent-file.js';
 import type { Metainfo } from '../../src/core/metainfo/types.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { interopAvailable } from '../helpers/interop.js';
@@ -159,21 +161,81 @@ describe.skipIf(!interopAvailable('libtorrent'))('v2 and hybrid swarms: btkit an
     }
   }, 150_000);
 
-  it('a v2 .torrent without piece layers (saved from a btmh magnet) downloads too: the layers are fetched before any block', async () => {
-    const f = fixtures.get('v2-tree')!;
+  /** The saved .torrent holds every layered file's piece layer, equal to the creator's, each folding to its root; verify passes with it. */
+  async function expectWholeV2Torrent(saved: string, f: V2Fixture): Promise<void> {
+    const got = parseTorrent(await readFile(saved), { allowV2Only: true });
+    expect(got.infoHash.v2!.equals(f.meta.infoHash.v2!)).toBe(true);
+    const layered = f.meta.files.filter((x) => !x.padding && x.length > f.meta.pieceLength);
+    expect(layered.length).toBeGreaterThan(0);
+    for (const want of layered) {
+      const have = got.files.find((x) => x.piecesRoot?.equals(want.piecesRoot!));
+      expect(have?.pieceLayer?.equals(want.pieceLayer!), `piece layer of ${want.path.join('/')}`).toBe(true);
+    }
+    const inspect = await runCli(['inspect', saved, '--json']);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    const checks = JSON.parse(inspect.stdout).result.pieceLayers as { status: string }[];
+    expect(checks.map((c) => c.status)).toEqual(layered.map(() => 'ok'));
+    const verify = await runCli(['verify', saved, f.content, '--json']);
+    expect(verify.code, verify.stderr + verify.stdout.slice(-2000)).toBe(0);
+  }
+
+  const saves = [['v2', 'tree'], ['v2', 'single'], ['hybrid', 'tree']] as const;
+
+  it.each(saves)('--metadata-only from a btmh magnet of a %s torrent (%s) saves a whole .torrent: the piece layers come by hash requests before it is written', async (version, kind) => {
+    const f = fixtures.get(`${version}-${kind}`)!;
     const lt = await startLtSeeder(f.torrent, f.seedDir, { seconds: 150 });
     labs.push(lt);
     try {
       const magnet = `magnet:?xt=urn:btmh:1220${f.meta.infoHash.v2!.toString('hex')}&dn=${encodeURIComponent(f.meta.name)}`;
-      const saved = join(root, 'saved-from-btmh.torrent');
+      const saved = join(root, `meta-only-${version}-${kind}.torrent`);
+      const r = await runCli(['download', magnet, '-o', join(root, `meta-only-${version}-${kind}`), '--metadata-only', '--save-torrent', saved, '--peer', `127.0.0.1:${lt.port}`, '--no-dht', '--port', '0', '--bind', '127.0.0.1', '--json', '--timeout', '45s'], { timeoutMs: 90_000 });
+      expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
+      const events = ndjson(r.stdout);
+      // Written once, whole.
+      expect(events.filter((e) => e.type === 'torrent-saved')).toEqual([{ type: 'torrent-saved', path: saved, infoHash: expect.any(String), pieceLayers: true }]);
+      expect(events.some((e) => e.type === 'piece-layers')).toBe(true);
+      expect(events.at(-1).result).toMatchObject({ reason: 'metadata', torrentFile: saved, torrentPieceLayers: true });
+      expect(r.stderr).not.toMatch(/PIECE_LAYERS_MISSING/);
+      await expectWholeV2Torrent(saved, f);
+    } finally {
+      await lt.stop();
+    }
+  }, 150_000);
+
+  it.each(saves)('a download from a btmh magnet of a %s torrent (%s) with --save-torrent writes the piece layers into the .torrent', async (version, kind) => {
+    const f = fixtures.get(`${version}-${kind}`)!;
+    const lt = await startLtSeeder(f.torrent, f.seedDir, { seconds: 150 });
+    labs.push(lt);
+    try {
+      const magnet = `magnet:?xt=urn:btmh:1220${f.meta.infoHash.v2!.toString('hex')}&dn=${encodeURIComponent(f.meta.name)}`;
+      const saved = join(root, `full-${version}-${kind}.torrent`);
+      const out = join(root, `full-${version}-${kind}`);
+      const r = await runCli(['download', magnet, '-o', out, '--save-torrent', saved, '--peer', `127.0.0.1:${lt.port}`, '--no-dht', '--port', '0', '--bind', '127.0.0.1', '--json', '--timeout', '45s'], { timeoutMs: 90_000 });
+      expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
+      expect(await differences(f, out)).toEqual([]);
+      const events = ndjson(r.stdout);
+      expect(events.filter((e) => e.type === 'torrent-saved').at(-1)).toMatchObject({ path: saved, pieceLayers: true });
+      expect(events.at(-1).result).toMatchObject({ reason: 'complete', torrentFile: saved, torrentPieceLayers: true });
+      expect(events.some((e) => e.type === 'piece-failed')).toBe(false);
+      await expectWholeV2Torrent(saved, f);
+    } finally {
+      await lt.stop();
+    }
+  }, 150_000);
+
+  it('a v2 .torrent without piece layers (the info dictionary alone) downloads too: the layers are fetched before any block', async () => {
+    const f = fixtures.get('v2-tree')!;
+    const lt = await startLtSeeder(f.torrent, f.seedDir, { seconds: 150 });
+    labs.push(lt);
+    try {
+      const bare = join(root, 'no-layers.torrent');
+      await writeFile(bare, buildTorrentFile({ info: f.meta.infoBytes }));
       const common = ['--peer', `127.0.0.1:${lt.port}`, '--no-dht', '--port', '0', '--bind', '127.0.0.1', '--json', '--timeout', '45s'];
-      const meta = await runCli(['download', magnet, '-o', join(root, 'meta-only'), '--metadata-only', '--save-torrent', saved, ...common], { timeoutMs: 90_000 });
-      expect(meta.code, meta.stderr + meta.stdout.slice(-2000)).toBe(0);
-      // The saved torrent has the info dictionary only: btkit reads its piece layers as missing.
-      const inspect = await runCli(['inspect', saved, '--json']);
+      // btkit reads its piece layers as missing.
+      const inspect = await runCli(['inspect', bare, '--json']);
       expect(JSON.parse(inspect.stdout).result.pieceLayers.filter((l: { status: string }) => l.status === 'missing').length).toBeGreaterThan(0);
-      const out = join(root, 'from-saved');
-      const r = await runCli(['download', saved, '-o', out, ...common], { timeoutMs: 90_000 });
+      const out = join(root, 'from-bare');
+      const r = await runCli(['download', bare, '-o', out, ...common], { timeoutMs: 90_000 });
       expect(r.code, `${r.stderr}${r.stdout.slice(-3000)}`).toBe(0);
       expect(await differences(f, out)).toEqual([]);
       const events = ndjson(r.stdout);

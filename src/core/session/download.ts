@@ -147,7 +147,8 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
     const known = toSave.meta.infoHash.v2 ? (live?.pieceLayers() ?? null) : null;
     const complete = toSave.meta.infoHash.v2 ? (known?.complete ?? !hasLayeredFile(toSave.meta)) : null;
     const file = buildTorrentFile({ info: toSave.info, announce: target.trackers, urlList: target.webSeeds ?? [], ...(toSave.meta.infoHash.v2 ? { pieceLayers: known?.layers ?? [] } : {}) });
-    await writeTorrent(toSave.path, file);
+    // Our own earlier write (without the layers) is replaced; anything else there is not.
+    await writeTorrent(toSave.path, file, savedTorrent === toSave.path);
     savedTorrent = toSave.path;
     savedTorrentLayers = complete;
     extra.push({ type: 'torrent-saved', path: toSave.path, infoHash, ...(complete !== null ? { pieceLayers: complete } : {}) });
@@ -310,9 +311,9 @@ function hasLayeredFile(m: Metainfo): boolean {
   return m.files.some((f) => !f.padding && f.length > m.pieceLength);
 }
 
-/** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten. */
-async function writeTorrent(path: string, bytes: Buffer): Promise<void> {
+/** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten (unless `overwrite`: ours). */
+async function writeTorrent(path: string, bytes: Buffer, overwrite = false): Promise<void> {
   const existing = await readFile(path).catch(() => null);
   if (existing?.equals(bytes)) return;
-  await writeFileAtomic(path, bytes, { mkdirMode: 0o777 });
+  await writeFileAtomic(path, bytes, { mkdirMode: 0o777, overwrite });
 }

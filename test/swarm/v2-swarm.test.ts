@@ -8,9 +8,11 @@
  *   truncated v2 infohash, the piece layers by hash requests the seed answers with proofs;
  * - the .torrent saved from the magnet (`--save-torrent` on a download, `--metadata-only`) holds
  *   the piece layers, equal to the creator's;
- * - a seed that cannot give the layers (its own .torrent has none): `--metadata-only` still writes
- *   the .torrent, without them, says so (PIECE_LAYERS_MISSING on stderr, torrentPieceLayers false)
- *   and exits 0;
+ * - when no peer gives the layers (a scripted v2 peer with the metadata alone): `--metadata-only`
+ *   still writes the .torrent, without them, says so (PIECE_LAYERS_MISSING on stderr,
+ *   torrentPieceLayers false) and exits 0;
+ * - a seed whose own .torrent has no layers hashes them from its data and serves them; a hybrid
+ *   downloaded over v1 (a btih magnet) hashes them from the downloaded data into its .torrent;
  * - a second downloader gets the layers from the first, which had fetched them itself (what one
  *   btkit learns by hash requests it serves on).
  */
@@ -23,6 +25,7 @@ import { parseTorrent } from '../../src/core/metainfo/parse.js';
 import { buildTorrentFile } from '../../src/core/metainfo/torrent-file.js';
 import type { Metainfo } from '../../src/core/metainfo/types.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { startMetadataPeer } from '../helpers/metadata-peer.js';
 import { ndjson, pattern } from '../lab/download-lab.js';
 import { type CliProcess, startCli, stopAll } from './swarm-lab.js';
 
@@ -166,15 +169,13 @@ describe('v2 and hybrid swarms: btkit seed → btkit download', () => {
     }
   }, 150_000);
 
-  it('--metadata-only from a seed that has no piece layers to give: the .torrent is written without them, with a warning, exit 0', async () => {
+  it('--metadata-only when no peer gives the piece layers: the .torrent is written without them, with a warning, exit 0', async () => {
     const f = fixtures.get('v2')!;
-    // The seed's own .torrent is the info dictionary alone: it rejects every request for a piece layer.
-    const bare = join(root, 'bare-v2.torrent');
-    await writeFile(bare, buildTorrentFile({ info: f.meta.infoBytes }));
-    const s = await seed(bare, f.content);
+    // A v2 peer with the metadata and nothing else: it never answers a hash request.
+    const peer = await startMetadataPeer({ infoHash: f.meta.infoHash.v2!.subarray(0, 20), info: f.meta.infoBytes, mode: 'honest' });
     try {
       const saved = join(root, 'meta-bare.torrent');
-      const r = await runCli(['download', f.magnet, '-o', join(root, 'meta-bare'), '--metadata-only', '--save-torrent', saved, '--peer', `127.0.0.1:${s.port}`, ...COMMON, '--timeout', '4s'], { timeoutMs: 60_000 });
+      const r = await runCli(['download', f.magnet, '-o', join(root, 'meta-bare'), '--metadata-only', '--save-torrent', saved, '--peer', `127.0.0.1:${peer.port}`, ...COMMON, '--timeout', '3s'], { timeoutMs: 60_000 });
       expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
       const events = ndjson(r.stdout);
       expect(events.some((e) => e.type === 'warning' && e.code === 'PIECE_LAYERS_MISSING')).toBe(true);
@@ -186,9 +187,48 @@ describe('v2 and hybrid swarms: btkit seed → btkit download', () => {
       const inspect = await runCli(['inspect', saved, '--json']);
       expect((JSON.parse(inspect.stdout).result.pieceLayers as { status: string }[]).map((c) => c.status)).toEqual(layeredFiles(f.meta).map(() => 'missing'));
       // Without --json the warning is one line on stderr.
-      const human = await runCli(['download', f.magnet, '-o', join(root, 'meta-bare-2'), '--metadata-only', '--peer', `127.0.0.1:${s.port}`, '--no-dht', '--port', '0', '--bind', '127.0.0.1', '--transport', 'tcp', '--timeout', '4s'], { timeoutMs: 60_000 });
+      const human = await runCli(['download', f.magnet, '-o', join(root, 'meta-bare-2'), '--metadata-only', '--peer', `127.0.0.1:${peer.port}`, '--no-dht', '--port', '0', '--bind', '127.0.0.1', '--transport', 'tcp', '--timeout', '3s'], { timeoutMs: 60_000 });
       expect(human.code, human.stderr).toBe(0);
-      expect(human.stderr).toMatch(/no piece layers/);
+      expect(human.stderr).toMatch(/PIECE_LAYERS_MISSING|no piece layers/);
+    } finally {
+      await peer.close();
+    }
+  }, 150_000);
+
+  it('a seed of a .torrent without piece layers hashes them from its data and serves them: --metadata-only gets a whole .torrent', async () => {
+    const f = fixtures.get('v2')!;
+    const bare = join(root, 'bare-v2.torrent');
+    await writeFile(bare, buildTorrentFile({ info: f.meta.infoBytes }));
+    const s = await seed(bare, f.content);
+    try {
+      const layers = await s.proc.waitFor((e) => e.type === 'piece-layers', 30_000, 'the seed\'s piece layers');
+      expect(layers).toMatchObject({ from: 'data', files: layeredFiles(f.meta).length });
+      const saved = join(root, 'meta-from-bare-seed.torrent');
+      const r = await runCli(['download', f.magnet, '-o', join(root, 'meta-from-bare-seed'), '--metadata-only', '--save-torrent', saved, '--peer', `127.0.0.1:${s.port}`, ...COMMON, '--timeout', '45s'], { timeoutMs: 90_000 });
+      expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
+      expect(ndjson(r.stdout).at(-1).result).toMatchObject({ torrentPieceLayers: true });
+      await expectWholeTorrent(saved, f);
+    } finally {
+      await s.proc.stop();
+    }
+  }, 150_000);
+
+  it('a hybrid from a btih magnet (its peer on v1, asked for no hash): the saved .torrent gets the layers hashed from the downloaded data', async () => {
+    const f = fixtures.get('hybrid')!;
+    const s = await seed(f.torrent, f.content);
+    try {
+      const out = join(root, 'hybrid-btih');
+      const saved = join(root, 'hybrid-btih.torrent');
+      const magnet = `magnet:?xt=urn:btih:${f.meta.infoHash.v1!.toString('hex')}&dn=tree`;
+      const r = await runCli(['download', magnet, '-o', out, '--save-torrent', saved, '--peer', `127.0.0.1:${s.port}`, ...COMMON, '--timeout', '45s'], { timeoutMs: 90_000 });
+      expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
+      expect(await differences(f, out)).toEqual([]);
+      const events = ndjson(r.stdout);
+      // Saved at once without them (no v2 connection to ask), then again with them once the data was in.
+      expect(events.filter((e) => e.type === 'torrent-saved').map((e) => e.pieceLayers)).toEqual([false, true]);
+      expect(events.some((e) => e.type === 'piece-layers' && e.from === 'peers')).toBe(false);
+      expect(events.at(-1).result).toMatchObject({ reason: 'complete', torrentPieceLayers: true });
+      await expectWholeTorrent(saved, f);
     } finally {
       await s.proc.stop();
     }

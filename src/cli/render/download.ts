@@ -181,7 +181,7 @@ export function downloadNote(ev: DownloadEvent): { text: string; warning?: boole
     case 'metadata':
       return { text: `metadata: ${formatBytes(ev.size)} from ${ev.peers.length} peer${ev.peers.length === 1 ? '' : 's'} in ${formatDuration(ev.elapsedMs)}` };
     case 'piece-layers':
-      return { text: `piece layers: ${ev.hashes} hashes of ${ev.files} file${ev.files === 1 ? '' : 's'} from peers, proven against their roots, in ${formatDuration(ev.elapsedMs)}` };
+      return { text: `piece layers: ${ev.hashes} hashes of ${ev.files} file${ev.files === 1 ? '' : 's'} ${ev.from === 'data' ? 'hashed from the data' : 'from peers'}, proven against their roots, in ${formatDuration(ev.elapsedMs)}` };
     case 'metadata-hash-mismatch':
       return { text: `the metadata from ${ev.peers.join(', ')} does not match the infohash; asking again`, warning: true };
     case 'torrent-saved':

@@ -29,11 +29,13 @@ import { type TransportMode, closeTransports, createTransports } from '../transp
 import type { Endpoint } from '../transport/types.js';
 import { DhtSource, closeDht, startDht } from './dht-source.js';
 import { POOL_MIN_PIECE } from './hasher.js';
+import { layersFromData } from './piece-layers.js';
 import { selectFiles } from './select.js';
 import { Session, type TorrentSetup } from './session.js';
 import { streamFile } from './stream.js';
 import { TrackerSource } from './tracker-source.js';
 import type { SessionEvent, SessionStats } from './types.js';
+import { V2Trees } from './v2-verifier.js';
 
 export interface DownloadTarget {
   /**
@@ -142,9 +144,9 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
   let live: Session | null = null;
   /** The .torrent to write: the received info dictionary, the magnet's trackers, and (v2) the piece layers known. */
   let toSave: { path: string; info: Uint8Array; meta: Metainfo } | null = null;
-  const save = async (): Promise<void> => {
+  const save = async (fromData?: V2Trees): Promise<void> => {
     if (!toSave) return;
-    const known = toSave.meta.infoHash.v2 ? (live?.pieceLayers() ?? null) : null;
+    const known = toSave.meta.infoHash.v2 ? (fromData ? { layers: fromData.pieceLayers(), complete: fromData.complete } : (live?.pieceLayers() ?? null)) : null;
     const complete = toSave.meta.infoHash.v2 ? (known?.complete ?? !hasLayeredFile(toSave.meta)) : null;
     const file = buildTorrentFile({ info: toSave.info, announce: target.trackers, urlList: target.webSeeds ?? [], ...(toSave.meta.infoHash.v2 ? { pieceLayers: known?.layers ?? [] } : {}) });
     // Our own earlier write (without the layers) is replaced; anything else there is not.
@@ -273,11 +275,15 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       await streaming;
       if (streamError) throw streamError;
       // --metadata-only of a v2 torrent: written once the wait for its piece layers is over.
-      if (toSave && savedTorrent === null) {
-        await save();
-        if (savedTorrentLayers === false) {
-          extra.push({ type: 'warning', code: 'PIECE_LAYERS_MISSING', message: `${savedTorrent} has no piece layers: no peer sent them (BEP 52 hash requests) in time; clients that open it fetch them from peers` });
-        }
+      if (toSave && savedTorrent === null) await save();
+      // A whole download whose layers no peer sent (a hybrid over v1 peers): hashed from the data.
+      const pending = toSave as { meta: Metainfo } | null;
+      if (pending && savedTorrentLayers === false && final.reason !== 'metadata' && selection.every((on, i) => on || pending.meta.files[i]!.padding || pending.meta.files[i]!.length === 0)) {
+        const trees = await layersOnDisk(pending.meta, outDir, jobSignal).catch(() => null);
+        if (trees?.complete) await save(trees);
+      }
+      if (toSave && savedTorrentLayers === false) {
+        extra.push({ type: 'warning', code: 'PIECE_LAYERS_MISSING', message: `${savedTorrent} has no piece layers: no peer sent them (BEP 52 hash requests) in time; clients that open it fetch them from peers` });
       }
       for (const e of extra.splice(0)) yield e;
     } catch (err) {
@@ -304,6 +310,21 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
 export function webSeedUrls(options: Pick<DownloadOptions, 'useWebSeeds' | 'webSeeds'> & { target: Pick<DownloadTarget, 'webSeeds'> }, meta: Pick<Metainfo, 'webSeeds'> | null): string[] {
   const given = options.useWebSeeds ? [...(meta?.webSeeds ?? []), ...(options.target.webSeeds ?? [])] : [];
   return [...new Set([...given, ...options.webSeeds])].filter((u) => /^https?:\/\//i.test(u));
+}
+
+/**
+ * The piece layers of `meta` hashed from its files under `outDir` (piece-layers.ts), each adopted
+ * only when it folds to its file's root; for a download that ended complete without them.
+ */
+async function layersOnDisk(meta: Metainfo, outDir: string, signal: AbortSignal): Promise<V2Trees> {
+  const trees = new V2Trees(meta.files, meta.pieceLength, meta.pieceCount);
+  const store = FileStore.open(meta, { outDir });
+  try {
+    await layersFromData(trees, { have: () => true, readPiece: (i) => store.readPiece(i) }, signal);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+  return trees;
 }
 
 /** Whether a v2 torrent has a file longer than a piece (one with a `piece layers` entry). */

@@ -48,6 +48,7 @@ import { Torrent } from './torrent.js';
 import { Traffic } from './traffic.js';
 import type { DoneReason, PeerSource, PeerSourceContext, PeerSourceName, SessionEvent, SessionStats } from './types.js';
 import { UploadSlots } from './upload-slots.js';
+import { layersFromData } from './piece-layers.js';
 import { V2Hashes } from './v2-hashes.js';
 import { V2Trees } from './v2-verifier.js';
 import { WebSeedSources, isWebSeedSender, webSeedLayout } from './webseed-source.js';
@@ -340,11 +341,14 @@ export class Session {
       if (this.stopping) return;
       this.emitStarted(this.t);
       const t = this.t;
-      if (t.v2 && !t.meta.infoHash.v1 && !t.v2.complete && !this.startedComplete) {
-        void this.fetchLayers(t.v2).then((ok) => {
+      if (t.v2 && !t.v2.complete && !this.startedComplete) {
+        // A .torrent without `piece layers`: from peers, before any block for v2-only, alongside for a hybrid.
+        void this.fetchLayers(t.v2, { block: !t.meta.infoHash.v1 }).then((ok) => {
           if (ok) this.traffic.restartStallTimer();
         });
       }
+      // A seed of such a .torrent hashes them from its data, to answer v2 peers' hash requests.
+      if (t.v2 && !t.v2.complete && this.startedComplete) this.layersFromData(t);
       this.startWebSeeds(t);
       if (this.startedComplete) {
         this.completedAt = this.now();
@@ -469,9 +473,20 @@ export class Session {
     if (block) this.layersPending = false;
     if (!fetched || this.stopping) return false;
     const layered = v2.trees.filter((tr) => tr?.layered);
-    this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since) });
+    this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since), from: 'peers' });
     for (const p of this.peers) this.requestMore(p);
     return true;
+  }
+
+  /** Piece layers a complete torrent lacks, hashed from its data (piece-layers.ts); `piece-layers` once all are known. */
+  private layersFromData(t: Torrent<Peer>): void {
+    const since = this.now();
+    void layersFromData(t.v2!, { have: (i) => t.picker.hasPiece(i), readPiece: (i) => t.store.readPiece(i) }, this.abort.signal).then(
+      (files) => {
+        if (files > 0 && t.v2!.complete && !this.stopping) this.emit({ type: 'piece-layers', files, hashes: t.v2!.trees.reduce((n, tr) => n + (tr?.layered ? tr.pieceCount : 0), 0), elapsedMs: Math.round(this.now() - since), from: 'data' });
+      },
+      (err: unknown) => this.emit({ type: 'warning', message: `cannot hash the piece layers from the data: ${err instanceof Error ? err.message : String(err)}`, code: isBtError(err) ? err.code : null }),
+    );
   }
 
   /** Web seeds (BEP 19) beside the peers, for a download that is not complete yet. */
@@ -736,6 +751,8 @@ export class Session {
 
   private onComplete(): void {
     this.completedAt = this.now();
+    // Seeding on: the layers no peer sent (a hybrid fetched over v1) come from the data.
+    if (this.opts.seed && this.t?.v2 && !this.t.v2.complete) this.layersFromData(this.t);
     this.webSeeds?.stop();
     this.emit({ type: 'complete', ...this.stats() });
     if (!this.startedComplete) for (const s of this.sources) s.completed?.();

@@ -178,9 +178,10 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
 
   const initial = meta ? await setUp(meta) : null;
   const isPrivate = meta?.private ?? false;
-  // Pieces from 256 KiB up are hashed off the main thread; for a magnet (piece length unknown) the
-  // thread starts only when the first large piece is hashed.
-  const pool = !meta || meta.pieceLength >= POOL_MIN_PIECE ? new HashPool(1, { lazy: true }) : null;
+  // Pieces from 256 KiB up are hashed off the main thread. From a .torrent the thread boots now,
+  // beside the first connections (booting it at the first piece held the first pieces back while
+  // reading paused on them); for a magnet (piece length unknown) it starts at the first large piece.
+  const pool = !meta || meta.pieceLength >= POOL_MIN_PIECE ? new HashPool(1, { lazy: !meta }) : null;
   const stopper = new AbortController();
   const jobSignal = AbortSignal.any([signal, stopper.signal]);
   let dht: DhtNode | null = null;

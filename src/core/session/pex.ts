@@ -61,8 +61,8 @@ export class PeerExchange<P extends PexPeerView> {
   }
 
   /** On the session's timer: each peer's plug-in sends when its interval has passed. */
-  tick(peers: ReadonlySet<P>, now: number): void {
-    if (this.disabled || peers.size === 0) return;
+  tick(peers: Iterable<P>, now: number): void {
+    if (this.disabled) return;
     const views: { peer: P; entry: PexPeer }[] = [];
     for (const p of peers) {
       if (p.dropped || p.listenPort === null) continue;

@@ -4,6 +4,7 @@
  * acts on what its parts report and owns no protocol detail itself:
  *
  * - connections.ts  dialing, accepting, the handshake policy, the limits, the transport choice;
+ * - peer-set.ts     the connected peers: each one's run from handshake to drop, their timeouts;
  * - peer-book.ts    every address from every peer source (trackers, DHT, PEX, --peer) in one book;
  * - assembler.ts    blocks → pieces → a `PieceVerifier` → storage; the one writer of the picker;
  * - peer-messages.ts what a peer's messages do (piece sets, requests, blocks into the assembler);
@@ -27,19 +28,19 @@
  * DOWNLOAD_STALLED / NO_METADATA (category no-peers) when nothing arrived for `stallTimeoutMs`,
  * an io error from the disk.
  */
-import { BtError, type ErrorCode, abortError, isBtError } from '../errors.js';
+import { BtError, abortError, isBtError } from '../errors.js';
 import type { ExtensionFactory } from '../extension/registry.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { Endpoint } from '../transport/types.js';
-import type { PeerWire } from '../wire/peer-wire.js';
 import { localAddresses, usableEndpoints } from './addresses.js';
 import { Choker } from './choker.js';
 import { ConnectionManager } from './connections.js';
 import { MetadataExchange, type MetadataSlot } from './metadata.js';
 import type { SessionOptions, TorrentSetup } from './options.js';
-import { type Peer, createPeer, greet, ourExtendedHandshake, requestMore, updateInterest } from './peer.js';
-import { type Candidate, keyOf, PeerBook } from './peer-book.js';
+import { type Peer, greet, ourExtendedHandshake, requestMore, updateInterest } from './peer.js';
+import { PeerBook } from './peer-book.js';
 import { PeerMessages } from './peer-messages.js';
+import { PeerSet } from './peer-set.js';
 import { PeerExchange } from './pex.js';
 import { PieceWaiters } from './piece-waiters.js';
 import { AsyncQueue } from './queue.js';
@@ -56,11 +57,6 @@ import { WebSeedSources, isWebSeedSender, webSeedLayout } from './webseed-source
 export type { SessionMetainfo, SessionOptions, TorrentSetup } from './options.js';
 export { piecePriorities } from './torrent.js';
 
-/** How long a clean stop waits for each peer to read our last messages and close (see `closeGracefully`). */
-const GOODBYE_MS = 500;
-/** ut_metadata errors that prove the peer lied about the metadata (extension/ut-metadata.ts). */
-const METADATA_LIES = new Set<ErrorCode>(['EXT_METADATA_PIECE_OUT_OF_RANGE', 'EXT_METADATA_SIZE_MISMATCH', 'EXT_METADATA_BAD_PIECE_LENGTH']);
-
 export class Session {
   private readonly opts: SessionOptions;
   private readonly now: () => number;
@@ -74,7 +70,7 @@ export class Session {
   private readonly queue = new AsyncQueue<SessionEvent>();
   private readonly sources: PeerSource[] = [];
   private readonly book = new PeerBook();
-  private readonly peers = new Set<Peer>();
+  private readonly peers: PeerSet;
   private readonly local = localAddresses();
   private readonly abort = new AbortController();
   private readonly connections: ConnectionManager;
@@ -97,7 +93,6 @@ export class Session {
   private stopping: Promise<void> | undefined;
   private fatal: BtError | undefined;
   private doneReason: DoneReason = 'complete';
-  private nextPeerId = 1;
   private running = false;
   private sourcesStarted = false;
   /** How the disk was found at start (for the `started` event). */
@@ -116,7 +111,7 @@ export class Session {
     this.hashes = new V2Hashes<Peer>({
       now: () => this.now(),
       peers: () => this.peers,
-      drop: (p, err, ban) => (ban ? this.ban(p, err.message) : void this.dropPeer(p, err)),
+      drop: (p, err, ban) => (ban ? this.peers.ban(p, err.message) : void this.peers.drop(p, err)),
       readPiece: (i) => (this.t?.picker.hasPiece(i) ? this.t.store.readPiece(i) : Promise.resolve(null)),
     });
     this.now = options.now ?? (() => performance.now());
@@ -128,7 +123,7 @@ export class Session {
       traffic: this.traffic,
       now: this.now,
       emit: (ev) => this.emit(ev),
-      drop: (p, err) => void this.dropPeer(p, err),
+      drop: (p, err) => void this.peers.drop(p, err),
       requestMore: (p) => this.requestMore(p),
       updateInterest: (p) => this.updateInterest(p),
       interested: (p) => this.t && this.slots.interested(p, this.peers, this.t.uploader),
@@ -143,8 +138,34 @@ export class Session {
       info: options.metainfo?.infoBytes ?? null,
       maxSize: options.maxMetadataSize,
       now: this.now,
-      drop: (p, err) => this.ban(p, err.message),
+      drop: (p, err) => this.peers.ban(p, err.message),
       emit: (ev) => this.emit(ev),
+    });
+    this.peers = new PeerSet({
+      now: this.now,
+      emit: (ev) => this.emit(ev),
+      torrent: () => this.t,
+      stopping: () => !!this.stopping,
+      joined: (p, slot) => {
+        this.metadata.bind(slot as MetadataSlot<Peer>, p);
+        greet(this.t, p, { infoHash: this.infoHash, allowedFast: this.opts.allowedFast ?? 10, dhtPort: this.dhtPort() });
+        if (p.v2) this.hashes.askMore();
+      },
+      onMessage: (p, m) => this.messages.onMessage(p, m),
+      requestMore: (p) => this.requestMore(p),
+      beforeRead: () => this.traffic.beforeRead(this.t?.assembler.backpressure(), this.abort.signal),
+      forget: (p) => this.forget(p),
+      refill: (p) => {
+        this.connections.connectMore();
+        // Blocks it held go to others now, not at their next chunk.
+        for (const q of this.peers) this.requestMore(q);
+        // Its upload slot goes to a waiting peer now, not at the next round (up to 10 s later).
+        if (this.t) this.slots.refill(p, this.peers, this.t.uploader);
+      },
+      banned: (p) => {
+        this.connections.ban(p.peerIdHex);
+        if (p.candidate) this.book.exclude(p.candidate, 'banned');
+      },
     });
     const isPrivate = options.metainfo?.private ?? false;
     this.pex =
@@ -183,16 +204,19 @@ export class Session {
       },
       connected: () => this.peers.size,
       connectedAs: (idHex) => {
-        const p = [...this.peers].find((q) => q.peerIdHex === idHex);
+        const p = this.peers.byPeerId(idHex);
         return p ? { direction: p.direction, since: p.connectedAt } : null;
       },
       replace: (idHex) => {
-        for (const p of [...this.peers]) {
-          if (p.peerIdHex === idHex) this.dropPeer(p, null, 'a connection in the other direction replaces it (both ends dialed; the one dialed by the lower peer id is kept)');
-        }
+        const p = this.peers.byPeerId(idHex);
+        if (p) void this.peers.drop(p, null, 'a connection in the other direction replaces it (both ends dialed; the one dialed by the lower peer id is kept)');
       },
       wantsPeers: () => !this.stopping && (this.completedAt === null || !!options.seed),
-      onPeer: (wire, candidate, source, slot) => void this.runPeer(wire, candidate, source, slot as MetadataSlot<Peer>),
+      // BEP 52: v2 messages on a connection made with the v2 infohash, or where both set the upgrade bit.
+      onPeer: (wire, candidate, source, slot) => {
+        const v2 = !!this.v2Hash && (Buffer.compare(wire.peerHandshake!.infoHash, this.v2Hash) === 0 || !!wire.state!.features.v2);
+        void this.peers.run(wire, candidate, source, slot, v2);
+      },
       onWarning: (message, code) => this.emit({ type: 'warning', message, code }),
     });
     if (options.metainfo) this.t = this.buildTorrent({ metainfo: options.metainfo, store: options.store!, resumePath: options.resumePath, selection: options.selection }, v2TreesOf(options.metainfo));
@@ -242,8 +266,6 @@ export class Session {
 
   stats(): SessionStats {
     const now = this.now();
-    let seeds = 0;
-    for (const p of this.peers) if (!p.early && (p.pieces === 'all' || p.pieces.hasAll())) seeds++;
     const downRate = this.traffic.downRate.rate(now);
     const t = this.t;
     const left = t ? t.wantedBytes - t.haveWantedBytes : 0;
@@ -259,7 +281,7 @@ export class Session {
       downRate,
       upRate: this.traffic.upRate.rate(now),
       peers: this.peers.size,
-      seeds,
+      seeds: this.peers.seeds(),
       known: this.book.size,
       webSeeds: this.webSeeds?.active ?? 0,
       elapsedMs: now - this.startedAt,
@@ -316,7 +338,7 @@ export class Session {
         failed: (i, senders) => this.onFailed(i, senders),
         liar: (p, i) => {
           if (isWebSeedSender(p)) this.webSeeds?.liar(p, i);
-          else if (!p.dropped) this.ban(p, `sent bad data for piece ${i}`);
+          else if (!p.dropped) this.peers.ban(p, `sent bad data for piece ${i}`);
         },
         fatal: (err) => this.fail(err),
       },
@@ -444,7 +466,7 @@ export class Session {
       try {
         this.messages.metadataArrived(t, p);
       } catch (err) {
-        this.dropPeer(p, isBtError(err) ? err : new BtError('PEER_FAILED', 'network', String(err)));
+        void this.peers.drop(p, isBtError(err) ? err : new BtError('PEER_FAILED', 'network', String(err)));
       }
     }
     this.traffic.restartStallTimer();
@@ -550,7 +572,7 @@ export class Session {
     await this.connections.close();
     // Peers are let go gracefully: what we queued last (the `have` of our last piece, which tells
     // a seed we completed) reaches them before the connection goes.
-    const goodbyes = [...this.peers].map((p) => this.dropPeer(p, null, 'session stopped', { graceful: true }));
+    const goodbyes = this.peers.dropAll('session stopped');
     await Promise.allSettled([this.t?.assembler.stop(), ...goodbyes]);
     this.pieceWaiters.wakeAll();
     if (this.t) {
@@ -572,32 +594,11 @@ export class Session {
     if (this.stopping) return;
     const now = this.now();
     const t = this.t;
-    if (t) {
-      // Requests that got no answer: give the blocks to others; the peer is slow (snubbed).
-      // One strike per request timeout (a pipeline expiring over several ticks is one), cleared
-      // by a block: three strikes and it is dropped. (Counting only the first expiry of a snub
-      // never reached three: a peer that never answered stayed for good, issue 15.)
-      const timeout = this.opts.requestTimeoutMs ?? 30_000;
-      for (const { peer, request } of t.assembler.scheduler.expire(now, timeout)) {
-        if (isWebSeedSender(peer)) continue; // its HTTP client has its own deadlines; the blocks are free again
-        peer.wire.send({ type: 'cancel', index: request.index, begin: request.begin, length: request.length });
-        peer.snubbed = true;
-        if (now - peer.lastStrikeAt < timeout) continue;
-        peer.lastStrikeAt = now;
-        if (++peer.expiries >= 3) this.dropPeer(peer, new BtError('PEER_TOO_SLOW', 'network', 'requests timed out repeatedly'));
-      }
-    } else {
-      this.metadata.tick();
-    }
+    if (!t) this.metadata.tick();
     this.hashes.tick();
-    for (const p of [...this.peers]) {
-      const st = p.wire.state!;
-      if (st.isSilent(now, this.opts.idleTimeoutMs ?? 120_000)) {
-        this.dropPeer(p, new BtError('PEER_SILENT', 'network', 'the peer sent nothing for too long'));
-        continue;
-      }
-      if (st.keepAliveDue(now, this.opts.keepAliveMs ?? 90_000)) p.wire.send({ type: 'keep-alive' });
-      if (t) {
+    this.peers.tick(now, { requestMs: this.opts.requestTimeoutMs ?? 30_000, idleMs: this.opts.idleTimeoutMs ?? 120_000, keepAliveMs: this.opts.keepAliveMs ?? 90_000 });
+    if (t) {
+      for (const p of this.peers) {
         this.updateInterest(p);
         this.requestMore(p);
       }
@@ -634,53 +635,14 @@ export class Session {
 
   // --- peers -----------------------------------------------------------------------------------
 
-  /** A handshaken connection (connections.ts): run it until it ends. */
-  private async runPeer(wire: PeerWire, candidate: Candidate | undefined, source: PeerSourceName, slot: MetadataSlot<Peer>): Promise<void> {
-    if (this.stopping) {
-      wire.close();
-      return;
-    }
-    const remote = { host: wire.conn.remote.host, port: wire.conn.remote.port };
-    const peer = createPeer({ id: this.nextPeerId++, key: candidate?.key ?? keyOf(remote), candidate, wire, source, pieceCount: this.t?.meta.pieceCount ?? null, now: this.now() });
-    // BEP 52: v2 messages on a connection made with the v2 infohash, or where both set the upgrade bit.
-    peer.v2 = !!this.v2Hash && (Buffer.compare(wire.peerHandshake!.infoHash, this.v2Hash) === 0 || !!wire.state!.features.v2);
-    this.peers.add(peer);
-    this.metadata.bind(slot, peer);
-    this.emit({ type: 'peer-connected', peer: peer.key, peerId: peer.peerIdHex, source, direction: peer.direction, transport: wire.conn.remote.transport, client: peer.client });
-    greet(this.t, peer, { infoHash: this.infoHash, allowedFast: this.opts.allowedFast ?? 10, dhtPort: this.dhtPort() });
-    if (peer.v2) this.hashes.askMore();
-    try {
-      await wire.run({
-        onMessage: (m) => this.messages.onMessage(peer, m),
-        onExtendedHandshake: (h) => {
-          if (h.reqq) peer.reqq = Math.min(h.reqq, 4096);
-          if (h.v) peer.client = h.v.slice(0, 64);
-          if (h.p) peer.listenPort = h.p;
-        },
-        onChunkEnd: () => this.requestMore(peer),
-        beforeRead: () => this.traffic.beforeRead(this.t?.assembler.backpressure(), this.abort.signal),
-      });
-      this.dropPeer(peer, null, 'the peer closed the connection');
-    } catch (err) {
-      const e = isBtError(err) ? err : new BtError('PEER_FAILED', 'network', String(err));
-      // A metadata message that contradicts what the peer itself announced is a lie (BEP 9): a
-      // reconnection would only repeat it.
-      if (METADATA_LIES.has(e.code) && !peer.dropped) this.ban(peer, e.message);
-      else this.dropPeer(peer, e);
-    }
-  }
-
   /** Our DHT's port when a DHT source runs (BEP 5), else 0. */
   private dhtPort(): number {
     for (const s of this.sources) if (s.dhtPort) return s.dhtPort;
     return 0;
   }
 
-  private dropPeer(p: Peer, error: BtError | null, reason?: string, options: { graceful?: boolean } = {}): Promise<void> {
-    if (p.dropped) return Promise.resolve();
-    p.dropped = true;
-    const closed = options.graceful ? p.wire.closeGracefully(GOODBYE_MS) : Promise.resolve(p.wire.close(error ?? undefined));
-    this.peers.delete(p);
+  /** `p` is gone (peer-set.ts): every part forgets it. */
+  private forget(p: Peer): void {
     this.metadata.peerGone(p);
     this.hashes.peerGone(p);
     this.pex?.peerGone(p);
@@ -691,30 +653,6 @@ export class Session {
       t.assembler.peerGone(p);
     }
     if (p.candidate) this.book.disconnected(p.candidate, this.now());
-    this.emit({
-      type: 'peer-dropped',
-      peer: p.key,
-      peerId: p.peerIdHex,
-      reason: error?.message ?? reason ?? 'closed',
-      code: error?.code ?? null,
-      downloaded: p.wire.downloadedPayload,
-      uploaded: p.wire.uploadedPayload,
-    });
-    if (!this.stopping) {
-      this.connections.connectMore();
-      // Blocks it held go to others now, not at their next chunk.
-      for (const q of this.peers) this.requestMore(q);
-      // Its upload slot goes to a waiting peer now, not at the next round (up to 10 s later).
-      if (t) this.slots.refill(p, this.peers, t.uploader);
-    }
-    return closed;
-  }
-
-  private ban(p: Peer, reason: string): void {
-    this.connections.ban(p.peerIdHex);
-    if (p.candidate) this.book.exclude(p.candidate, 'banned');
-    this.emit({ type: 'peer-banned', peer: p.key, reason });
-    this.dropPeer(p, new BtError('PEER_BANNED', 'network', reason));
   }
 
   // --- messages -------------------------------------------------------------------------------
@@ -761,7 +699,7 @@ export class Session {
       this.doneReason = 'complete';
       void this.stop();
     } else {
-      for (const p of [...this.peers]) if (p.pieces === 'all') this.dropPeer(p, null, 'both seeds');
+      for (const p of [...this.peers]) if (p.pieces === 'all') void this.peers.drop(p, null, 'both seeds');
       this.checkSeedDone(this.completedAt);
     }
   }

@@ -11,6 +11,11 @@
  *   v2-only torrent the piece layers then come by BEP 52 hash requests, proven against each
  *   file's root, before any piece is checked.
  *
+ * - the .torrent btkit saves from a `btmh` magnet (`--metadata-only`, `--save-torrent` on a
+ *   download), v2-only and hybrid, holds libtorrent's piece layers: equal to the creator's, `inspect`
+ *   ok, `verify` passes; a .torrent without them downloads too (fetched first);
+ * - libtorrent gets the layers from a btkit seed whose own .torrent has none (hashed from its data).
+ *
  * For a single file and for a nested tree with an empty file, a file of exactly one piece and
  * files shorter than a block; every file must come out byte-identical, and every byte must have
  * come from the other client.
@@ -159,6 +164,26 @@ describe.skipIf(!interopAvailable('libtorrent'))('v2 and hybrid swarms: btkit an
       expect(events.some((e) => e.type === 'piece-failed')).toBe(false);
     } finally {
       await lt.stop();
+    }
+  }, 150_000);
+
+  it('libtorrent downloads from a btmh magnet from a btkit seed whose .torrent has no piece layers: btkit hashes them from its data and serves them with proofs', async () => {
+    const f = fixtures.get('v2-tree')!;
+    const bare = join(root, 'bare-for-lt.torrent');
+    await writeFile(bare, buildTorrentFile({ info: f.meta.infoBytes }));
+    const seed = startCli(['seed', bare, f.content, '--port', '0', '--host', '127.0.0.1', '--no-dht', '--json']);
+    procs.push(seed);
+    try {
+      const started = await seed.waitFor((e) => e.type === 'started', 60_000, 'the seed start');
+      expect(await seed.waitFor((e) => e.type === 'piece-layers', 30_000, 'the seed\'s piece layers')).toMatchObject({ from: 'data' });
+      const magnet = `magnet:?xt=urn:btmh:1220${f.meta.infoHash.v2!.toString('hex')}&dn=${encodeURIComponent(f.meta.name)}`;
+      const out = join(root, 'lt-from-bare-seed');
+      const r = await runToEnd(SYSTEM_PYTHON, [join(LAB, 'lt_get.py'), magnet, out, '--peer', `127.0.0.1:${started.listen.port}`, '--no-tracker', '--tcp-only', '--port', String(await freePort()), '--timeout', '60', '--json'], 90_000);
+      expect(r.code, `${r.output}\nseed:\n${seed.stderr()}`).toBe(0);
+      expect(ltResult(r.output).ok).toBe(true);
+      expect(await differences(f, out)).toEqual([]);
+    } finally {
+      await seed.stop();
     }
   }, 150_000);
 

@@ -187,6 +187,41 @@ describe.skipIf(!interopAvailable('libtorrent'))('v2 and hybrid swarms: btkit an
     }
   }, 150_000);
 
+  it('libtorrent asks btkit seed for a failed piece\'s block hashes (BEP 52, base layer 0) and gets them', async () => {
+    // One good btkit seed (slowed, so that libtorrent takes pieces from the other) and one that
+    // serves every other piece corrupt (--skip-verify): a piece from it fails at libtorrent, which
+    // then asks for that piece's block hashes to find the bad block.
+    const dir = join(root, 'block-layer');
+    const good = pattern(2 * 1024 * 1024 + 5000, 21);
+    const bad = Buffer.from(good);
+    for (let p = 0; p * 65536 < bad.length; p += 2) bad[p * 65536 + 100]! ^= 1;
+    await mkdir(join(dir, 'good'), { recursive: true });
+    await mkdir(join(dir, 'bad'), { recursive: true });
+    await writeFile(join(dir, 'good', 'f.bin'), good);
+    await writeFile(join(dir, 'bad', 'f.bin'), bad);
+    const created = await createTorrent({ path: join(dir, 'good', 'f.bin'), pieceLength: 64 * 1024, version: 'v2', creationDate: 0, threads: 1 });
+    const torrent = join(dir, 'f.torrent');
+    await writeFile(torrent, created.torrent);
+    const common = ['--port', '0', '--host', '127.0.0.1', '--no-dht', '--transport', 'tcp', '--json'];
+    const goodSeed = startCli(['seed', torrent, join(dir, 'good', 'f.bin'), '--upload-limit', '100KiB', ...common]);
+    const badSeed = startCli(['seed', torrent, join(dir, 'bad', 'f.bin'), '--skip-verify', ...common]);
+    procs.push(goodSeed, badSeed);
+    try {
+      const [g, b] = await Promise.all([goodSeed.waitFor((e) => e.type === 'started', 60_000, 'the good seed start'), badSeed.waitFor((e) => e.type === 'started', 60_000, 'the bad seed start')]);
+      const out = join(dir, 'out');
+      const r = await runToEnd(SYSTEM_PYTHON, [join(LAB, 'lt_get.py'), torrent, out, '--peer', `127.0.0.1:${b.listen.port}`, '--peer', `127.0.0.1:${g.listen.port}`, '--no-tracker', '--tcp-only', '--port', String(await freePort()), '--timeout', '90', '--json'], 120_000);
+      expect(r.code, `${r.output}\ngood seed:\n${goodSeed.stderr()}`).toBe(0);
+      expect((await readFile(join(out, 'f.bin'))).equals(good)).toBe(true);
+      const served = goodSeed.events.filter((e) => e.type === 'block-hashes-served');
+      expect(served.length, 'libtorrent asked the good seed for no block hashes').toBeGreaterThan(0);
+      expect(served.every((e) => e.baseLayer === 0 && e.length === 4 && e.index % 4 === 0 && e.answered)).toBe(true);
+      // The corrupt seed never hands out hashes of data that does not match its piece hashes.
+      expect(badSeed.events.filter((e) => e.type === 'block-hashes-served' && e.answered)).toEqual([]);
+    } finally {
+      await Promise.all([goodSeed.stop(), badSeed.stop()]);
+    }
+  }, 180_000);
+
   /** The saved .torrent holds every layered file's piece layer, equal to the creator's, each folding to its root; verify passes with it. */
   async function expectWholeV2Torrent(saved: string, f: V2Fixture): Promise<void> {
     const got = parseTorrent(await readFile(saved), { allowV2Only: true });

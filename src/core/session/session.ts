@@ -113,6 +113,7 @@ export class Session {
       peers: () => this.peers,
       drop: (p, err, ban) => (ban ? this.peers.ban(p, err.message) : void this.peers.drop(p, err)),
       readPiece: (i) => (this.t?.picker.hasPiece(i) ? this.t.store.readPiece(i) : Promise.resolve(null)),
+      servedFromData: (p, range, answered) => this.emit({ type: 'block-hashes-served', peer: p.key, ...range, answered }),
     });
     this.now = options.now ?? (() => performance.now());
     this.rng = options.rng ?? Math.random;

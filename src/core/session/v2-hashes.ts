@@ -85,6 +85,8 @@ export interface V2HashesOptions<P> {
   drop(peer: P, err: BtError, ban: boolean): void;
   /** A verified piece's bytes (torrent-wide index), or null when we do not have it: for requests below the piece layer. */
   readPiece?(index: number): Promise<Uint8Array | null>;
+  /** A request below the piece layer was answered (`answered`: with hashes, else a reject): rare, so each is reported. */
+  servedFromData?(peer: P, range: { baseLayer: number; index: number; length: number; proofLayers: number }, answered: boolean): void;
 }
 
 export class V2Hashes<P extends HashPeer> {
@@ -214,12 +216,16 @@ export class V2Hashes<P extends HashPeer> {
     // Below the kept layers: read the pieces it touches (bounded, see the top comment).
     const bytes = span.count * tree.pieceLength;
     const first = this.trees!.firstPiece(tree);
-    if (!this.opts.readPiece || first === null || rec.reading >= MAX_SERVE_READS_IN_FLIGHT || rec.readBytes + bytes > serveReadBudget(tree.pieceLength)) return answer(null);
+    const fromData = (hashes: Buffer | null) => {
+      this.opts.servedFromData?.(p, { baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers }, hashes !== null);
+      answer(hashes);
+    };
+    if (!this.opts.readPiece || first === null || rec.reading >= MAX_SERVE_READS_IN_FLIGHT || rec.readBytes + bytes > serveReadBudget(tree.pieceLength)) return fromData(null);
     rec.reading++;
     rec.readBytes += bytes;
     void this.leavesOf(tree, first, span).then(
-      (leaves) => answer(leaves ? tree.serveFromLeaves(m, leaves) : null),
-      () => answer(null),
+      (leaves) => fromData(leaves ? tree.serveFromLeaves(m, leaves) : null),
+      () => fromData(null),
     ).finally(() => rec.reading--);
   }
 

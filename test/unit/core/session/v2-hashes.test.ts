@@ -238,18 +238,20 @@ describe('V2Hashes: requests below the piece layer, answered from the data on di
   function server(read: (i: number) => Promise<Uint8Array | null>) {
     const leecher = fakePeer('leecher');
     const drops: string[] = [];
+    const reported: boolean[] = [];
     let now = 0;
     const hashes = new V2Hashes<FakePeer>({
       now: () => now,
       peers: () => [leecher],
       drop: (_p, err) => void drops.push(err.code),
       readPiece: read,
+      servedFromData: (_p, _range, answered) => void reported.push(answered),
     });
     hashes.setTrees(new V2Trees(l.files, PL, l.pieceCount));
     const settle = async () => {
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
     };
-    return { leecher, hashes, drops, settle, advance: (ms: number) => (now += ms) };
+    return { leecher, hashes, drops, reported, settle, advance: (ms: number) => (now += ms) };
   }
 
   it('serves the block hashes of a piece we have, with the proof to the root', async () => {
@@ -264,6 +266,7 @@ describe('V2Hashes: requests below the piece layer, answered from the data on di
     // The two blocks of piece 1, hashed independently, then uncles that fold them to the file's root.
     expect(nodes.slice(0, 2)).toEqual(blockLeaves(l.piece(1)));
     expect(proves(root, 3, blocks, nodes)).toBe(true);
+    expect(s.reported).toEqual([true]);
   });
 
   it('rejects a piece we do not have, data that changed on disk, and a read that fails', async () => {
@@ -272,6 +275,7 @@ describe('V2Hashes: requests below the piece layer, answered from the data on di
       s.hashes.onMessage(s.leecher, { type: 'hash-request', ...blocks });
       await s.settle();
       expect(s.leecher.sent.map((m) => m.type)).toEqual(['hash-reject']);
+      expect(s.reported).toEqual([false]);
       expect(s.drops).toEqual([]);
     }
   });

@@ -180,6 +180,7 @@ export const EXTENSION_CODES = {
 export const SESSION_CODES = {
   NO_PEERS: { category: 'no-peers', meaning: 'no data arrived in time: no peer could be reached or none had data' },
   NO_METADATA: { category: 'no-metadata', meaning: 'no peer sent the metadata of a magnet link in time' },
+  PIECE_LAYERS_MISSING: { category: 'network', meaning: 'a v2 or hybrid magnet\'s saved .torrent has no `piece layers`: no peer sent them (BEP 52 hash requests) within --timeout (a warning event; the download still exits 0, `torrentPieceLayers` false)' },
   DOWNLOAD_STALLED: { category: 'no-peers', meaning: 'a download received no data for too long' },
   DOWNLOAD_NO_SOURCES: { category: 'usage', meaning: 'no way to find peers: no tracker, --peer or DHT' },
   SESSION_STOPPED: { category: 'interrupted', meaning: 'the session was stopped' },

@@ -11,6 +11,11 @@
  *   v2-only torrent the piece layers then come by BEP 52 hash requests, proven against each
  *   file's root, before any piece is checked.
  *
+ * - the .torrent btkit saves from a `btmh` magnet (`--metadata-only`, `--save-torrent` on a
+ *   download), v2-only and hybrid, holds libtorrent's piece layers: equal to the creator's, `inspect`
+ *   ok, `verify` passes; a .torrent without them downloads too (fetched first);
+ * - libtorrent gets the layers from a btkit seed whose own .torrent has none (hashed from its data).
+ *
  * For a single file and for a nested tree with an empty file, a file of exactly one piece and
  * files shorter than a block; every file must come out byte-identical, and every byte must have
  * come from the other client.
@@ -20,6 +25,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/core/metainfo/create.js';
+import { parseTorrent } from '../../src/core/metainfo/parse.js';
+import { buildTorrentFile } from '../../src/core/metainfo/torrent-file.js';
 import type { Metainfo } from '../../src/core/metainfo/types.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { interopAvailable } from '../helpers/interop.js';
@@ -147,9 +154,10 @@ describe.skipIf(!interopAvailable('libtorrent'))('v2 and hybrid swarms: btkit an
       const dialed = version === 'v2' || source !== 'torrent' ? f.meta.infoHash.v2!.subarray(0, 20) : f.meta.infoHash.v1!;
       expect(events.find((e) => e.type === 'started' || e.type === 'metadata-wanted').infoHash).toBe(dialed.toString('hex'));
       if (source !== 'torrent') expect(events.some((e) => e.type === 'metadata')).toBe(true);
-      // A v2-only torrent from a btmh magnet: the piece layers of its files longer than a piece came by hash requests.
+      // From a btmh magnet the piece layers of its files longer than a piece came by hash requests: for
+      // a v2-only torrent before any block, for a hybrid alongside (its SHA-1 list checks pieces meanwhile).
       const layers = events.find((e) => e.type === 'piece-layers');
-      if (version === 'v2' && source !== 'torrent') {
+      if (source !== 'torrent') {
         const layered = f.meta.files.filter((x) => !x.padding && x.length > f.meta.pieceLength);
         expect(layers).toMatchObject({ files: layered.length, hashes: layered.reduce((n, x) => n + Math.ceil(x.length / f.meta.pieceLength), 0) });
       } else expect(layers).toBeUndefined();
@@ -159,21 +167,136 @@ describe.skipIf(!interopAvailable('libtorrent'))('v2 and hybrid swarms: btkit an
     }
   }, 150_000);
 
-  it('a v2 .torrent without piece layers (saved from a btmh magnet) downloads too: the layers are fetched before any block', async () => {
+  it('libtorrent downloads from a btmh magnet from a btkit seed whose .torrent has no piece layers: btkit hashes them from its data and serves them with proofs', async () => {
     const f = fixtures.get('v2-tree')!;
+    const bare = join(root, 'bare-for-lt.torrent');
+    await writeFile(bare, buildTorrentFile({ info: f.meta.infoBytes }));
+    const seed = startCli(['seed', bare, f.content, '--port', '0', '--host', '127.0.0.1', '--no-dht', '--json']);
+    procs.push(seed);
+    try {
+      const started = await seed.waitFor((e) => e.type === 'started', 60_000, 'the seed start');
+      expect(await seed.waitFor((e) => e.type === 'piece-layers', 30_000, 'the seed\'s piece layers')).toMatchObject({ from: 'data' });
+      const magnet = `magnet:?xt=urn:btmh:1220${f.meta.infoHash.v2!.toString('hex')}&dn=${encodeURIComponent(f.meta.name)}`;
+      const out = join(root, 'lt-from-bare-seed');
+      const r = await runToEnd(SYSTEM_PYTHON, [join(LAB, 'lt_get.py'), magnet, out, '--peer', `127.0.0.1:${started.listen.port}`, '--no-tracker', '--tcp-only', '--port', String(await freePort()), '--timeout', '60', '--json'], 90_000);
+      expect(r.code, `${r.output}\nseed:\n${seed.stderr()}`).toBe(0);
+      expect(ltResult(r.output).ok).toBe(true);
+      expect(await differences(f, out)).toEqual([]);
+    } finally {
+      await seed.stop();
+    }
+  }, 150_000);
+
+  it('libtorrent asks btkit seed for a failed piece\'s block hashes (BEP 52, base layer 0) and gets them', async () => {
+    // One good btkit seed (slowed, so that libtorrent takes pieces from the other) and one that
+    // serves every other piece corrupt (--skip-verify): a piece from it fails at libtorrent, which
+    // then asks for that piece's block hashes to find the bad block.
+    const dir = join(root, 'block-layer');
+    const good = pattern(2 * 1024 * 1024 + 5000, 21);
+    const bad = Buffer.from(good);
+    for (let p = 0; p * 65536 < bad.length; p += 2) bad[p * 65536 + 100]! ^= 1;
+    await mkdir(join(dir, 'good'), { recursive: true });
+    await mkdir(join(dir, 'bad'), { recursive: true });
+    await writeFile(join(dir, 'good', 'f.bin'), good);
+    await writeFile(join(dir, 'bad', 'f.bin'), bad);
+    const created = await createTorrent({ path: join(dir, 'good', 'f.bin'), pieceLength: 64 * 1024, version: 'v2', creationDate: 0, threads: 1 });
+    const torrent = join(dir, 'f.torrent');
+    await writeFile(torrent, created.torrent);
+    const common = ['--port', '0', '--host', '127.0.0.1', '--no-dht', '--transport', 'tcp', '--json'];
+    const goodSeed = startCli(['seed', torrent, join(dir, 'good', 'f.bin'), '--upload-limit', '100KiB', ...common]);
+    const badSeed = startCli(['seed', torrent, join(dir, 'bad', 'f.bin'), '--skip-verify', ...common]);
+    procs.push(goodSeed, badSeed);
+    try {
+      const [g, b] = await Promise.all([goodSeed.waitFor((e) => e.type === 'started', 60_000, 'the good seed start'), badSeed.waitFor((e) => e.type === 'started', 60_000, 'the bad seed start')]);
+      const out = join(dir, 'out');
+      const r = await runToEnd(SYSTEM_PYTHON, [join(LAB, 'lt_get.py'), torrent, out, '--peer', `127.0.0.1:${b.listen.port}`, '--peer', `127.0.0.1:${g.listen.port}`, '--no-tracker', '--tcp-only', '--port', String(await freePort()), '--timeout', '90', '--json'], 120_000);
+      expect(r.code, `${r.output}\ngood seed:\n${goodSeed.stderr()}`).toBe(0);
+      expect((await readFile(join(out, 'f.bin'))).equals(good)).toBe(true);
+      const served = goodSeed.events.filter((e) => e.type === 'block-hashes-served');
+      expect(served.length, 'libtorrent asked the good seed for no block hashes').toBeGreaterThan(0);
+      expect(served.every((e) => e.baseLayer === 0 && e.length === 4 && e.index % 4 === 0 && e.answered)).toBe(true);
+      // The corrupt seed never hands out hashes of data that does not match its piece hashes.
+      expect(badSeed.events.filter((e) => e.type === 'block-hashes-served' && e.answered)).toEqual([]);
+    } finally {
+      await Promise.all([goodSeed.stop(), badSeed.stop()]);
+    }
+  }, 180_000);
+
+  /** The saved .torrent holds every layered file's piece layer, equal to the creator's, each folding to its root; verify passes with it. */
+  async function expectWholeV2Torrent(saved: string, f: V2Fixture): Promise<void> {
+    const got = parseTorrent(await readFile(saved), { allowV2Only: true });
+    expect(got.infoHash.v2!.equals(f.meta.infoHash.v2!)).toBe(true);
+    const layered = f.meta.files.filter((x) => !x.padding && x.length > f.meta.pieceLength);
+    expect(layered.length).toBeGreaterThan(0);
+    for (const want of layered) {
+      const have = got.files.find((x) => x.piecesRoot?.equals(want.piecesRoot!));
+      expect(have?.pieceLayer?.equals(want.pieceLayer!), `piece layer of ${want.path.join('/')}`).toBe(true);
+    }
+    const inspect = await runCli(['inspect', saved, '--json']);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    const checks = JSON.parse(inspect.stdout).result.pieceLayers as { status: string }[];
+    expect(checks.map((c) => c.status)).toEqual(layered.map(() => 'ok'));
+    const verify = await runCli(['verify', saved, f.content, '--json']);
+    expect(verify.code, verify.stderr + verify.stdout.slice(-2000)).toBe(0);
+  }
+
+  const saves = [['v2', 'tree'], ['v2', 'single'], ['hybrid', 'tree']] as const;
+
+  it.each(saves)('--metadata-only from a btmh magnet of a %s torrent (%s) saves a whole .torrent: the piece layers come by hash requests before it is written', async (version, kind) => {
+    const f = fixtures.get(`${version}-${kind}`)!;
     const lt = await startLtSeeder(f.torrent, f.seedDir, { seconds: 150 });
     labs.push(lt);
     try {
       const magnet = `magnet:?xt=urn:btmh:1220${f.meta.infoHash.v2!.toString('hex')}&dn=${encodeURIComponent(f.meta.name)}`;
-      const saved = join(root, 'saved-from-btmh.torrent');
+      const saved = join(root, `meta-only-${version}-${kind}.torrent`);
+      const r = await runCli(['download', magnet, '-o', join(root, `meta-only-${version}-${kind}`), '--metadata-only', '--save-torrent', saved, '--peer', `127.0.0.1:${lt.port}`, '--no-dht', '--port', '0', '--bind', '127.0.0.1', '--json', '--timeout', '45s'], { timeoutMs: 90_000 });
+      expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
+      const events = ndjson(r.stdout);
+      // Written once, whole.
+      expect(events.filter((e) => e.type === 'torrent-saved')).toEqual([{ type: 'torrent-saved', path: saved, infoHash: expect.any(String), pieceLayers: true }]);
+      expect(events.some((e) => e.type === 'piece-layers')).toBe(true);
+      expect(events.at(-1).result).toMatchObject({ reason: 'metadata', torrentFile: saved, torrentPieceLayers: true });
+      expect(r.stderr).not.toMatch(/PIECE_LAYERS_MISSING/);
+      await expectWholeV2Torrent(saved, f);
+    } finally {
+      await lt.stop();
+    }
+  }, 150_000);
+
+  it.each(saves)('a download from a btmh magnet of a %s torrent (%s) with --save-torrent writes the piece layers into the .torrent', async (version, kind) => {
+    const f = fixtures.get(`${version}-${kind}`)!;
+    const lt = await startLtSeeder(f.torrent, f.seedDir, { seconds: 150 });
+    labs.push(lt);
+    try {
+      const magnet = `magnet:?xt=urn:btmh:1220${f.meta.infoHash.v2!.toString('hex')}&dn=${encodeURIComponent(f.meta.name)}`;
+      const saved = join(root, `full-${version}-${kind}.torrent`);
+      const out = join(root, `full-${version}-${kind}`);
+      const r = await runCli(['download', magnet, '-o', out, '--save-torrent', saved, '--peer', `127.0.0.1:${lt.port}`, '--no-dht', '--port', '0', '--bind', '127.0.0.1', '--json', '--timeout', '45s'], { timeoutMs: 90_000 });
+      expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
+      expect(await differences(f, out)).toEqual([]);
+      const events = ndjson(r.stdout);
+      expect(events.filter((e) => e.type === 'torrent-saved').at(-1)).toMatchObject({ path: saved, pieceLayers: true });
+      expect(events.at(-1).result).toMatchObject({ reason: 'complete', torrentFile: saved, torrentPieceLayers: true });
+      expect(events.some((e) => e.type === 'piece-failed')).toBe(false);
+      await expectWholeV2Torrent(saved, f);
+    } finally {
+      await lt.stop();
+    }
+  }, 150_000);
+
+  it('a v2 .torrent without piece layers (the info dictionary alone) downloads too: the layers are fetched before any block', async () => {
+    const f = fixtures.get('v2-tree')!;
+    const lt = await startLtSeeder(f.torrent, f.seedDir, { seconds: 150 });
+    labs.push(lt);
+    try {
+      const bare = join(root, 'no-layers.torrent');
+      await writeFile(bare, buildTorrentFile({ info: f.meta.infoBytes }));
       const common = ['--peer', `127.0.0.1:${lt.port}`, '--no-dht', '--port', '0', '--bind', '127.0.0.1', '--json', '--timeout', '45s'];
-      const meta = await runCli(['download', magnet, '-o', join(root, 'meta-only'), '--metadata-only', '--save-torrent', saved, ...common], { timeoutMs: 90_000 });
-      expect(meta.code, meta.stderr + meta.stdout.slice(-2000)).toBe(0);
-      // The saved torrent has the info dictionary only: btkit reads its piece layers as missing.
-      const inspect = await runCli(['inspect', saved, '--json']);
+      // btkit reads its piece layers as missing.
+      const inspect = await runCli(['inspect', bare, '--json']);
       expect(JSON.parse(inspect.stdout).result.pieceLayers.filter((l: { status: string }) => l.status === 'missing').length).toBeGreaterThan(0);
-      const out = join(root, 'from-saved');
-      const r = await runCli(['download', saved, '-o', out, ...common], { timeoutMs: 90_000 });
+      const out = join(root, 'from-bare');
+      const r = await runCli(['download', bare, '-o', out, ...common], { timeoutMs: 90_000 });
       expect(r.code, `${r.stderr}${r.stdout.slice(-3000)}`).toBe(0);
       expect(await differences(f, out)).toEqual([]);
       const events = ndjson(r.stdout);

@@ -24,6 +24,8 @@ export interface DownloadResult extends Pick<SessionStats, 'pieces' | 'havePiece
   reason: Exclude<DoneReason, 'aborted' | 'failed'>;
   /** The .torrent written for a magnet download (--save-torrent, --metadata-only). */
   torrentFile: string | null;
+  /** A saved v2 or hybrid .torrent: whether it holds every piece layer (BEP 52); null for v1 or none saved. */
+  torrentPieceLayers: boolean | null;
   files: DownloadFileView[];
   /** From the start to the moment the selection was complete (null when it never was). */
   downloadMs: number | null;
@@ -147,6 +149,7 @@ export function downloadResult(o: DownloadOutcome, infoHash: string, seen: { pee
     outDir: o.outDir,
     reason: (f.reason === 'seed-ratio' || f.reason === 'seed-time' || f.reason === 'metadata' ? f.reason : 'complete') as DownloadResult['reason'],
     torrentFile: o.savedTorrent,
+    torrentPieceLayers: o.savedTorrentLayers,
     files: (meta?.files ?? [])
       .map((file, index) => ({ index, path: meta!.multiFile ? [meta!.name, ...file.path].join('/') : meta!.name, length: file.length, selected: o.selection[index] ?? false, padding: file.padding }))
       .filter((file) => !file.padding)
@@ -178,11 +181,11 @@ export function downloadNote(ev: DownloadEvent): { text: string; warning?: boole
     case 'metadata':
       return { text: `metadata: ${formatBytes(ev.size)} from ${ev.peers.length} peer${ev.peers.length === 1 ? '' : 's'} in ${formatDuration(ev.elapsedMs)}` };
     case 'piece-layers':
-      return { text: `piece layers: ${ev.hashes} hashes of ${ev.files} file${ev.files === 1 ? '' : 's'} from peers, proven against their roots, in ${formatDuration(ev.elapsedMs)}` };
+      return { text: `piece layers: ${ev.hashes} hashes of ${ev.files} file${ev.files === 1 ? '' : 's'} ${ev.from === 'data' ? 'hashed from the data' : 'from peers'}, proven against their roots, in ${formatDuration(ev.elapsedMs)}` };
     case 'metadata-hash-mismatch':
       return { text: `the metadata from ${ev.peers.join(', ')} does not match the infohash; asking again`, warning: true };
     case 'torrent-saved':
-      return { text: `saved ${ev.path}` };
+      return { text: `saved ${ev.path}${ev.pieceLayers === true ? ' (with its piece layers)' : ''}` };
     case 'started': {
       const resume = ev.resume.mode === 'fast' ? ', resumed' : ev.resume.checked > 0 ? `, ${ev.resume.recovered} of ${ev.resume.checked} pieces on disk verified` : '';
       const lines = [`downloading ${ev.name} (${formatBytes(ev.totalBytes)}, ${formatBytes(ev.doneBytes)} already on disk${resume})${ev.listen ? `; listening on port ${ev.listen.port}` : ''}`];

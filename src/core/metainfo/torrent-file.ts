@@ -22,6 +22,11 @@ export interface TorrentFileInput {
   createdBy?: string;
   /** Seconds since the Unix epoch. */
   creationDate?: number;
+  /**
+   * BEP 52 `piece layers` (outside the info dictionary): each file's root → its piece layer, for a
+   * v2 or hybrid torrent whose layers are known (fetched by hash requests). Absent: no such key.
+   */
+  pieceLayers?: readonly { root: Uint8Array; layer: Uint8Array }[];
 }
 
 /**
@@ -39,6 +44,7 @@ export function buildTorrentFile(input: TorrentFileInput): Buffer {
     ['comment', input.comment],
     ['created by', input.createdBy],
     ['creation date', input.creationDate],
+    ['piece layers', input.pieceLayers ? new Map(input.pieceLayers.map((l) => [Buffer.from(l.root).toString('latin1'), l.layer])) : undefined],
     ['url-list', input.urlList && input.urlList.length > 0 ? input.urlList : undefined],
   ];
   // Keys as UTF-8 bytes, sorted bytewise (BEP 3); all of ours are ASCII, `info` among them.

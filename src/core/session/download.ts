@@ -29,11 +29,13 @@ import { type TransportMode, closeTransports, createTransports } from '../transp
 import type { Endpoint } from '../transport/types.js';
 import { DhtSource, closeDht, startDht } from './dht-source.js';
 import { POOL_MIN_PIECE } from './hasher.js';
+import { layersFromData } from './piece-layers.js';
 import { selectFiles } from './select.js';
 import { Session, type TorrentSetup } from './session.js';
 import { streamFile } from './stream.js';
 import { TrackerSource } from './tracker-source.js';
 import type { SessionEvent, SessionStats } from './types.js';
+import { V2Trees } from './v2-verifier.js';
 
 export interface DownloadTarget {
   /**
@@ -99,8 +101,13 @@ export interface DownloadOptions {
   recheck: boolean;
 }
 
-/** What the job says beyond the session's events. */
-export type DownloadEvent = SessionEvent | { type: 'torrent-saved'; path: string; infoHash: string };
+/**
+ * What the job says beyond the session's events. `torrent-saved`'s `pieceLayers` (a v2 or hybrid
+ * torrent only): whether the file holds every piece layer (BEP 52), which a magnet's info
+ * dictionary lacks and peers send by hash requests; a download that learns them later writes the
+ * file again, with them.
+ */
+export type DownloadEvent = SessionEvent | { type: 'torrent-saved'; path: string; infoHash: string; pieceLayers?: boolean };
 
 export interface DownloadOutcome {
   meta: Metainfo | null;
@@ -112,6 +119,8 @@ export interface DownloadOutcome {
   /** The stream's reader closed it before the end (not an error: the reader had what it wanted). */
   streamClosed: boolean;
   savedTorrent: string | null;
+  /** For a saved v2 or hybrid .torrent: whether it holds every piece layer (null: v1, or none saved). */
+  savedTorrentLayers: boolean | null;
   final: SessionStats & { reason: string };
   started: Extract<SessionEvent, { type: 'started' }> | undefined;
 }
@@ -128,8 +137,24 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
   let selection: boolean[] = [];
   let streamIndex: number | null = null;
   let savedTorrent: string | null = null;
+  let savedTorrentLayers: boolean | null = null;
   let store: FileStore | null = null;
   const extra: DownloadEvent[] = [];
+  /** The session, for its piece layers once it runs. */
+  let live: Session | null = null;
+  /** The .torrent to write: the received info dictionary, the magnet's trackers, and (v2) the piece layers known. */
+  let toSave: { path: string; info: Uint8Array; meta: Metainfo } | null = null;
+  const save = async (fromData?: V2Trees): Promise<void> => {
+    if (!toSave) return;
+    const known = toSave.meta.infoHash.v2 ? (fromData ? { layers: fromData.pieceLayers(), complete: fromData.complete } : (live?.pieceLayers() ?? null)) : null;
+    const complete = toSave.meta.infoHash.v2 ? (known?.complete ?? !hasLayeredFile(toSave.meta)) : null;
+    const file = buildTorrentFile({ info: toSave.info, announce: target.trackers, urlList: target.webSeeds ?? [], ...(toSave.meta.infoHash.v2 ? { pieceLayers: known?.layers ?? [] } : {}) });
+    // Our own earlier write (without the layers) is replaced; anything else there is not.
+    await writeTorrent(toSave.path, file, savedTorrent === toSave.path);
+    savedTorrent = toSave.path;
+    savedTorrentLayers = complete;
+    extra.push({ type: 'torrent-saved', path: toSave.path, infoHash, ...(complete !== null ? { pieceLayers: complete } : {}) });
+  };
 
   /** Selection, the one streamed file, the store: the same for a .torrent and for fetched metadata. */
   const setUp = async (m: Metainfo): Promise<TorrentSetup> => {
@@ -177,13 +202,16 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
           const setup = await setUp(m);
           if (options.saveTorrent !== null || options.metadataOnly) {
             const path = options.saveTorrent === null || options.saveTorrent === 'default' ? join(outDir, `${m.name}.torrent`) : resolve(options.saveTorrent);
-            await writeTorrent(path, file);
-            savedTorrent = path;
-            extra.push({ type: 'torrent-saved', path, infoHash });
+            toSave = { path, info, meta: m };
+            // Written now, and again once a v2 torrent's piece layers are in (a download), or once
+            // they came or the wait ended (--metadata-only: one write, after the wait).
+            if (!options.metadataOnly || !m.infoHash.v2 || !hasLayeredFile(m)) await save();
           }
           return setup;
         },
         metadataOnly: options.metadataOnly,
+        // --metadata-only waits for a v2 torrent's piece layers as long as for data (--timeout).
+        metadataLayersWaitMs: options.stallTimeoutMs,
       }),
       peerId: options.peerId,
       recheck: options.recheck,
@@ -201,6 +229,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       clientName: options.clientName,
       webSeeds: webSeedUrls(options, meta),
     });
+    live = session;
     if (options.useTrackers && target.trackers.length > 0) {
       client = new TrackerClient();
       session.addSource(new TrackerSource({ client, tiers: new TrackerTiers(target.trackers), infoHash: target.infoHash, peerId: options.peerId, key: (Math.random() * 0x1_0000_0000) >>> 0 }));
@@ -235,6 +264,8 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
     let final: SessionStats & { reason: string } = { ...session.stats(), reason: 'aborted' };
     try {
       for await (const ev of session.run(jobSignal)) {
+        // The piece layers of a v2 torrent saved without them: write it again, whole.
+        if (ev.type === 'piece-layers' && toSave && savedTorrentLayers === false) await save();
         for (const e of extra.splice(0)) yield e;
         if (ev.type === 'started') {
           started = ev;
@@ -244,6 +275,18 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       }
       await streaming;
       if (streamError) throw streamError;
+      // --metadata-only of a v2 torrent: written once the wait for its piece layers is over.
+      if (toSave && savedTorrent === null) await save();
+      // A whole download whose layers no peer sent (a hybrid over v1 peers): hashed from the data.
+      const pending = toSave as { meta: Metainfo } | null;
+      if (pending && savedTorrentLayers === false && final.reason !== 'metadata' && selection.every((on, i) => on || pending.meta.files[i]!.padding || pending.meta.files[i]!.length === 0)) {
+        const trees = await layersOnDisk(pending.meta, outDir, jobSignal).catch(() => null);
+        if (trees?.complete) await save(trees);
+      }
+      if (toSave && savedTorrentLayers === false) {
+        extra.push({ type: 'warning', code: 'PIECE_LAYERS_MISSING', message: `${savedTorrent} has no piece layers: no peer sent them (BEP 52 hash requests) in time; clients that open it fetch them from peers` });
+      }
+      for (const e of extra.splice(0)) yield e;
     } catch (err) {
       stopper.abort();
       await streaming;
@@ -251,7 +294,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       if (streamError && !signal.aborted) throw streamError;
       if (!streamClosed || signal.aborted) throw err;
     }
-    return { meta, outDir: temporary ? null : outDir, selection, streamed, streamClosed, savedTorrent, final, started };
+    return { meta, outDir: temporary ? null : outDir, selection, streamed, streamClosed, savedTorrent, savedTorrentLayers, final, started };
   } finally {
     if (client) await client.close().catch(() => undefined);
     if (dht) await closeDht(dht, options.dht!.statePath);
@@ -270,9 +313,29 @@ export function webSeedUrls(options: Pick<DownloadOptions, 'useWebSeeds' | 'webS
   return [...new Set([...given, ...options.webSeeds])].filter((u) => /^https?:\/\//i.test(u));
 }
 
-/** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten. */
-async function writeTorrent(path: string, bytes: Buffer): Promise<void> {
+/**
+ * The piece layers of `meta` hashed from its files under `outDir` (piece-layers.ts), each adopted
+ * only when it folds to its file's root; for a download that ended complete without them.
+ */
+async function layersOnDisk(meta: Metainfo, outDir: string, signal: AbortSignal): Promise<V2Trees> {
+  const trees = new V2Trees(meta.files, meta.pieceLength, meta.pieceCount);
+  const store = FileStore.open(meta, { outDir });
+  try {
+    await layersFromData(trees, { have: () => true, readPiece: (i) => store.readPiece(i) }, signal);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+  return trees;
+}
+
+/** Whether a v2 torrent has a file longer than a piece (one with a `piece layers` entry). */
+function hasLayeredFile(m: Metainfo): boolean {
+  return m.files.some((f) => !f.padding && f.length > m.pieceLength);
+}
+
+/** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten (unless `overwrite`: ours). */
+async function writeTorrent(path: string, bytes: Buffer, overwrite = false): Promise<void> {
   const existing = await readFile(path).catch(() => null);
   if (existing?.equals(bytes)) return;
-  await writeFileAtomic(path, bytes, { mkdirMode: 0o777 });
+  await writeFileAtomic(path, bytes, { mkdirMode: 0o777, overwrite });
 }

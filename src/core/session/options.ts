@@ -41,8 +41,15 @@ export interface SessionOptions extends Partial<TorrentSetup> {
    * storage. Throwing (a BtError) ends the session with that error.
    */
   onMetadata?: (info: Uint8Array) => Promise<TorrentSetup>;
-  /** Stop once the metadata is known (`--metadata-only`): `done` with reason `metadata`. */
+  /**
+   * Stop once the metadata is known (`--metadata-only`): `done` with reason `metadata`. For a v2
+   * or hybrid torrent whose files have piece layers, the session first asks its v2 peers for them
+   * (BEP 52 hash requests), for at most `metadataLayersWaitMs` (0 or absent: until they come or the
+   * session is stopped); `pieceLayers()` then says what came. Not having them is no failure: the
+   * info dictionary is whole without them.
+   */
   metadataOnly?: boolean;
+  metadataLayersWaitMs?: number;
   /** Largest info dictionary accepted from peers. Default 30 MiB (as libtorrent). */
   maxMetadataSize?: number;
   peerId: Uint8Array;

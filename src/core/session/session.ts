@@ -49,6 +49,7 @@ import { Torrent } from './torrent.js';
 import { Traffic } from './traffic.js';
 import type { DoneReason, PeerSource, PeerSourceContext, PeerSourceName, SessionEvent, SessionStats } from './types.js';
 import { UploadSlots } from './upload-slots.js';
+import { layersFromData } from './piece-layers.js';
 import { V2Hashes } from './v2-hashes.js';
 import { V2Trees } from './v2-verifier.js';
 import { WebSeedSources, isWebSeedSender, webSeedLayout } from './webseed-source.js';
@@ -85,6 +86,8 @@ export class Session {
   private startedComplete = false;
   /** A v2-only torrent's piece layers are being fetched: no block requests until they are in. */
   private layersPending = false;
+  /** --metadata-only has the metadata and waits (bounded) for a v2 torrent's piece layers: no stall. */
+  private metadataLayersWait = false;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private lastProgress = -Infinity;
   private stopping: Promise<void> | undefined;
@@ -109,6 +112,8 @@ export class Session {
       now: () => this.now(),
       peers: () => this.peers,
       drop: (p, err, ban) => (ban ? this.peers.ban(p, err.message) : void this.peers.drop(p, err)),
+      readPiece: (i) => (this.t?.picker.hasPiece(i) ? this.t.store.readPiece(i) : Promise.resolve(null)),
+      servedFromData: (p, range, answered) => this.emit({ type: 'block-hashes-served', peer: p.key, ...range, answered }),
     });
     this.now = options.now ?? (() => performance.now());
     this.rng = options.rng ?? Math.random;
@@ -250,6 +255,11 @@ export class Session {
     return this.connections.listening;
   }
 
+  /** A v2 or hybrid torrent's piece layers known so far (BEP 52), and whether that is all; null for v1 or before the metadata. */
+  pieceLayers(): ReturnType<V2Hashes<Peer>['pieceLayers']> {
+    return this.hashes.pieceLayers();
+  }
+
   /** The info dictionary's bytes, once known (given, or fetched from peers). */
   get info(): Uint8Array | null {
     return this.metadata.info;
@@ -354,11 +364,14 @@ export class Session {
       if (this.stopping) return;
       this.emitStarted(this.t);
       const t = this.t;
-      if (t.v2 && !t.meta.infoHash.v1 && !t.v2.complete && !this.startedComplete) {
-        void this.fetchLayers(t.v2).then((ok) => {
+      if (t.v2 && !t.v2.complete && !this.startedComplete) {
+        // A .torrent without `piece layers`: from peers, before any block for v2-only, alongside for a hybrid.
+        void this.fetchLayers(t.v2, { block: !t.meta.infoHash.v1 }).then((ok) => {
           if (ok) this.traffic.restartStallTimer();
         });
       }
+      // A seed of such a .torrent hashes them from its data, to answer v2 peers' hash requests.
+      if (t.v2 && !t.v2.complete && this.startedComplete) this.layersFromData(t);
       this.startWebSeeds(t);
       if (this.startedComplete) {
         this.completedAt = this.now();
@@ -413,6 +426,15 @@ export class Session {
     });
     if (!setup || this.stopping) return;
     if (this.opts.metadataOnly) {
+      // A v2 or hybrid torrent: its piece layers too, when peers give them in time (options.ts).
+      const v2 = setup.metainfo.infoHash.v2 ? v2TreesOf(setup.metainfo) : null;
+      if (v2 && !v2.complete && this.v2Hash) {
+        this.hashes.setTrees(v2);
+        this.metadataLayersWait = true;
+        const wait = this.opts.metadataLayersWaitMs ?? 0;
+        await this.fetchLayers(v2, { block: false, ...(wait > 0 ? { timeoutMs: wait } : {}) });
+        if (this.stopping) return;
+      }
       this.doneReason = 'metadata';
       void this.stop();
       return;
@@ -429,6 +451,8 @@ export class Session {
       // layers come from peers (BEP 52 hash requests) before any piece can be checked.
       this.hashes.setTrees(v2);
       if (!setup.metainfo.infoHash.v1 && !(await this.fetchLayers(v2))) return;
+      // A hybrid's v1 hashes check its pieces meanwhile: its layers come alongside (to check by both, serve, save).
+      if (setup.metainfo.infoHash.v1) void this.fetchLayers(v2, { block: false });
     }
     const t = this.buildTorrent(setup, v2);
     await this.prepareTorrent(t, this.abort.signal).catch((err) => {
@@ -459,20 +483,33 @@ export class Session {
    * them) from peers; no block is requested meanwhile, since no piece of those files could be
    * checked (and honest senders would be blamed). False when the session stopped first.
    */
-  private async fetchLayers(v2: V2Trees): Promise<boolean> {
+  private async fetchLayers(v2: V2Trees, how: { block?: boolean; timeoutMs?: number } = {}): Promise<boolean> {
     if (v2.complete) return true;
-    this.layersPending = true;
+    const block = how.block ?? true;
+    if (block) this.layersPending = true;
     const since = this.now();
-    const fetched = await this.hashes.fetchLayers(this.abort.signal).then(
+    const signal = how.timeoutMs !== undefined ? AbortSignal.any([this.abort.signal, AbortSignal.timeout(how.timeoutMs)]) : this.abort.signal;
+    const fetched = await this.hashes.fetchLayers(signal).then(
       () => true,
       () => false,
     );
-    this.layersPending = false;
+    if (block) this.layersPending = false;
     if (!fetched || this.stopping) return false;
     const layered = v2.trees.filter((tr) => tr?.layered);
-    this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since) });
+    this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since), from: 'peers' });
     for (const p of this.peers) this.requestMore(p);
     return true;
+  }
+
+  /** Piece layers a complete torrent lacks, hashed from its data (piece-layers.ts); `piece-layers` once all are known. */
+  private layersFromData(t: Torrent<Peer>): void {
+    const since = this.now();
+    void layersFromData(t.v2!, { have: (i) => t.picker.hasPiece(i), readPiece: (i) => t.store.readPiece(i) }, this.abort.signal).then(
+      (files) => {
+        if (files > 0 && t.v2!.complete && !this.stopping) this.emit({ type: 'piece-layers', files, hashes: t.v2!.trees.reduce((n, tr) => n + (tr?.layered ? tr.pieceCount : 0), 0), elapsedMs: Math.round(this.now() - since), from: 'data' });
+      },
+      (err: unknown) => this.emit({ type: 'warning', message: `cannot hash the piece layers from the data: ${err instanceof Error ? err.message : String(err)}`, code: isBtError(err) ? err.code : null }),
+    );
   }
 
   /** Web seeds (BEP 19) beside the peers, for a download that is not complete yet. */
@@ -577,7 +614,7 @@ export class Session {
     }
     t?.persistence.tick((err) => this.fail(err));
     const stall = this.opts.stallTimeoutMs ?? 60_000;
-    if (this.completedAt === null && stall > 0 && now - this.traffic.lastDataAt >= stall) {
+    if (this.completedAt === null && !this.metadataLayersWait && stall > 0 && now - this.traffic.lastDataAt >= stall) {
       this.fail(stallError(stall, { haveMetadata: !!t, known: this.book.size, connected: this.peers.size, downloaded: this.traffic.downloaded, webSeeds: this.webSeeds?.active ?? null }));
       return;
     }
@@ -653,6 +690,8 @@ export class Session {
 
   private onComplete(): void {
     this.completedAt = this.now();
+    // Seeding on: the layers no peer sent (a hybrid fetched over v1) come from the data.
+    if (this.opts.seed && this.t?.v2 && !this.t.v2.complete) this.layersFromData(this.t);
     this.webSeeds?.stop();
     this.emit({ type: 'complete', ...this.stats() });
     if (!this.startedComplete) for (const s of this.sources) s.completed?.();

@@ -89,7 +89,14 @@ export type SessionEvent =
    * BEP 52: a v2 torrent from a magnet link had its piece layers fetched from peers (hash
    * requests, each answer proven against its file's root): `files` layers of `hashes` hashes.
    */
-  | { type: 'piece-layers'; files: number; hashes: number; elapsedMs: number }
+  /**
+   * A BEP 52 hash request below the piece layer (libtorrent asks for a failed piece's block hashes
+   * to find the bad block) answered from the data on disk: with the hashes, or (`answered` false)
+   * a reject — a piece we lack, data that no longer matches, or past the per-peer bounds.
+   */
+  | { type: 'block-hashes-served'; peer: string; baseLayer: number; index: number; length: number; proofLayers: number; answered: boolean }
+  /** A v2 torrent's piece layers are all known: fetched from peers (BEP 52 hash requests), or hashed from the data on disk. */
+  | { type: 'piece-layers'; files: number; hashes: number; elapsedMs: number; from: 'peers' | 'data' }
   /** A web seed (BEP 19) is used from now on (the torrent's url-list, --web-seed, a magnet's ws=). */
   | { type: 'webseed-added'; url: string }
   /** What a web seed reported: errors, backoff, a file it lacks, Range ignored, strikes, dropped. */

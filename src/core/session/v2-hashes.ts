@@ -17,12 +17,18 @@
  * - `hashes` that do not fold to the file's root prove the peer lied: PEER_BAD_HASHES (banned).
  * - Requests we serve: at most MAX_SERVED_PER_WINDOW per peer in SERVE_WINDOW_MS; more is
  *   PEER_HASH_REQUEST_FLOOD (dropped). Each answer is a bounded copy (8192 hashes at most).
+ * - A request below the piece layer (the block layer, as libtorrent asks when a piece failed) is
+ *   answered from the pieces it touches, read from disk and hashed again (`readPiece`): only pieces
+ *   we have, at most MAX_SERVE_READS_IN_FLIGHT such requests per peer at once, and at most
+ *   serveReadBudget bytes read for one peer per window. Past a bound the answer is a `hash reject`
+ *   (the request is legal, only too much for now), not a drop.
  */
 import { BtError } from '../errors.js';
 import type { HashRange, Message } from '../wire/messages.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import type { LayerRange } from '../pieces/hash-tree.js';
 import type { FileHashTree } from '../pieces/hash-tree.js';
+import { blockLeaves } from '../metainfo/merkle.js';
 import type { V2Trees } from './v2-verifier.js';
 
 /** Hash requests outstanding at one peer. */
@@ -36,6 +42,10 @@ export const MAX_UNSOLICITED = 64;
 /** Hash requests served to one peer per window. */
 export const MAX_SERVED_PER_WINDOW = 2048;
 const SERVE_WINDOW_MS = 10_000;
+/** Requests below the piece layer being read from disk for one peer at once. */
+export const MAX_SERVE_READS_IN_FLIGHT = 2;
+/** Bytes read from disk for one peer's hash requests per window: 64 MiB, or two pieces when they are larger. */
+export const serveReadBudget = (pieceLength: number): number => Math.max(64 * 1024 * 1024, 2 * pieceLength);
 
 /** What the exchange needs of a connected peer. */
 export interface HashPeer {
@@ -62,6 +72,9 @@ interface PeerRecord {
   unsolicited: number;
   servedSince: number;
   served: number;
+  /** Bytes read from disk to serve this peer in the current window, and reads under way. */
+  readBytes: number;
+  reading: number;
 }
 
 export interface V2HashesOptions<P> {
@@ -70,6 +83,10 @@ export interface V2HashesOptions<P> {
   peers(): Iterable<P>;
   /** Drop (and, with `ban`, ban) a peer that broke the rules. */
   drop(peer: P, err: BtError, ban: boolean): void;
+  /** A verified piece's bytes (torrent-wide index), or null when we do not have it: for requests below the piece layer. */
+  readPiece?(index: number): Promise<Uint8Array | null>;
+  /** A request below the piece layer was answered (`answered`: with hashes, else a reject): rare, so each is reported. */
+  servedFromData?(peer: P, range: { baseLayer: number; index: number; length: number; proofLayers: number }, answered: boolean): void;
 }
 
 export class V2Hashes<P extends HashPeer> {
@@ -83,6 +100,11 @@ export class V2Hashes<P extends HashPeer> {
   /** The torrent's trees became known: serve from them (and fetch what they lack with `fetchLayers`). */
   setTrees(trees: V2Trees): void {
     this.trees = trees;
+  }
+
+  /** The piece layers known so far (`piece layers` of a saved .torrent) and whether that is all of them; null before the trees. */
+  pieceLayers(): { layers: { root: Buffer; layer: Buffer }[]; complete: boolean } | null {
+    return this.trees ? { layers: this.trees.pieceLayers(), complete: this.trees.complete } : null;
   }
 
   /**
@@ -166,7 +188,7 @@ export class V2Hashes<P extends HashPeer> {
 
   private record(p: P): PeerRecord {
     let r = this.records.get(p);
-    if (!r) this.records.set(p, (r = { outstanding: 0, rejects: 0, unsolicited: 0, servedSince: this.opts.now(), served: 0 }));
+    if (!r) this.records.set(p, (r = { outstanding: 0, rejects: 0, unsolicited: 0, servedSince: this.opts.now(), served: 0, readBytes: 0, reading: 0 }));
     return r;
   }
 
@@ -176,16 +198,47 @@ export class V2Hashes<P extends HashPeer> {
     if (now - rec.servedSince >= SERVE_WINDOW_MS) {
       rec.servedSince = now;
       rec.served = 0;
+      rec.readBytes = 0;
     }
     if (++rec.served > MAX_SERVED_PER_WINDOW) {
       this.opts.drop(p, new BtError('PEER_HASH_REQUEST_FLOOD', 'network', `more than ${MAX_SERVED_PER_WINDOW} hash requests in ${SERVE_WINDOW_MS / 1000} s`), false);
       return;
     }
     const tree = this.trees?.byRoot(m.root) ?? null;
-    const hashes = tree?.serve(m) ?? null;
     const range = { root: Uint8Array.from(m.root), baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers };
-    if (hashes) p.wire.send({ type: 'hashes', ...range, hashes });
-    else p.wire.send({ type: 'hash-reject', ...range });
+    const answer = (hashes: Buffer | null) => {
+      if (p.dropped) return;
+      if (hashes) p.wire.send({ type: 'hashes', ...range, hashes });
+      else p.wire.send({ type: 'hash-reject', ...range });
+    };
+    const span = tree?.piecesFor(m) ?? null;
+    if (!tree || !span) return answer(tree?.serve(m) ?? null);
+    // Below the kept layers: read the pieces it touches (bounded, see the top comment).
+    const bytes = span.count * tree.pieceLength;
+    const first = this.trees!.firstPiece(tree);
+    const fromData = (hashes: Buffer | null) => {
+      this.opts.servedFromData?.(p, { baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers }, hashes !== null);
+      answer(hashes);
+    };
+    if (!this.opts.readPiece || first === null || rec.reading >= MAX_SERVE_READS_IN_FLIGHT || rec.readBytes + bytes > serveReadBudget(tree.pieceLength)) return fromData(null);
+    rec.reading++;
+    rec.readBytes += bytes;
+    void this.leavesOf(tree, first, span).then(
+      (leaves) => fromData(leaves ? tree.serveFromLeaves(m, leaves) : null),
+      () => fromData(null),
+    ).finally(() => rec.reading--);
+  }
+
+  /** The leaves of pieces `span` of `tree`'s file (its first piece is torrent piece `first`), or null when one is not had. */
+  private async leavesOf(tree: FileHashTree, first: number, span: { first: number; count: number }): Promise<Buffer[][] | null> {
+    const out: Buffer[][] = [];
+    for (let u = span.first; u < span.first + span.count; u++) {
+      const data = await this.opts.readPiece!(first + u);
+      const bytes = Math.min(tree.pieceLength, tree.length - u * tree.pieceLength);
+      if (!data || data.length < bytes) return null;
+      out.push(blockLeaves(data.subarray(0, bytes)));
+    }
+    return out;
   }
 
   /** The outstanding range `m` answers at `p`, or undefined. */

@@ -76,6 +76,22 @@ export class V2Trees {
     return null;
   }
 
+  /** The torrent-wide index of the first piece of `tree`'s file, or null for a tree not ours. */
+  firstPiece(tree: FileHashTree): number | null {
+    const i = this.trees.indexOf(tree);
+    return i < 0 ? null : this.files[i]!.offset / this.pieceLength;
+  }
+
+  /** Each layered file's root and piece layer, as a .torrent's `piece layers` holds them, once known. */
+  pieceLayers(): { root: Buffer; layer: Buffer }[] {
+    const out: { root: Buffer; layer: Buffer }[] = [];
+    for (const t of this.trees) {
+      const layer = t?.pieceLayerBytes();
+      if (t && layer) out.push({ root: t.root, layer });
+    }
+    return out;
+  }
+
   /** Whether every file's piece hashes are known (a magnet's piece layers all arrived). */
   get complete(): boolean {
     return this.trees.every((t) => !t || t.complete);

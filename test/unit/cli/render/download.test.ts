@@ -66,6 +66,7 @@ describe('download summary: download time and seeding time apart (issue 13 item 
     streamed: null,
     streamClosed: false,
     savedTorrent: null,
+    savedTorrentLayers: null,
     final,
     started: undefined,
   });

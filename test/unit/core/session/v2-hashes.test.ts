@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { BtError } from '../../../../src/core/errors.js';
-import { fileMerkle } from '../../../../src/core/metainfo/merkle.js';
-import { FileHashTree } from '../../../../src/core/pieces/hash-tree.js';
+import { blockLeaves, fileMerkle } from '../../../../src/core/metainfo/merkle.js';
+import { FileHashTree, proves, split } from '../../../../src/core/pieces/hash-tree.js';
 import { PieceHasher } from '../../../../src/core/session/hasher.js';
-import { type HashPeer, MAX_REJECTS, MAX_SERVED_PER_WINDOW, MAX_UNSOLICITED, V2Hashes } from '../../../../src/core/session/v2-hashes.js';
+import { type HashPeer, MAX_REJECTS, MAX_SERVED_PER_WINDOW, MAX_SERVE_READS_IN_FLIGHT, MAX_UNSOLICITED, V2Hashes, serveReadBudget } from '../../../../src/core/session/v2-hashes.js';
 import { HybridVerifier, V2PieceVerifier, V2Trees } from '../../../../src/core/session/v2-verifier.js';
 import type { Message } from '../../../../src/core/wire/messages.js';
 import type { PeerWire } from '../../../../src/core/wire/peer-wire.js';
@@ -227,4 +227,92 @@ describe('V2Hashes', () => {
     hashes.onMessage(p, { type: 'hash-request', root: Buffer.alloc(32), baseLayer: 0, index: 0, length: 1, proofLayers: 0 });
     expect(drops).toEqual([{ peer: 'v1only', code: 'PEER_NOT_V2', ban: false }]);
   });
+});
+
+describe('V2Hashes: requests below the piece layer, answered from the data on disk', () => {
+  const l = layout(true);
+  const root = l.files[0]!.piecesRoot!;
+  // File A: 7 blocks (8 leaves: height 3), pieces of 2 blocks (piece layer 1), 4 pieces.
+  const blocks = { root, baseLayer: 0, index: 2, length: 2, proofLayers: 2 };
+
+  function server(read: (i: number) => Promise<Uint8Array | null>) {
+    const leecher = fakePeer('leecher');
+    const drops: string[] = [];
+    const reported: boolean[] = [];
+    let now = 0;
+    const hashes = new V2Hashes<FakePeer>({
+      now: () => now,
+      peers: () => [leecher],
+      drop: (_p, err) => void drops.push(err.code),
+      readPiece: read,
+      servedFromData: (_p, _range, answered) => void reported.push(answered),
+    });
+    hashes.setTrees(new V2Trees(l.files, PL, l.pieceCount));
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    };
+    return { leecher, hashes, drops, reported, settle, advance: (ms: number) => (now += ms) };
+  }
+
+  it('serves the block hashes of a piece we have, with the proof to the root', async () => {
+    const reads: number[] = [];
+    const s = server(async (i) => (reads.push(i), l.piece(i)));
+    s.hashes.onMessage(s.leecher, { type: 'hash-request', ...blocks });
+    await s.settle();
+    expect(reads).toEqual([1]);
+    const [m] = s.leecher.sent as [Extract<Message, { type: 'hashes' }>];
+    expect(m.type).toBe('hashes');
+    const nodes = split(m.hashes);
+    // The two blocks of piece 1, hashed independently, then uncles that fold them to the file's root.
+    expect(nodes.slice(0, 2)).toEqual(blockLeaves(l.piece(1)));
+    expect(proves(root, 3, blocks, nodes)).toBe(true);
+    expect(s.reported).toEqual([true]);
+  });
+
+  it('rejects a piece we do not have, data that changed on disk, and a read that fails', async () => {
+    for (const read of [async () => null, async (i: number) => Object.assign(l.piece(i), { 0: l.piece(i)[0]! ^ 1 }), async () => Promise.reject(new Error('EIO'))]) {
+      const s = server(read);
+      s.hashes.onMessage(s.leecher, { type: 'hash-request', ...blocks });
+      await s.settle();
+      expect(s.leecher.sent.map((m) => m.type)).toEqual(['hash-reject']);
+      expect(s.reported).toEqual([false]);
+      expect(s.drops).toEqual([]);
+    }
+  });
+
+  it(`at most ${MAX_SERVE_READS_IN_FLIGHT} disk reads per peer at once: more are rejected at once, not queued`, async () => {
+    const pending: (() => void)[] = [];
+    const s = server((i) => new Promise((resolve) => pending.push(() => resolve(l.piece(i)))));
+    for (let k = 0; k < MAX_SERVE_READS_IN_FLIGHT + 2; k++) s.hashes.onMessage(s.leecher, { type: 'hash-request', ...blocks });
+    expect(s.leecher.sent.map((m) => m.type)).toEqual(['hash-reject', 'hash-reject']);
+    for (const go of pending.splice(0)) go();
+    await s.settle();
+    expect(s.leecher.sent.map((m) => m.type)).toEqual(['hash-reject', 'hash-reject', 'hashes', 'hashes']);
+    // Once they are done, the peer may ask again.
+    s.hashes.onMessage(s.leecher, { type: 'hash-request', ...blocks });
+    for (const go of pending.splice(0)) go();
+    await s.settle();
+    expect(s.leecher.sent.at(-1)!.type).toBe('hashes');
+  });
+
+  it('a per-peer budget of bytes read per window: past it a reject, a window later served again', async () => {
+    const s = server(async (i) => l.piece(i));
+    // The whole file's blocks: 4 pieces read per request.
+    const whole = { root, baseLayer: 0, index: 0, length: 8, proofLayers: 2 };
+    const perRequest = 4 * PL;
+    const fit = Math.floor(serveReadBudget(PL) / perRequest);
+    expect(fit).toBeLessThan(MAX_SERVED_PER_WINDOW);
+    for (let k = 0; k < fit + 3; k++) {
+      s.hashes.onMessage(s.leecher, { type: 'hash-request', ...whole });
+      await s.settle();
+    }
+    const types = s.leecher.sent.map((m) => m.type);
+    expect(types.filter((t) => t === 'hashes').length).toBe(fit);
+    expect(types.slice(fit)).toEqual(['hash-reject', 'hash-reject', 'hash-reject']);
+    expect(s.drops).toEqual([]);
+    s.advance(10_000);
+    s.hashes.onMessage(s.leecher, { type: 'hash-request', ...whole });
+    await s.settle();
+    expect(s.leecher.sent.at(-1)!.type).toBe('hashes');
+  }, 60_000);
 });

@@ -14,7 +14,9 @@
  *   sort, by UTF-16 code units, which orders U+10000… before U+E000…U+FFFF while BEP 3 orders by
  *   raw bytes (the last test shows that divergence; there btkit follows BEP 3);
  * - `__proto__` is never a key: the oracle assigns keys on a plain `{}`, where that one changes
- *   the prototype instead of adding a key.
+ *   the prototype instead of adding a key;
+ * - no key starts with U+FEFF: the oracle decodes keys with a TextDecoder, which drops a leading
+ *   byte order mark (a key `EF BB BF` came back as the empty key: a counterexample fast-check found).
  * Byte-string *values* need no restriction: both sides keep them as bytes.
  */
 import oracle from 'bencode';
@@ -27,7 +29,7 @@ const textChar = fc
   .oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0, max: 0xffff }))
   .filter((c) => (c < 0xd800 || c > 0xdfff) && c !== 0xfffd)
   .map((c) => String.fromCharCode(c));
-const textKey = fc.string({ unit: textChar, maxLength: 6 }).filter((k) => k !== '__proto__');
+const textKey = fc.string({ unit: textChar, maxLength: 6 }).filter((k) => k !== '__proto__' && !k.startsWith('\uFEFF'));
 
 /** Random values in the subset where the oracle is exact; keys are binary strings of UTF-8 text. */
 const oracleValue = bValue({ int: fc.maxSafeInteger().map((n) => n + 0), bytes: bBytes, key: textKey.map(keyOf) });

@@ -44,12 +44,13 @@ import { PeerSet } from './peer-set.js';
 import { PeerExchange } from './pex.js';
 import { PieceWaiters } from './piece-waiters.js';
 import { AsyncQueue } from './queue.js';
-import { stallError } from './stop-conditions.js';
+import { seedOnDone, stallError } from './stop-conditions.js';
 import { Torrent } from './torrent.js';
+import { sessionStats } from './stats.js';
 import { Traffic } from './traffic.js';
 import type { DoneReason, PeerSource, PeerSourceContext, PeerSourceName, SessionEvent, SessionStats } from './types.js';
 import { UploadSlots } from './upload-slots.js';
-import { layersFromData } from './piece-layers.js';
+import { PieceLayers } from './piece-layers.js';
 import { V2Hashes } from './v2-hashes.js';
 import { V2Trees } from './v2-verifier.js';
 import { WebSeedSources, isWebSeedSender, webSeedLayout } from './webseed-source.js';
@@ -84,10 +85,7 @@ export class Session {
   private startedAt = 0;
   private completedAt: number | null = null;
   private startedComplete = false;
-  /** A v2-only torrent's piece layers are being fetched: no block requests until they are in. */
-  private layersPending = false;
-  /** --metadata-only has the metadata and waits (bounded) for a v2 torrent's piece layers: no stall. */
-  private metadataLayersWait = false;
+  private readonly layers: PieceLayers;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private lastProgress = -Infinity;
   private stopping: Promise<void> | undefined;
@@ -116,6 +114,16 @@ export class Session {
       servedFromData: (p, range, answered) => this.emit({ type: 'block-hashes-served', peer: p.key, ...range, answered }),
     });
     this.now = options.now ?? (() => performance.now());
+    this.layers = new PieceLayers({
+      hashes: this.hashes,
+      now: this.now,
+      emit: (ev) => this.emit(ev),
+      released: () => {
+        for (const p of this.peers) this.requestMore(p);
+      },
+      stopping: () => !!this.stopping,
+      signal: this.abort.signal,
+    });
     this.rng = options.rng ?? Math.random;
     this.slots = new UploadSlots(new Choker<Peer>({ slots: options.uploadSlots ?? 4, rng: this.rng }), options.seedChoker ?? null);
     this.traffic = new Traffic(this.now, { download: options.downloadLimit, upload: options.uploadLimit });
@@ -266,28 +274,7 @@ export class Session {
   }
 
   stats(): SessionStats {
-    const now = this.now();
-    const downRate = this.traffic.downRate.rate(now);
-    const t = this.t;
-    const left = t ? t.wantedBytes - t.haveWantedBytes : 0;
-    return {
-      pieces: t?.meta.pieceCount ?? 0,
-      havePieces: t?.picker.completed ?? 0,
-      totalBytes: t?.wantedBytes ?? 0,
-      doneBytes: t?.haveWantedBytes ?? 0,
-      downloaded: this.traffic.downloaded,
-      uploaded: this.traffic.uploaded,
-      wasted: t?.assembler.wasted ?? 0,
-      downloadedWebSeed: this.webSeeds?.downloaded ?? 0,
-      downRate,
-      upRate: this.traffic.upRate.rate(now),
-      peers: this.peers.size,
-      seeds: this.peers.seeds(),
-      known: this.book.size,
-      webSeeds: this.webSeeds?.active ?? 0,
-      elapsedMs: now - this.startedAt,
-      etaMs: !t ? null : left === 0 ? 0 : downRate > 0 ? Math.round((left / downRate) * 1000) : null,
-    };
+    return sessionStats({ now: this.now(), startedAt: this.startedAt, torrent: this.t, peers: this.peers, traffic: this.traffic, webSeeds: this.webSeeds, known: this.book.size });
   }
 
   /**
@@ -366,12 +353,12 @@ export class Session {
       const t = this.t;
       if (t.v2 && !t.v2.complete && !this.startedComplete) {
         // A .torrent without `piece layers`: from peers, before any block for v2-only, alongside for a hybrid.
-        void this.fetchLayers(t.v2, { block: !t.meta.infoHash.v1 }).then((ok) => {
+        void this.layers.fetch(t.v2, { block: !t.meta.infoHash.v1 }).then((ok) => {
           if (ok) this.traffic.restartStallTimer();
         });
       }
       // A seed of such a .torrent hashes them from its data, to answer v2 peers' hash requests.
-      if (t.v2 && !t.v2.complete && this.startedComplete) this.layersFromData(t);
+      if (t.v2 && !t.v2.complete && this.startedComplete) this.layersFromData(t, t.v2);
       this.startWebSeeds(t);
       if (this.startedComplete) {
         this.completedAt = this.now();
@@ -430,9 +417,7 @@ export class Session {
       const v2 = setup.metainfo.infoHash.v2 ? v2TreesOf(setup.metainfo) : null;
       if (v2 && !v2.complete && this.v2Hash) {
         this.hashes.setTrees(v2);
-        this.metadataLayersWait = true;
-        const wait = this.opts.metadataLayersWaitMs ?? 0;
-        await this.fetchLayers(v2, { block: false, ...(wait > 0 ? { timeoutMs: wait } : {}) });
+        await this.layers.waitForMetadataOnly(v2, this.opts.metadataLayersWaitMs ?? 0);
         if (this.stopping) return;
       }
       this.doneReason = 'metadata';
@@ -450,9 +435,9 @@ export class Session {
       // A v2-only torrent from a magnet: its info dictionary has each file's root only; the piece
       // layers come from peers (BEP 52 hash requests) before any piece can be checked.
       this.hashes.setTrees(v2);
-      if (!setup.metainfo.infoHash.v1 && !(await this.fetchLayers(v2))) return;
+      if (!setup.metainfo.infoHash.v1 && !(await this.layers.fetch(v2))) return;
       // A hybrid's v1 hashes check its pieces meanwhile: its layers come alongside (to check by both, serve, save).
-      if (setup.metainfo.infoHash.v1) void this.fetchLayers(v2, { block: false });
+      if (setup.metainfo.infoHash.v1) void this.layers.fetch(v2, { block: false });
     }
     const t = this.buildTorrent(setup, v2);
     await this.prepareTorrent(t, this.abort.signal).catch((err) => {
@@ -478,38 +463,9 @@ export class Session {
     }
   }
 
-  /**
-   * Fetch the piece layers a v2-only torrent lacks (a magnet's, or a .torrent written without
-   * them) from peers; no block is requested meanwhile, since no piece of those files could be
-   * checked (and honest senders would be blamed). False when the session stopped first.
-   */
-  private async fetchLayers(v2: V2Trees, how: { block?: boolean; timeoutMs?: number } = {}): Promise<boolean> {
-    if (v2.complete) return true;
-    const block = how.block ?? true;
-    if (block) this.layersPending = true;
-    const since = this.now();
-    const signal = how.timeoutMs !== undefined ? AbortSignal.any([this.abort.signal, AbortSignal.timeout(how.timeoutMs)]) : this.abort.signal;
-    const fetched = await this.hashes.fetchLayers(signal).then(
-      () => true,
-      () => false,
-    );
-    if (block) this.layersPending = false;
-    if (!fetched || this.stopping) return false;
-    const layered = v2.trees.filter((tr) => tr?.layered);
-    this.emit({ type: 'piece-layers', files: layered.length, hashes: layered.reduce((n, tr) => n + tr!.pieceCount, 0), elapsedMs: Math.round(this.now() - since), from: 'peers' });
-    for (const p of this.peers) this.requestMore(p);
-    return true;
-  }
-
-  /** Piece layers a complete torrent lacks, hashed from its data (piece-layers.ts); `piece-layers` once all are known. */
-  private layersFromData(t: Torrent<Peer>): void {
-    const since = this.now();
-    void layersFromData(t.v2!, { have: (i) => t.picker.hasPiece(i), readPiece: (i) => t.store.readPiece(i) }, this.abort.signal).then(
-      (files) => {
-        if (files > 0 && t.v2!.complete && !this.stopping) this.emit({ type: 'piece-layers', files, hashes: t.v2!.trees.reduce((n, tr) => n + (tr?.layered ? tr.pieceCount : 0), 0), elapsedMs: Math.round(this.now() - since), from: 'data' });
-      },
-      (err: unknown) => this.emit({ type: 'warning', message: `cannot hash the piece layers from the data: ${err instanceof Error ? err.message : String(err)}`, code: isBtError(err) ? err.code : null }),
-    );
+  /** Piece layers a complete torrent lacks, hashed from its data (piece-layers.ts). */
+  private layersFromData(t: Torrent<Peer>, v2: V2Trees): void {
+    this.layers.fromData(v2, { have: (i) => t.picker.hasPiece(i), readPiece: (i) => t.store.readPiece(i) });
   }
 
   /** Web seeds (BEP 19) beside the peers, for a download that is not complete yet. */
@@ -614,7 +570,7 @@ export class Session {
     }
     t?.persistence.tick((err) => this.fail(err));
     const stall = this.opts.stallTimeoutMs ?? 60_000;
-    if (this.completedAt === null && !this.metadataLayersWait && stall > 0 && now - this.traffic.lastDataAt >= stall) {
+    if (this.completedAt === null && !this.layers.waiting && stall > 0 && now - this.traffic.lastDataAt >= stall) {
       this.fail(stallError(stall, { haveMetadata: !!t, known: this.book.size, connected: this.peers.size, downloaded: this.traffic.downloaded, webSeeds: this.webSeeds?.active ?? null }));
       return;
     }
@@ -623,13 +579,9 @@ export class Session {
 
   private checkSeedDone(now: number): void {
     if (this.completedAt === null || !this.opts.seed || !this.t) return;
-    const { ratio, timeMs } = this.opts.seed;
-    const wanted = this.t.wantedBytes;
-    if (ratio !== undefined && wanted > 0 && this.traffic.uploaded / wanted >= ratio) {
-      this.doneReason = 'seed-ratio';
-      void this.stop();
-    } else if (timeMs !== undefined && now - this.completedAt >= timeMs) {
-      this.doneReason = 'seed-time';
+    const reason = seedOnDone(this.opts.seed, { uploaded: this.traffic.uploaded, wanted: this.t.wantedBytes, now, completedAt: this.completedAt });
+    if (reason) {
+      this.doneReason = reason;
       void this.stop();
     }
   }
@@ -663,7 +615,7 @@ export class Session {
   }
 
   private requestMore(p: Peer): void {
-    if (this.t && !this.stopping && !this.layersPending) requestMore(this.t, p, this.now());
+    if (this.t && !this.stopping && !this.layers.blocking) requestMore(this.t, p, this.now());
   }
 
   // --- pieces ----------------------------------------------------------------------------------
@@ -691,7 +643,7 @@ export class Session {
   private onComplete(): void {
     this.completedAt = this.now();
     // Seeding on: the layers no peer sent (a hybrid fetched over v1) come from the data.
-    if (this.opts.seed && this.t?.v2 && !this.t.v2.complete) this.layersFromData(this.t);
+    if (this.opts.seed && this.t?.v2 && !this.t.v2.complete) this.layersFromData(this.t, this.t.v2);
     this.webSeeds?.stop();
     this.emit({ type: 'complete', ...this.stats() });
     if (!this.startedComplete) for (const s of this.sources) s.completed?.();

@@ -96,3 +96,13 @@ export class StopConditions {
     return times.length === 0 ? null : Math.max(0, Math.min(...times));
   }
 }
+
+/**
+ * A download that seeds on after completing (`download --seed`): why it stops now, if it does —
+ * the upload ratio reached, or the seeding time since completion over. Pure.
+ */
+export function seedOnDone(seed: { ratio?: number; timeMs?: number }, o: { uploaded: number; wanted: number; now: number; completedAt: number }): 'seed-ratio' | 'seed-time' | null {
+  if (seed.ratio !== undefined && o.wanted > 0 && o.uploaded / o.wanted >= seed.ratio) return 'seed-ratio';
+  if (seed.timeMs !== undefined && o.now - o.completedAt >= seed.timeMs) return 'seed-time';
+  return null;
+}

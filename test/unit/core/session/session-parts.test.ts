@@ -11,6 +11,7 @@ import { Choker } from '../../../../src/core/session/choker.js';
 import type { Peer } from '../../../../src/core/session/peer.js';
 import { PieceWaiters } from '../../../../src/core/session/piece-waiters.js';
 import { RateMeter } from '../../../../src/core/session/rate.js';
+import { sessionStats } from '../../../../src/core/session/stats.js';
 import { stallError } from '../../../../src/core/session/stop-conditions.js';
 import { Traffic } from '../../../../src/core/session/traffic.js';
 import { CHOKE_ROUND_MS, UploadSlots } from '../../../../src/core/session/upload-slots.js';
@@ -201,5 +202,29 @@ describe('addresses', () => {
     expect([...yourIp('127.0.0.9')!]).toEqual([127, 0, 0, 9]);
     expect(yourIp('::1')).toHaveLength(16);
     expect(yourIp('example.invalid')).toBeNull();
+  });
+});
+
+describe('sessionStats', () => {
+  const peers = { size: 3, seeds: () => 1 };
+  it('before the metadata: no pieces, no ETA; totals and peers from their parts', () => {
+    const traffic = new Traffic(() => 0, {});
+    traffic.received({ down: new RateMeter(0), up: new RateMeter(0), lastDataAt: 0 }, 500);
+    const s = sessionStats({ now: 2500, startedAt: 500, torrent: null, peers, traffic, webSeeds: null, known: 7 });
+    expect(s).toMatchObject({ pieces: 0, havePieces: 0, totalBytes: 0, doneBytes: 0, downloaded: 500, peers: 3, seeds: 1, known: 7, webSeeds: 0, elapsedMs: 2000, etaMs: null });
+  });
+
+  it('with a torrent: bytes left over the rate give the ETA; done gives 0; web-seed bytes apart', () => {
+    let now = 0;
+    const traffic = new Traffic(() => now, {});
+    const peer = { down: new RateMeter(0), up: new RateMeter(0), lastDataAt: 0 };
+    for (now = 0; now <= 4000; now += 250) traffic.received(peer, 250_000); // ~1 MB/s
+    const torrent = { meta: { pieceCount: 10 }, picker: { completed: 4 }, wantedBytes: 10_000_000, haveWantedBytes: 4_000_000, assembler: { wasted: 9 } } as unknown as Parameters<typeof sessionStats>[0]['torrent'];
+    const s = sessionStats({ now, startedAt: 0, torrent, peers, traffic, webSeeds: { downloaded: 123, active: 1 }, known: 0 });
+    expect(s).toMatchObject({ pieces: 10, havePieces: 4, totalBytes: 10_000_000, doneBytes: 4_000_000, wasted: 9, downloadedWebSeed: 123, webSeeds: 1 });
+    expect(s.downRate).toBeGreaterThan(0);
+    expect(s.etaMs).toBe(Math.round((6_000_000 / s.downRate) * 1000));
+    const done = sessionStats({ now, startedAt: 0, torrent: { ...torrent!, haveWantedBytes: 10_000_000 } as typeof torrent, peers, traffic, webSeeds: null, known: 0 });
+    expect(done.etaMs).toBe(0);
   });
 });

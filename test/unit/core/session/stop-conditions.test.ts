@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseUntil } from '../../../../src/commands/seed.js';
 import { BtError } from '../../../../src/core/errors.js';
-import { type StopCondition, StopConditions, describeCondition } from '../../../../src/core/session/stop-conditions.js';
+import { type StopCondition, StopConditions, describeCondition, seedOnDone } from '../../../../src/core/session/stop-conditions.js';
 
 const MiB = 1024 * 1024;
 
@@ -135,5 +135,19 @@ describe('StopConditions', () => {
     expect(s.timeLeft(0)).toBe(30_000);
     expect(s.timeLeft(10_000)).toBe(20_000);
     expect(s.timeLeft(45_000)).toBe(0);
+  });
+});
+
+describe('seedOnDone (download --seed)', () => {
+  const at = { uploaded: 0, wanted: 1000, now: 10_000, completedAt: 4_000 };
+  it('stops at the ratio, at the time since completion, or not at all', () => {
+    expect(seedOnDone({ ratio: 1.5 }, { ...at, uploaded: 1499 })).toBeNull();
+    expect(seedOnDone({ ratio: 1.5 }, { ...at, uploaded: 1500 })).toBe('seed-ratio');
+    expect(seedOnDone({ timeMs: 6_001 }, at)).toBeNull();
+    expect(seedOnDone({ timeMs: 6_000 }, at)).toBe('seed-time');
+    expect(seedOnDone({}, { ...at, uploaded: 1e9 })).toBeNull();
+    // A ratio of an empty selection is never reached (no division by zero); the time still counts.
+    expect(seedOnDone({ ratio: 0.5, timeMs: 1 }, { ...at, wanted: 0, uploaded: 10 })).toBe('seed-time');
+    expect(seedOnDone({ ratio: 0.5 }, { ...at, wanted: 0, uploaded: 10 })).toBeNull();
   });
 });

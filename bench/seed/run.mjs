@@ -29,7 +29,8 @@
 // Env:   BTKIT_BENCH_DIR (default /tmp/btkit-bench-seed; the data is kept between runs),
 //        ONLY=a|b, SWARM_MIB (256), LEECHERS (8), BTKIT_ARGS (extra `btkit seed` flags),
 //        BTKIT_COMPARE=LABEL=DIR[,…] (b: also run the btkit built in DIR, e.g. a worktree of an
-//        older commit, as `btkit@LABEL` in the same rounds),
+//        older commit, as `btkit@LABEL` in the same rounds; DIR may be this checkout, and
+//        SEED_ARGS_LABEL='--upload-slots 8' gives that one's seed extra flags),
 //        BENCH_TRACE=DIR (b: keep every leecher's output, one file per leecher and run),
 //        CPU_PROF=1 (the btkit seed writes a V8 CPU profile to $BTKIT_BENCH_DIR/prof).
 // Needs: python3-libtorrent, opentracker. Results go to bench/seed/results/seed-<time>.json.
@@ -59,8 +60,9 @@ function procUsage(pid) {
   }
 }
 
-async function startBtkitSeed(torrent, dataDir, runJs = run) {
-  const { node, extra } = btkitFlags(work);
+async function startBtkitSeed(torrent, dataDir, runJs = run, more = []) {
+  const { node, extra: given } = btkitFlags(work);
+  const extra = [...given, ...more];
   const port = await freePort();
   const { child, match } = await startUntil(process.execPath, [...node, runJs, 'seed', torrent, dataDir, '--port', String(port), '--host', '127.0.0.1', '--skip-verify', '--transport', 'tcp', ...extra], /seeding .* on 127\.0\.0\.1:(\d+)/, 60_000);
   return { child, port: Number(match[1]) };
@@ -168,10 +170,8 @@ if (only !== 'a') {
       } catch {
         continue;
       }
-      if (ev.type === 'peer-dropped' && ev.peer === `127.0.0.1:${seedPort}`) {
-        bytes += ev.downloaded;
-        known = true;
-      } else if (Array.isArray(ev.peer_log)) {
+      if (ev.type === 'done') known = true;
+      if (ev.type === 'peer-dropped' && ev.peer === `127.0.0.1:${seedPort}`) bytes += ev.downloaded; else if (Array.isArray(ev.peer_log)) {
         for (const p of ev.peer_log) if (p.addr === `127.0.0.1:${seedPort}`) bytes += p.downloaded;
         known = true;
       }
@@ -182,7 +182,8 @@ if (only !== 'a') {
     btTracker = (await startUntil(process.execPath, [run, 'tracker', '--host', '127.0.0.1', '--http-port', String(btPort), '--no-udp', '--allow', infoHash, '--interval', '5s', '--min-interval', '1s', '--quiet', '--stop-after', '60m'], /http\s+http:/, 30_000)).child;
     await inRounds(names, runs, outRoot, async (name, round) => {
       const btkit = builds[name];
-      const start = () => (btkit ? startBtkitSeed(tBt, dataDir, btkit) : startLtSeedMode(tOt, dataDir, ['--reannounce', '5']));
+      const seedArgs = (process.env[`SEED_ARGS_${name.replace(/^btkit@/, '')}`] ?? '').split(' ').filter(Boolean);
+      const start = () => (btkit ? startBtkitSeed(tBt, dataDir, btkit, seedArgs) : startLtSeedMode(tOt, dataDir, ['--reannounce', '5']));
       const measure = async (seed) => {
         const t0 = performance.now();
         const jobs = [];

@@ -158,25 +158,37 @@ if (only !== 'a') {
   const names = [...Object.keys(builds), 'libtorrent'];
   const results = Object.fromEntries(names.map((n) => [n, []]));
   const mib = (bytes) => bytes / 1024 / 1024;
-  /** MiB a leecher got from the peer on `seedPort`, from its output (btkit --json or lt_get --peer-log); NaN if unknown. */
-  const fromSeed = (output, seedPort) => {
+  /**
+   * MiB the leechers got from the seed on `seedPort`, from their outputs (btkit --json, lt_get
+   * --peer-log); NaN if an output says nothing. btkit: each connection's `downloaded` in
+   * `peer-dropped`, the seed known by the peer id it has where a leecher dialed it (the seed
+   * dials leechers too, from another port). libtorrent: the peer log's connections to the
+   * seed's port (a connection the seed dialed is not told apart: a lower bound).
+   */
+  const fromSeed = (outputs, seedPort) => {
+    const events = outputs.map((output) =>
+      output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l)];
+          } catch {
+            return [];
+          }
+        }),
+    );
+    const addr = `127.0.0.1:${seedPort}`;
+    const seedIds = new Set(events.flat().filter((ev) => ev.type === 'peer-connected' && ev.peer === addr).map((ev) => ev.peerId));
     let bytes = 0;
-    let known = false;
-    for (const line of output.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      let ev;
-      try {
-        ev = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      if (ev.type === 'done') known = true;
-      if (ev.type === 'peer-dropped' && ev.peer === `127.0.0.1:${seedPort}`) bytes += ev.downloaded; else if (Array.isArray(ev.peer_log)) {
-        for (const p of ev.peer_log) if (p.addr === `127.0.0.1:${seedPort}`) bytes += p.downloaded;
-        known = true;
+    for (const evs of events) {
+      if (!evs.some((ev) => ev.type === 'done' || Array.isArray(ev.peer_log))) return NaN;
+      for (const ev of evs) {
+        if (ev.type === 'peer-dropped' && (ev.peer === addr || seedIds.has(ev.peerId))) bytes += ev.downloaded;
+        else if (Array.isArray(ev.peer_log)) for (const p of ev.peer_log) if (p.addr === addr) bytes += p.downloaded;
       }
     }
-    return known ? mib(bytes) : NaN;
+    return mib(bytes);
   };
   try {
     btTracker = (await startUntil(process.execPath, [run, 'tracker', '--host', '127.0.0.1', '--http-port', String(btPort), '--no-udp', '--allow', infoHash, '--interval', '5s', '--min-interval', '1s', '--quiet', '--stop-after', '60m'], /http\s+http:/, 30_000)).child;
@@ -202,7 +214,7 @@ if (only !== 'a') {
         if (trace) rs.forEach((r, i) => writeFileSync(join(trace, `${name}-r${round + 1}-${i}.out`), r.output));
         const okCount = rs.filter((r, i) => r.code === 0 && identical(dataPath, join(outRoot, String(i), 'big.bin'))).length;
         const leechCpuS = rs.reduce((a, r) => a + r.cpu, 0);
-        const seedMiB = rs.reduce((a, r) => a + fromSeed(r.output, seed.port), 0);
+        const seedMiB = fromSeed(rs.map((r) => r.output), seed.port);
         const rec = {
           ok: okCount === leechers,
           okCount,

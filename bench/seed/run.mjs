@@ -1,30 +1,43 @@
 // bench/seed/run.mjs — `btkit seed` against a libtorrent seeder, on 127.0.0.1, in the same run,
 // alternating the order each round; medians of RUNS rounds (default 3).
 //
+// Every btkit runs with --transport tcp: the libtorrent peers here are TCP-only (lt_seed.py and
+// lt_get.py --tcp-only), and between btkit peers the default (`both`) would carry the swarm over
+// uTP, which is not what the libtorrent swarm is measured on (and costs btkit's leechers 2-3× the
+// CPU on loopback; see bench/README.md, 2026-12-02 swarm).
+//
 // (a) one leecher: a libtorrent leecher (test/lab/lt_get.py --tcp-only --peer, no tracker)
 //     downloads a SIZE_MIB MiB single-file torrent (default 1024, 1 MiB pieces) from
-//       btkit:      node bin/run.js seed T DATA --port P --host 127.0.0.1 --skip-verify
+//       btkit:      node bin/run.js seed T DATA --port P --host 127.0.0.1 --skip-verify --transport tcp
 //       libtorrent: lt_seed.py T DATA --tcp-only --no-tracker --seed-mode
 //     A fresh seeder per run. Reports the leecher's transfer time (lt_get's "seconds": torrent
 //     added → finished) and wall time, MB/s, the seeder's peak RSS (VmHWM from /proc/<pid>/status
 //     just before it is stopped) and CPU seconds (utime + stime from /proc/<pid>/stat).
 // (b) one seed, LEECHERS leechers (default 8) of a SWARM_MIB MiB torrent (default 256), all
 //     started at once, time until the last is complete:
-//       btkit:      btkit seed + LEECHERS × `btkit download`, through `btkit tracker`
-//       libtorrent: lt_seed.py + LEECHERS × lt_get.py --tcp-only, through opentracker
-//     Every copy is compared with the original.
+//       btkit:      btkit seed + LEECHERS × `btkit download --json`, through `btkit tracker`
+//       libtorrent: lt_seed.py + LEECHERS × lt_get.py --tcp-only --peer-log, through opentracker
+//     Every copy is compared with the original. Each leecher runs under /usr/bin/time (its CPU
+//     seconds and peak RSS); "swarm CPU" is the leechers' and the seed's together. "from seed" is
+//     how much of the 8 × SWARM_MIB the leechers got from the seed (btkit: each connection's
+//     `downloaded` in `peer-dropped`; libtorrent: lt_get's peer log), the rest they traded.
+//     "÷ lt" is the median over rounds of libtorrent's time ÷ btkit's in the same round.
 //
 // Before each run the previous output is deleted, `sync`ed, and 3 s pass.
 //
 // Usage: node bench/seed/run.mjs [RUNS] [SIZE_MIB]          (after `npm run build`)
 // Env:   BTKIT_BENCH_DIR (default /tmp/btkit-bench-seed; the data is kept between runs),
 //        ONLY=a|b, SWARM_MIB (256), LEECHERS (8), BTKIT_ARGS (extra `btkit seed` flags),
+//        BTKIT_COMPARE=LABEL=DIR[,…] (b: also run the btkit built in DIR, e.g. a worktree of an
+//        older commit, as `btkit@LABEL` in the same rounds; DIR may be this checkout, and
+//        SEED_ARGS_LABEL='--upload-slots 8' gives that one's seed extra flags),
+//        BENCH_TRACE=DIR (b: keep every leecher's output, one file per leecher and run),
 //        CPU_PROF=1 (the btkit seed writes a V8 CPU profile to $BTKIT_BENCH_DIR/prof).
 // Needs: python3-libtorrent, opentracker. Results go to bench/seed/results/seed-<time>.json.
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PY, btkitFlags, btkitRun as run, freePort, identical, inRounds, ltGetArgs, makeData, makeTorrent, median, requireTools, runChild, startLtSeed, startOpentracker, startUntil, stop, writeResults } from '../lib.mjs';
+import { PY, btkitFlags, btkitRun as run, freePort, identical, inRounds, ltGetArgs, makeData, makeTorrent, median, requireTools, runChild, startLtSeed, startOpentracker, startUntil, stop, timed, writeResults } from '../lib.mjs';
 
 const [runs = 3, sizeMiB = 1024] = process.argv.slice(2).map(Number);
 const swarmMiB = Number(process.env.SWARM_MIB ?? 256);
@@ -47,10 +60,11 @@ function procUsage(pid) {
   }
 }
 
-async function startBtkitSeed(torrent, dataDir) {
-  const { node, extra } = btkitFlags(work);
+async function startBtkitSeed(torrent, dataDir, runJs = run, more = []) {
+  const { node, extra: given } = btkitFlags(work);
+  const extra = [...given, ...more];
   const port = await freePort();
-  const { child, match } = await startUntil(process.execPath, [...node, run, 'seed', torrent, dataDir, '--port', String(port), '--host', '127.0.0.1', '--skip-verify', ...extra], /seeding .* on 127\.0\.0\.1:(\d+)/, 60_000);
+  const { child, match } = await startUntil(process.execPath, [...node, runJs, 'seed', torrent, dataDir, '--port', String(port), '--host', '127.0.0.1', '--skip-verify', '--transport', 'tcp', ...extra], /seeding .* on 127\.0\.0\.1:(\d+)/, 60_000);
   return { child, port: Number(match[1]) };
 }
 /** lt_seed.py with --seed-mode: it trusts the data as btkit's --skip-verify does. */
@@ -136,12 +150,52 @@ if (only !== 'a') {
   opentracker.allow(infoHash);
   let btTracker = null;
   const outRoot = join(work, 'swarm-out');
-  const names = ['btkit', 'libtorrent'];
+  const trace = process.env.BENCH_TRACE ?? '';
+  if (trace) mkdirSync(trace, { recursive: true });
+  const compare = (process.env.BTKIT_COMPARE ?? '').split(',').filter(Boolean).map((x) => x.split('='));
+  /** The btkit builds in the rounds: this checkout's, then any BTKIT_COMPARE ones. */
+  const builds = { btkit: run, ...Object.fromEntries(compare.map(([label, dir]) => [`btkit@${label}`, join(dir, 'bin', 'run.js')])) };
+  const names = [...Object.keys(builds), 'libtorrent'];
   const results = Object.fromEntries(names.map((n) => [n, []]));
+  const mib = (bytes) => bytes / 1024 / 1024;
+  /**
+   * MiB the leechers got from the seed on `seedPort`, from their outputs (btkit --json, lt_get
+   * --peer-log); NaN if an output says nothing. btkit: each connection's `downloaded` in
+   * `peer-dropped`, the seed known by the peer id it has where a leecher dialed it (the seed
+   * dials leechers too, from another port). libtorrent: the peer log's connections to the
+   * seed's port (a connection the seed dialed is not told apart: a lower bound).
+   */
+  const fromSeed = (outputs, seedPort) => {
+    const events = outputs.map((output) =>
+      output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l)];
+          } catch {
+            return [];
+          }
+        }),
+    );
+    const addr = `127.0.0.1:${seedPort}`;
+    const seedIds = new Set(events.flat().filter((ev) => ev.type === 'peer-connected' && ev.peer === addr).map((ev) => ev.peerId));
+    let bytes = 0;
+    for (const evs of events) {
+      if (!evs.some((ev) => ev.type === 'done' || Array.isArray(ev.peer_log))) return NaN;
+      for (const ev of evs) {
+        if (ev.type === 'peer-dropped' && (ev.peer === addr || seedIds.has(ev.peerId))) bytes += ev.downloaded;
+        else if (Array.isArray(ev.peer_log)) for (const p of ev.peer_log) if (p.addr === addr) bytes += p.downloaded;
+      }
+    }
+    return mib(bytes);
+  };
   try {
     btTracker = (await startUntil(process.execPath, [run, 'tracker', '--host', '127.0.0.1', '--http-port', String(btPort), '--no-udp', '--allow', infoHash, '--interval', '5s', '--min-interval', '1s', '--quiet', '--stop-after', '60m'], /http\s+http:/, 30_000)).child;
     await inRounds(names, runs, outRoot, async (name, round) => {
-      const start = () => (name === 'btkit' ? startBtkitSeed(tBt, dataDir) : startLtSeedMode(tOt, dataDir, ['--reannounce', '5']));
+      const btkit = builds[name];
+      const seedArgs = (process.env[`SEED_ARGS_${name.replace(/^btkit@/, '')}`] ?? '').split(' ').filter(Boolean);
+      const start = () => (btkit ? startBtkitSeed(tBt, dataDir, btkit, seedArgs) : startLtSeedMode(tOt, dataDir, ['--reannounce', '5']));
       const measure = async (seed) => {
         const t0 = performance.now();
         const jobs = [];
@@ -149,17 +203,37 @@ if (only !== 'a') {
           const out = join(outRoot, String(i));
           const port = await freePort();
           jobs.push(
-            name === 'btkit'
-              ? runChild(process.execPath, [run, 'download', tBt, '-o', out, '--port', String(port), '--bind', '127.0.0.1', '--quiet'], 600_000)
-              : runChild(PY, ltGetArgs(tOt, out, port, ['--timeout', '580'])),
+            btkit
+              ? timed(process.execPath, [btkit, 'download', tBt, '-o', out, '--port', String(port), '--bind', '127.0.0.1', '--transport', 'tcp', '--json'], 600_000)
+              : timed(PY, ltGetArgs(tOt, out, port, ['--timeout', '580', '--peer-log']), 600_000),
           );
         }
         const rs = await Promise.all(jobs);
         const total = (performance.now() - t0) / 1000;
         const usage = procUsage(seed.child.pid);
+        if (trace) rs.forEach((r, i) => writeFileSync(join(trace, `${name}-r${round + 1}-${i}.out`), r.output));
         const okCount = rs.filter((r, i) => r.code === 0 && identical(dataPath, join(outRoot, String(i), 'big.bin'))).length;
-        const rec = { ok: okCount === leechers, okCount, totalS: total, slowestS: Math.max(...rs.map((r) => r.wall)), fastestS: Math.min(...rs.map((r) => r.wall)), seedRssMiB: usage.rssMiB, seedCpuS: usage.cpu, failures: rs.filter((r) => r.code !== 0).map((r) => r.output.slice(-800)) };
-        console.error(`(b) round ${round + 1} ${name.padEnd(10)} all ${leechers} done in ${total.toFixed(2)} s (first ${rec.fastestS.toFixed(2)} s)  ${okCount}/${leechers} ok  seed RSS ${usage.rssMiB.toFixed(0)} MiB  CPU ${usage.cpu.toFixed(2)} s`);
+        const leechCpuS = rs.reduce((a, r) => a + r.cpu, 0);
+        const seedMiB = fromSeed(rs.map((r) => r.output), seed.port);
+        const rec = {
+          ok: okCount === leechers,
+          okCount,
+          totalS: total,
+          slowestS: Math.max(...rs.map((r) => r.wall)),
+          fastestS: Math.min(...rs.map((r) => r.wall)),
+          leechCpuS,
+          leechCpuEachS: rs.map((r) => r.cpu),
+          leechRssMiB: Math.max(...rs.map((r) => r.rssKiB / 1024)),
+          fromSeedMiB: seedMiB,
+          seedRssMiB: usage.rssMiB,
+          seedCpuS: usage.cpu,
+          load1: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+          failures: rs.filter((r) => r.code !== 0).map((r) => r.output.slice(-800)),
+        };
+        console.error(
+          `(b) round ${round + 1} ${name.padEnd(12)} all ${leechers} done in ${total.toFixed(2)} s (first ${rec.fastestS.toFixed(2)} s)  ${okCount}/${leechers} ok  ` +
+            `leechers CPU ${leechCpuS.toFixed(2)} s  seed CPU ${usage.cpu.toFixed(2)} s  from seed ${seedMiB.toFixed(0)} MiB  seed RSS ${usage.rssMiB.toFixed(0)} MiB  load ${rec.load1}`,
+        );
         return rec;
       };
       results[name].push(await withSeed('b', name, round, start, measure));
@@ -169,21 +243,46 @@ if (only !== 'a') {
     opentracker.stop();
     rmSync(outRoot, { recursive: true, force: true });
   }
+  // Per round: libtorrent's time ÷ each btkit's (the same round, so the same load).
+  const perRound = Object.fromEntries(
+    Object.keys(builds).map((n) => [n, results[n].map((r, i) => (r.ok && results.libtorrent[i]?.ok ? results.libtorrent[i].totalS / r.totalS : NaN))]),
+  );
   const summary = Object.fromEntries(
     names.map((n) => {
       const rs = results[n].filter((r) => r.ok);
-      return [n, { runs: results[n].length, ok: rs.length, totalS: median(rs.map((r) => r.totalS)), fastestS: median(rs.map((r) => r.fastestS)), aggregateMBps: median(rs.map((r) => (leechers * size) / 1e6 / r.totalS)), seedPeakRssMiB: median(rs.map((r) => r.seedRssMiB)), seedCpuS: median(rs.map((r) => r.seedCpuS)) }];
+      return [
+        n,
+        {
+          runs: results[n].length,
+          ok: rs.length,
+          totalS: median(rs.map((r) => r.totalS)),
+          fastestS: median(rs.map((r) => r.fastestS)),
+          aggregateMBps: median(rs.map((r) => (leechers * size) / 1e6 / r.totalS)),
+          leechCpuS: median(rs.map((r) => r.leechCpuS)),
+          swarmCpuS: median(rs.map((r) => r.leechCpuS + r.seedCpuS)),
+          fromSeedMiB: median(rs.map((r) => r.fromSeedMiB)),
+          leechPeakRssMiB: median(rs.map((r) => r.leechRssMiB)),
+          seedPeakRssMiB: median(rs.map((r) => r.seedRssMiB)),
+          seedCpuS: median(rs.map((r) => r.seedCpuS)),
+          load1: median(rs.map((r) => r.load1)),
+          ltOverThis: perRound[n] ? median(perRound[n]) : NaN,
+        },
+      ];
     }),
   );
-  resultsAll.swarm = { summary, results };
+  resultsAll.swarm = { summary, perRound, compare: Object.fromEntries(compare), results };
   report.push('');
   report.push(`(b) 1 seed → ${leechers} leechers, ${swarmMiB} MiB, through a tracker, medians of ${runs}:`);
-  report.push(`${'swarm'.padEnd(11)}${'all done s'.padStart(11)}${'first s'.padStart(9)}${'agg MB/s'.padStart(10)}${'seed RSS MiB'.padStart(14)}${'seed CPU s'.padStart(12)}`);
+  report.push(
+    `${'swarm'.padEnd(13)}${'all done s'.padStart(11)}${'first s'.padStart(9)}${'agg MB/s'.padStart(10)}${'leech CPU s'.padStart(13)}${'seed CPU s'.padStart(12)}${'from seed MiB'.padStart(15)}${'leech RSS'.padStart(11)}${'seed RSS'.padStart(10)}${'÷ lt'.padStart(7)}${'load'.padStart(7)}`,
+  );
   for (const n of names) {
     const s = summary[n];
-    report.push(`${n.padEnd(11)}${s.totalS.toFixed(2).padStart(11)}${s.fastestS.toFixed(2).padStart(9)}${s.aggregateMBps.toFixed(0).padStart(10)}${s.seedPeakRssMiB.toFixed(0).padStart(14)}${s.seedCpuS.toFixed(2).padStart(12)}   (${s.ok}/${s.runs} ok)`);
+    report.push(
+      `${n.padEnd(13)}${s.totalS.toFixed(2).padStart(11)}${s.fastestS.toFixed(2).padStart(9)}${s.aggregateMBps.toFixed(0).padStart(10)}${s.leechCpuS.toFixed(2).padStart(13)}${s.seedCpuS.toFixed(2).padStart(12)}${s.fromSeedMiB.toFixed(0).padStart(15)}${s.leechPeakRssMiB.toFixed(0).padStart(11)}${s.seedPeakRssMiB.toFixed(0).padStart(10)}${(n === 'libtorrent' ? '' : s.ltOverThis.toFixed(2)).padStart(7)}${s.load1.toFixed(1).padStart(7)}   (${s.ok}/${s.runs} ok)`,
+    );
   }
-  report.push(`libtorrent / btkit time to all-complete: ${(summary.libtorrent.totalS / summary.btkit.totalS).toFixed(2)}`);
+  report.push(`÷ lt: the median over rounds of libtorrent's all-done time ÷ that swarm's, same round (≥ 1.0: as fast as libtorrent or faster)`);
 }
 
 console.log(`\n${report.join('\n')}`);

@@ -24,6 +24,7 @@ import { parseTorrent } from '../metainfo/parse.js';
 import { buildTorrentFile } from '../metainfo/torrent-file.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { FileStore } from '../storage/file-store.js';
+import { ReadCache } from '../storage/read-cache.js';
 import { TrackerClient, TrackerTiers } from '../tracker/index.js';
 import { type TransportMode, closeTransports, createTransports } from '../transport/dual.js';
 import type { Endpoint } from '../transport/types.js';
@@ -102,6 +103,12 @@ export interface DownloadOptions {
 }
 
 /**
+ * The read cache in front of a download's files, for what it uploads: about the pieces of the
+ * last second or two of a fast swarm (its memory is used only once a peer asks for a block).
+ */
+const DOWNLOAD_CACHE_BYTES = 16 * 1024 * 1024;
+
+/**
  * What the job says beyond the session's events. `torrent-saved`'s `pieceLayers` (a v2 or hybrid
  * torrent only): whether the file holds every piece layer (BEP 52), which a magnet's info
  * dictionary lacks and peers send by hash requests; a download that learns them later writes the
@@ -173,7 +180,11 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
         throw fromSystemError(err, outDir);
       }
     }
-    return { metainfo: m, store, selection, ...(resumePath ? { resumePath } : {}) };
+    // Uploads go through a read cache that keeps the pieces written last: in a swarm they are what
+    // the other leechers ask for (see ReadCache's keepWritten), and a block read from disk per
+    // request, awaited one at a time, held a leecher's upload to a trickle (bench/seed (b)).
+    const cached = new ReadCache(store, m, { maxBytes: DOWNLOAD_CACHE_BYTES, keepWritten: true });
+    return { metainfo: m, store: cached, selection, ...(resumePath ? { resumePath } : {}) };
   };
 
   const initial = meta ? await setUp(meta) : null;

@@ -10,7 +10,7 @@
 import { BtError } from '../errors.js';
 import type { ExtendedHandshakeInit } from '../extension/handshake.js';
 import { Bitfield } from '../pieces/bitfield.js';
-import { DEFAULT_REQQ, pipelineDepth } from '../pieces/blocks.js';
+import { DEFAULT_REQQ, ENDGAME_PEER_BATCH, pipelineDepth } from '../pieces/blocks.js';
 import type { PeerPieces } from '../pieces/picker.js';
 import { allowedFastSet } from '../wire/allowed-fast.js';
 import type { Message } from '../wire/messages.js';
@@ -213,6 +213,7 @@ export function requestMore(t: Torrent<Peer>, p: Peer, now: number): void {
   if (room <= 0 || (outstanding > 0 && room < Math.max(2, depth >> 3))) return;
   const requests = t.assembler.request(p, p.pieces, room, {
     now,
+    endgameBatch: ENDGAME_PEER_BATCH,
     canRequest: (i) => st.canRequest(i) && !p.rejected.has(i) && t.assembler.mayRequest(i, p),
   });
   for (const r of requests) p.wire.send({ type: 'request', index: r.index, begin: r.begin, length: r.length });

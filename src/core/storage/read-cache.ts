@@ -8,7 +8,10 @@
  * `maxBytes`. Concurrent misses on the same chunk share one read.
  *
  * Writes pass through and drop the chunks of the piece written, so a downloader that also
- * uploads never serves stale bytes.
+ * uploads never serves stale bytes. With `keepWritten` (a downloader's cache) the piece just
+ * written is then kept, copied, once the cache has served any block: in a swarm the piece a
+ * leecher announced last is the one its peers ask for next (it is rare: few have it yet), so it
+ * goes out of memory instead of back off the disk; a download nobody asks anything of copies nothing.
  */
 import type { Bitfield } from '../pieces/bitfield.js';
 import { pieceSize } from '../pieces/geometry.js';
@@ -19,6 +22,8 @@ export interface ReadCacheOptions {
   maxBytes?: number;
   /** Chunk size (a multiple of 16 KiB works best: blocks then never straddle chunks). Default 1 MiB. */
   chunkBytes?: number;
+  /** Keep a copy of each piece written, once a block has been read through the cache. Default false. */
+  keepWritten?: boolean;
 }
 
 export interface ReadCacheStats {
@@ -65,6 +70,9 @@ export class ReadCache implements PieceStore {
    */
   private readonly spare: Buffer[] = [];
   private bytes = 0;
+  private readonly keepWritten: boolean;
+  /** A block was asked for: from now on written pieces are kept (with `keepWritten`). */
+  private serving = false;
   readonly stats: ReadCacheStats = { hits: 0, misses: 0, bytesRead: 0 };
 
   constructor(
@@ -75,6 +83,7 @@ export class ReadCache implements PieceStore {
     this.pieceCount = store.pieceCount;
     this.maxBytes = Math.max(0, options.maxBytes ?? 32 * 1024 * 1024);
     this.chunkBytes = Math.max(16 * 1024, Math.min(options.chunkBytes ?? 1024 * 1024, geometry.pieceLength));
+    this.keepWritten = options.keepWritten ?? false;
   }
 
   private chunksPerPiece(): number {
@@ -83,6 +92,7 @@ export class ReadCache implements PieceStore {
 
   /** The block's bytes; they stay valid for as long as the caller keeps them. */
   async read(index: number, begin: number, length: number): Promise<Uint8Array> {
+    this.serving = true;
     const at = this.locate(index, begin, length);
     if (!at) {
       this.stats.bytesRead += length;
@@ -99,6 +109,7 @@ export class ReadCache implements PieceStore {
    * upload path, which releases a block once its socket write is done.
    */
   async lease(index: number, begin: number, length: number): Promise<BlockLease> {
+    this.serving = true;
     const at = this.locate(index, begin, length);
     if (!at) {
       this.stats.bytesRead += length;
@@ -231,6 +242,23 @@ export class ReadCache implements PieceStore {
     } finally {
       // Again once written: a chunk read while the write ran holds the old (or torn) bytes.
       for (let c = 0; c < per; c++) this.drop(index * per + c);
+    }
+    if (this.keepWritten && this.serving) this.keep(index, data);
+  }
+
+  /** Piece `index`'s bytes, just written, as cached chunks (copies: the caller reuses `data`). */
+  private keep(index: number, data: Uint8Array): void {
+    const per = this.chunksPerPiece();
+    for (let c = 0; c < per; c++) {
+      const chunkStart = c * this.chunkBytes;
+      const size = Math.min(this.chunkBytes, data.length - chunkStart);
+      if (size <= 0 || size > this.maxBytes) return;
+      const buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes);
+      buffer.set(data.subarray(chunkStart, chunkStart + size));
+      const chunk: Chunk = { bytes: Promise.resolve(buffer.subarray(0, size)), size, buffer, loaded: true, cached: true, leases: 0, pinned: false };
+      this.chunks.set(index * per + c, chunk);
+      this.bytes += size;
+      this.evict();
     }
   }
 

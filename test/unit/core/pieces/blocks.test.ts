@@ -166,6 +166,49 @@ describe('endgame', () => {
   });
 });
 
+describe('endgame with endgameBatch (peer connections)', () => {
+  // Two pieces of 8 blocks; peer a holds every block (its pipeline), then b comes for more.
+  const inEndgame = () => {
+    const t = setup(2 * 128 * KiB, 128 * KiB);
+    expect(t.s.request('a', 'all', 16)).toHaveLength(16);
+    expect(t.s.endgame).toBe(true);
+    return t;
+  };
+
+  it('a peer with requests of its own outstanding gets no duplicates, however much room it has', () => {
+    const { s } = inEndgame();
+    expect(refs(s.request('b', 'all', 1, { endgameBatch: 4 }))).toEqual(['0:0']);
+    // b now waits on a block of its own: it asks for no copies of a's other blocks meanwhile.
+    expect(s.request('b', 'all', 100, { endgameBatch: 4 })).toEqual([]);
+    expect(s.outstandingCount('b')).toBe(1);
+  });
+
+  it('an idle peer gets at most endgameBatch duplicates, the least duplicated first; more once they are answered', () => {
+    const { s } = inEndgame();
+    expect(refs(s.request('b', 'all', 100, { endgameBatch: 4 }))).toEqual(['0:0', '0:1', '0:2', '0:3']);
+    expect(refs(s.request('c', 'all', 100, { endgameBatch: 4 }))).toEqual(['0:4', '0:5', '0:6', '0:7']);
+    // b's copies arrive first: a's requests for those blocks are cancelled.
+    for (let b = 0; b < 4; b++) expect(s.received('b', 0, b * 16 * KiB, 16 * KiB).cancels).toEqual([{ peer: 'a', request: { index: 0, begin: b * 16 * KiB, length: 16 * KiB } }]);
+    expect(s.outstandingCount('b')).toBe(0);
+    expect(refs(s.request('b', 'all', 100, { endgameBatch: 4 }))).toEqual(['1:0', '1:1', '1:2', '1:3']);
+  });
+
+  it('without endgameBatch (a web seed run) the whole room is filled with duplicates, as before', () => {
+    const { s } = inEndgame();
+    expect(s.request('b', 'all', 1)).toHaveLength(1);
+    expect(s.request('b', 'all', 100)).toHaveLength(15);
+  });
+
+  it('fresh blocks are still taken whole: the batch limits duplicates only', () => {
+    const { s } = setup(2 * 128 * KiB, 128 * KiB);
+    expect(s.request('a', 'all', 12, { endgameBatch: 4 })).toHaveLength(12);
+    expect(s.endgame).toBe(false);
+    // 4 fresh blocks remain: b takes them, and no duplicates in the same call (it has requests of its own now).
+    expect(refs(s.request('b', 'all', 100, { endgameBatch: 4 }))).toEqual(['1:4', '1:5', '1:6', '1:7']);
+    expect(s.endgame).toBe(true);
+  });
+});
+
 describe('bad data', () => {
   it('names the contributors of a failed piece and makes its blocks requestable again', () => {
     const { s, picker } = setup(48 * KiB, 48 * KiB);

@@ -284,6 +284,75 @@ describe('ReadCache', () => {
     same(await cache.read(0, 0, 16 * KiB), expected(pieceLength, 0, 0, 16 * KiB, 1));
   });
 
+  describe('keepWritten (a downloader that uploads)', () => {
+    const pieceLength = 64 * KiB;
+    /** Piece bytes as the store holds them after one write (generation 1). */
+    const written = (i: number) => expected(pieceLength, i, 0, pieceLength, 1);
+
+    it('once a block was served, a written piece is kept: its blocks come from memory, not the store', async () => {
+      const { store, cache } = setup(pieceLength, 4 * pieceLength, { chunkBytes: 16 * KiB, keepWritten: true });
+      await cache.read(3, 0, 16 * KiB);
+      const reads = store.reads.length;
+      const data = written(0);
+      await cache.writePiece(0, data);
+      // The caller reuses its buffer at once (the assembler recycles piece buffers): the cache kept a copy.
+      data.fill(0xee);
+      for (const b of [0, 16, 32, 48]) {
+        const lease = await cache.lease(0, b * KiB, 16 * KiB);
+        same(lease.data, expected(pieceLength, 0, b * KiB, 16 * KiB, 1));
+        lease.release();
+      }
+      expect(store.reads.length).toBe(reads);
+      expect(cache.stats.hits).toBe(4);
+    });
+
+    it('keeps nothing while no block has been asked for (a download nobody uploads from)', async () => {
+      const { store, cache } = setup(pieceLength, 4 * pieceLength, { chunkBytes: 16 * KiB, keepWritten: true });
+      await cache.writePiece(0, written(0));
+      same(await cache.read(0, 0, 16 * KiB), expected(pieceLength, 0, 0, 16 * KiB, 1));
+      expect(store.reads).toEqual([[0, 0, 16 * KiB]]);
+    });
+
+    it('without keepWritten a written piece is read back from the store', async () => {
+      const { store, cache } = setup(pieceLength, 4 * pieceLength, { chunkBytes: 16 * KiB });
+      await cache.read(3, 0, 16 * KiB);
+      await cache.writePiece(0, written(0));
+      await cache.read(0, 0, 16 * KiB);
+      expect(store.reads).toEqual([
+        [3, 0, 16 * KiB],
+        [0, 0, 16 * KiB],
+      ]);
+    });
+
+    it('kept pieces stay within maxBytes: the oldest leave first, the short last piece fits', async () => {
+      const total = 3 * pieceLength + 10 * KiB;
+      const { store, cache } = setup(pieceLength, total, { maxBytes: 2 * pieceLength, keepWritten: true });
+      await cache.read(1, 0, 16 * KiB);
+      for (const i of [0, 1, 2]) await cache.writePiece(i, written(i));
+      const last = expected(pieceLength, 3, 0, 10 * KiB, 1);
+      await cache.writePiece(3, last);
+      const before = store.reads.length;
+      // Pieces 2 and 3 (64 KiB + 10 KiB) fit; 0 and 1 were evicted and come from the store.
+      same(await cache.read(2, 16 * KiB, 16 * KiB), expected(pieceLength, 2, 16 * KiB, 16 * KiB, 1));
+      same(await cache.read(3, 0, 10 * KiB), last);
+      expect(store.reads.length).toBe(before);
+      same(await cache.read(0, 0, 16 * KiB), expected(pieceLength, 0, 0, 16 * KiB, 1));
+      expect(store.reads.length).toBe(before + 1);
+    });
+
+    it('a piece whose write failed is not kept', async () => {
+      const { store, cache } = setup(pieceLength, 4 * pieceLength, { chunkBytes: 16 * KiB, keepWritten: true });
+      await cache.read(3, 0, 16 * KiB);
+      store.writePiece = async () => {
+        throw new BtError('IO_ENOSPC', 'io', 'no space left on device');
+      };
+      await expect(cache.writePiece(0, written(0))).rejects.toMatchObject({ code: 'IO_ENOSPC' });
+      const reads = store.reads.length;
+      await cache.read(0, 0, 16 * KiB);
+      expect(store.reads.length).toBe(reads + 1);
+    });
+  });
+
   describe('reusing chunk memory', () => {
     // One 64 KiB chunk per piece, room for two in the cache.
     const pieceLength = 64 * KiB;

@@ -619,7 +619,10 @@ export class Session {
         onExtendedHandshake: (h) => {
           if (h.reqq) peer.reqq = Math.min(h.reqq, 4096);
           if (h.v) peer.client = h.v.slice(0, 64);
-          if (h.p) peer.listenPort = h.p;
+          if (h.p) {
+            peer.listenPort = h.p;
+            this.connections.listensAt(wire.conn, h.p);
+          }
         },
         onChunkEnd: () => this.requestMore(peer),
         beforeRead: () => this.traffic.beforeRead(this.t?.assembler.backpressure(), this.abort.signal),

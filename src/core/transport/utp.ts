@@ -46,6 +46,7 @@ import type UTP from 'utp-native';
 import type { UtpConnection, UtpSocket } from 'utp-native';
 import { BtError, abortError } from '../errors.js';
 import { AcceptQueue } from './accept-queue.js';
+import { DrainWaiters, ReceiveQueue } from './receive-queue.js';
 import type { Connection, DialOptions, Endpoint, Listener, ListenOptions, RemoteEndpoint, Transport } from './types.js';
 
 export interface UtpOptions {
@@ -105,14 +106,9 @@ export class UtpConnectionWrapper implements Connection {
   readonly remote: RemoteEndpoint;
   readonly local: Endpoint;
   readonly closed: Promise<void>;
-  private readonly queue: Uint8Array[] = [];
-  private queuedBytes = 0;
-  private ended = false;
+  private readonly rx = new ReceiveQueue();
+  private readonly drainWaiters = new DrainWaiters();
   private isClosed = false;
-  private error: BtError | undefined;
-  private wake: (() => void) | undefined;
-  private readonly drainWaiters = new Set<() => void>();
-  private iterated = false;
   private readonly writeHighWater: number;
   private readonly writeLowWater: number;
   private readonly outQueue: { data: Uint8Array; onWritten: (() => void) | undefined }[] = [];
@@ -147,56 +143,37 @@ export class UtpConnectionWrapper implements Connection {
     const what = fmt(this.remote.host, this.remote.port);
     const maxQueued = options.maxQueuedBytes ?? DEFAULTS.maxQueuedBytes;
     stream.on('data', (chunk: Buffer) => {
-      if (this.error) return;
-      this.queuedBytes += chunk.length;
-      if (this.queuedBytes > maxQueued) {
+      if (this.rx.error) return;
+      if (this.rx.bytes + chunk.length > maxQueued) {
         // What is queued goes with the connection: memory stays bounded.
-        this.queue.length = 0;
-        this.queuedBytes = 0;
-        this.error = new BtError('UTP_RECEIVE_OVERFLOW', 'network', `${what}: more than ${maxQueued} bytes received and not read (uTP has no read backpressure)`);
+        this.rx.clear();
+        this.rx.fail(new BtError('UTP_RECEIVE_OVERFLOW', 'network', `${what}: more than ${maxQueued} bytes received and not read (uTP has no read backpressure)`));
         stream.destroy();
-        this.notify();
-        this.notifyDrain();
+        this.drainWaiters.notify();
         return;
       }
-      this.queue.push(chunk);
-      this.notify();
+      this.rx.push(chunk);
     });
-    stream.on('end', () => {
-      this.ended = true;
-      this.notify();
-    });
+    stream.on('end', () => this.rx.end());
     stream.on('error', (err: unknown) => {
-      this.error ??= fromUtpError(err, what);
-      this.notify();
-      this.notifyDrain();
+      this.rx.fail(fromUtpError(err, what));
+      this.drainWaiters.notify();
     });
-    stream.on('drain', () => this.notifyDrain());
+    stream.on('drain', () => this.drainWaiters.notify());
     this.closed = new Promise<void>((resolve) => {
       stream.once('close', () => {
         this.isClosed = true;
-        this.ended = true;
+        this.rx.end();
         this.dropOut();
         for (const done of [...this.handed]) done();
-        this.notify();
-        this.notifyDrain();
+        this.drainWaiters.notify();
         resolve();
       });
     });
   }
 
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  private notifyDrain(): void {
-    for (const w of [...this.drainWaiters]) w();
-  }
-
   private get gone(): boolean {
-    return this.isClosed || this.stream.destroyed || this.error !== undefined;
+    return this.isClosed || this.stream.destroyed || this.rx.error !== undefined;
   }
 
   get bufferedAmount(): number {
@@ -222,7 +199,7 @@ export class UtpConnectionWrapper implements Connection {
       const done = () => {
         if (!this.handed.delete(done)) return;
         w.onWritten?.();
-        if (this.drainWaiters.size > 0) this.notifyDrain();
+        if (this.drainWaiters.size > 0) this.drainWaiters.notify();
         // libutp took bytes because acks opened its window: a finer clock than the 1 ms timer.
         if (this.outQueue.length > 0) queueMicrotask(() => this.pump());
       };
@@ -252,20 +229,8 @@ export class UtpConnectionWrapper implements Connection {
     for (const w of q) w.onWritten?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    if (this.iterated) throw new BtError('TRANSPORT_ITERATED', 'internal', 'a connection can be iterated once');
-    this.iterated = true;
-    for (;;) {
-      const chunk = this.queue.shift();
-      if (chunk !== undefined) {
-        this.queuedBytes -= chunk.length;
-        yield chunk;
-        continue;
-      }
-      if (this.error) throw this.error;
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.rx.read();
   }
 
   write(data: Uint8Array, onWritten?: () => void): boolean {
@@ -296,31 +261,11 @@ export class UtpConnectionWrapper implements Connection {
   }
 
   drained(options: { signal?: AbortSignal } = {}): Promise<void> {
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(abortError(signal));
-    if (this.bufferedAmount <= this.writeLowWater && !this.gone) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (this.gone) {
-          done();
-          reject(this.error ?? new BtError('NET_CLOSED', 'network', `connection to ${fmt(this.remote.host, this.remote.port)} closed`));
-        } else if (this.bufferedAmount <= this.writeLowWater) {
-          done();
-          resolve();
-        }
-      };
-      const onAbort = () => {
-        done();
-        reject(abortError(signal));
-      };
-      const done = () => {
-        this.drainWaiters.delete(check);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      this.drainWaiters.add(check);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      check();
-    });
+    return this.drainWaiters.wait(
+      () => this.bufferedAmount <= this.writeLowWater,
+      () => (this.gone ? (this.rx.error ?? new BtError('NET_CLOSED', 'network', `connection to ${fmt(this.remote.host, this.remote.port)} closed`)) : null),
+      options.signal,
+    );
   }
 
   end(): Promise<void> {
@@ -340,13 +285,12 @@ export class UtpConnectionWrapper implements Connection {
   }
 
   close(error?: Error): void {
-    if (error && !this.error) this.error = error instanceof BtError ? error : fromUtpError(error, fmt(this.remote.host, this.remote.port));
-    if (!error) this.queue.length = 0;
-    this.ended = true;
+    if (error) this.rx.fail(error instanceof BtError ? error : fromUtpError(error, fmt(this.remote.host, this.remote.port)));
+    else this.rx.clear();
+    this.rx.end();
     if (!this.stream.destroyed) this.stream.destroy();
     this.dropOut();
-    this.notify();
-    this.notifyDrain();
+    this.drainWaiters.notify();
   }
 }
 

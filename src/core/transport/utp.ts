@@ -182,7 +182,11 @@ export class UtpConnectionWrapper implements Connection {
     return this.stream.writableLength + this.outBytes;
   }
 
-  /** Hand queued writes to libutp as the token bucket allows; the rest waits for the timer or the next ack. */
+  /**
+   * Hand queued writes to libutp as the token bucket allows; the rest waits for the timer or the
+   * next ack. A write is never split: one larger than the burst goes whole once tokens are left
+   * (the session writes a block, 16 KiB, at a time), and the bucket's debt delays the next.
+   */
   private pump(): void {
     if (this.gone) return this.dropOut();
     if (this.ratePerMs > 0) {

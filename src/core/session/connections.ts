@@ -20,16 +20,18 @@
  * peers expect. A second transport that cannot listen is a warning, not a failure: TCP alone still
  * works. A candidate is dialed over uTP with TCP close behind when both are on (`dialFirst` in
  * transport/dual.ts: a TCP-only peer waits a few hundred milliseconds, not libutp's connect
- * timeout), over the one transport otherwise. A peer that reached us over uTP comes from its
- * listening port, which is its address in the book: that address is not dialed (over TCP) while
- * the connection lasts.
+ * timeout), over the one transport otherwise; an address that TCP reached before is redialed over
+ * TCP alone (`TransportMemory`: no head start paid again). A peer connected to us is not dialed
+ * over the other transport while the connection lasts: over uTP it comes from its listening port,
+ * which is its address in the book; over TCP its listening port is the one its BEP 10 handshake
+ * gives (`listensAt`).
  *
  * Why its own part: dialing, accepting and their limits are the same whatever the session does
  * with a peer afterwards, and the transport choice lives here alone.
  */
 import { isIPv6 } from 'node:net';
 import { BtError, type ErrorCode, isBtError } from '../errors.js';
-import { dialFirst } from '../transport/dual.js';
+import { TransportMemory, dialFirst } from '../transport/dual.js';
 import type { Connection, Endpoint, Listener, Transport } from '../transport/types.js';
 import { PeerWire, type PeerWireOptions } from '../wire/peer-wire.js';
 import { type Candidate, type PeerBook, keyOf } from './peer-book.js';
@@ -82,8 +84,10 @@ export class ConnectionManager {
   private readonly banned = new Set<string>();
   private halfOpen = 0;
   private listenPort = 0;
-  /** Book keys of peers connected to us over uTP (their listening address): not dialed meanwhile. */
+  /** Book keys (listening addresses) of peers connected to us: not dialed while connected. */
   private readonly reachedUs = new Map<string, number>();
+  /** With TCP and uTP both: which one reached each address last. */
+  readonly transportMemory = new TransportMemory();
 
   constructor(options: ConnectionManagerOptions) {
     this.opts = options;
@@ -163,7 +167,7 @@ export class ConnectionManager {
     const utp = ts.find((t) => t.kind === 'utp');
     const tcp = ts.find((t) => t.kind === 'tcp');
     if (utp && tcp) {
-      if (isIPv6(c.endpoint.host)) return tcp.dial(c.endpoint, { signal });
+      if (isIPv6(c.endpoint.host) || this.transportMemory.get(c.key) === 'tcp') return tcp.dial(c.endpoint, { signal });
       return dialFirst(utp, tcp, c.endpoint, { signal, ...(this.opts.utpHeadStartMs !== undefined ? { headStartMs: this.opts.utpHeadStartMs } : {}) });
     }
     return ts[0]!.dial(c.endpoint, { signal });
@@ -179,7 +183,9 @@ export class ConnectionManager {
     let conn: Connection | undefined;
     try {
       conn = await this.dialOver(c, ctl.signal);
+      this.transportMemory.reached(c.key, conn.remote.transport);
     } catch {
+      if (!this.opts.signal.aborted) this.transportMemory.failed(c.key);
       this.opts.book.dialFailed(c, this.opts.now());
       return;
     } finally {
@@ -197,21 +203,32 @@ export class ConnectionManager {
           conn.close();
           continue;
         }
-        if (conn.remote.transport === 'utp') {
-          // uTP comes from the peer's listening port: its address in the book, if we know it.
-          const key = keyOf(conn.remote);
-          this.reachedUs.set(key, (this.reachedUs.get(key) ?? 0) + 1);
-          void conn.closed.then(() => {
-            const n = (this.reachedUs.get(key) ?? 1) - 1;
-            if (n > 0) this.reachedUs.set(key, n);
-            else this.reachedUs.delete(key);
-          });
-        }
+        // uTP comes from the peer's listening port: its address in the book, if we know it.
+        if (conn.remote.transport === 'utp') this.hold(keyOf(conn.remote), conn);
         void this.handshake(conn, undefined, 'incoming');
       }
     } catch {
       // the listener failed: incoming connections stop, outgoing ones go on
     }
+  }
+
+  /**
+   * A peer connected to us said it listens on `port` (BEP 10 `p`): that address is not dialed
+   * while `conn` lasts (over TCP its source port says nothing; over uTP it is that port already).
+   */
+  listensAt(conn: Connection, port: number): void {
+    if (conn.direction !== 'incoming' || conn.remote.transport === 'utp' || !Number.isInteger(port) || port < 1 || port > 65535) return;
+    this.hold(keyOf({ host: conn.remote.host, port }), conn);
+  }
+
+  /** Keep `key` from being dialed until `conn` closes. */
+  private hold(key: string, conn: Connection): void {
+    this.reachedUs.set(key, (this.reachedUs.get(key) ?? 0) + 1);
+    void conn.closed.then(() => {
+      const n = (this.reachedUs.get(key) ?? 1) - 1;
+      if (n > 0) this.reachedUs.set(key, n);
+      else this.reachedUs.delete(key);
+    });
   }
 
   /** The BEP 3 handshake and our policy; a connection that passes goes to `onPeer`. */

@@ -30,6 +30,8 @@ export interface PeerSetHooks {
   /** A new peer, before its first message is read: bind and greet it. */
   joined(p: Peer, tag: unknown): void;
   onMessage(p: Peer, m: Message): void;
+  /** The peer said which port it listens on (BEP 10 `p`). */
+  listensAt(p: Peer, port: number): void;
   requestMore(p: Peer): void;
   /** Backpressure before the next socket read (the download limit, the disk). */
   beforeRead(): Promise<void> | void;
@@ -91,7 +93,10 @@ export class PeerSet implements Iterable<Peer> {
         onExtendedHandshake: (h) => {
           if (h.reqq) peer.reqq = Math.min(h.reqq, 4096);
           if (h.v) peer.client = h.v.slice(0, 64);
-          if (h.p) peer.listenPort = h.p;
+          if (h.p) {
+            peer.listenPort = h.p;
+            this.hooks.listensAt(peer, h.p);
+          }
         },
         onChunkEnd: () => this.hooks.requestMore(peer),
         beforeRead: () => this.hooks.beforeRead(),

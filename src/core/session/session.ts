@@ -161,6 +161,8 @@ export class Session {
         if (p.v2) this.hashes.askMore();
       },
       onMessage: (p, m) => this.messages.onMessage(p, m),
+      // A peer's listening port (BEP 10 `p`): its address is not dialed over the other transport while connected.
+      listensAt: (p, port) => this.connections.listensAt(p.wire.conn, port),
       requestMore: (p) => this.requestMore(p),
       beforeRead: () => this.traffic.beforeRead(this.t?.assembler.backpressure(), this.abort.signal),
       forget: (p) => this.forget(p),

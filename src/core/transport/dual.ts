@@ -14,7 +14,7 @@
  */
 import { BtError, abortError, isBtError } from '../errors.js';
 import { TcpTransport } from './tcp.js';
-import type { Connection, DialOptions, Endpoint, Transport } from './types.js';
+import type { Connection, DialOptions, Endpoint, Transport, TransportKind } from './types.js';
 import { UtpTransport } from './utp.js';
 
 export type TransportMode = 'tcp' | 'utp' | 'both';
@@ -106,4 +106,40 @@ export function dialFirst(first: Transport, second: Transport, remote: Endpoint,
     attempt(first, 0);
     timer = setTimeout(startSecond, options.headStartMs ?? UTP_HEAD_START_MS);
   });
+}
+
+/**
+ * Which transport last reached each peer address, so that a redial with both transports on goes
+ * straight to it: a TCP-only peer otherwise waits uTP's head start on every redial (a seed that
+ * comes and goes, a peer that drops us and is retried). uTP that worked is dialed first anyway;
+ * TCP that won means uTP failed or was too slow, and TCP alone is dialed next time. An address
+ * whose dial failed altogether is forgotten (the peer may have changed), so its next dial tries
+ * both again. Bounded: past `limit` addresses the one heard of longest ago is dropped.
+ */
+export class TransportMemory {
+  private readonly worked = new Map<string, TransportKind>();
+
+  constructor(private readonly limit = 4096) {}
+
+  get size(): number {
+    return this.worked.size;
+  }
+
+  /** The transport that reached `key` last, or undefined. */
+  get(key: string): TransportKind | undefined {
+    return this.worked.get(key);
+  }
+
+  /** `kind` reached `key`. */
+  reached(key: string, kind: TransportKind): void {
+    // Delete first: a Map keeps insertion order, so the oldest entry is the first one.
+    this.worked.delete(key);
+    this.worked.set(key, kind);
+    if (this.worked.size > this.limit) this.worked.delete(this.worked.keys().next().value!);
+  }
+
+  /** A dial of `key` failed: try every transport next time. */
+  failed(key: string): void {
+    this.worked.delete(key);
+  }
 }

@@ -24,6 +24,7 @@
 import net from 'node:net';
 import { BtError, abortError, fromSystemError } from '../errors.js';
 import { AcceptQueue } from './accept-queue.js';
+import { DrainWaiters, ReceiveQueue } from './receive-queue.js';
 import type { Connection, DialOptions, Endpoint, Listener, ListenOptions, RemoteEndpoint, Transport } from './types.js';
 
 export interface TcpOptions {
@@ -84,14 +85,9 @@ export class TcpConnection implements RecyclingConnection {
   readonly remote: RemoteEndpoint;
   readonly local: Endpoint;
   readonly closed: Promise<void>;
-  private readonly queue: Buffer[] = [];
-  private queuedBytes = 0;
-  private ended = false;
-  private error: BtError | undefined;
+  private readonly rx = new ReceiveQueue();
+  private readonly drainWaiters = new DrainWaiters();
   private isClosed = false;
-  private wake: (() => void) | undefined;
-  private drainWaiters = new Set<() => void>();
-  private iterated = false;
   private readonly readHighWater: number;
   private readonly writeHighWater: number;
   private readonly writeLowWater: number;
@@ -112,10 +108,8 @@ export class TcpConnection implements RecyclingConnection {
     this.local = { host: plainHost(socket.localAddress), port: socket.localPort ?? 0 };
     const what = `${this.remote.host}:${this.remote.port}`;
     const receive = (chunk: Buffer) => {
-      this.queue.push(chunk);
-      this.queuedBytes += chunk.length;
-      if (this.queuedBytes >= this.readHighWater) socket.pause();
-      this.notify();
+      this.rx.push(chunk);
+      if (this.rx.bytes >= this.readHighWater) socket.pause();
     };
     if (sink) {
       this.pool = sink.pool;
@@ -123,34 +117,17 @@ export class TcpConnection implements RecyclingConnection {
     } else {
       socket.on('data', receive);
     }
-    socket.on('end', () => {
-      this.ended = true;
-      this.notify();
-    });
-    socket.on('error', (err) => {
-      this.error ??= fromSystemError(err, what);
-      this.notify();
-    });
-    socket.on('drain', () => this.notifyDrain());
+    socket.on('end', () => this.rx.end());
+    socket.on('error', (err) => this.rx.fail(fromSystemError(err, what)));
+    socket.on('drain', () => this.drainWaiters.notify());
     this.closed = new Promise<void>((resolve) => {
       socket.once('close', () => {
         this.isClosed = true;
-        this.ended = true;
-        this.notify();
-        this.notifyDrain();
+        this.rx.end();
+        this.drainWaiters.notify();
         resolve();
       });
     });
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  private notifyDrain(): void {
-    for (const w of [...this.drainWaiters]) w();
   }
 
   get bufferedAmount(): number {
@@ -161,21 +138,11 @@ export class TcpConnection implements RecyclingConnection {
     this.pool?.recycle(chunk);
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    if (this.iterated) throw new BtError('TRANSPORT_ITERATED', 'internal', 'a connection can be iterated once');
-    this.iterated = true;
-    for (;;) {
-      const chunk = this.queue.shift();
-      if (chunk !== undefined) {
-        this.queuedBytes -= chunk.length;
-        if (this.queuedBytes < this.readHighWater && this.socket.isPaused() && !this.isClosed) this.socket.resume();
-        yield chunk;
-        continue;
-      }
-      if (this.error) throw this.error;
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    // Taking a chunk below the high-water mark resumes a socket paused by `receive`.
+    return this.rx.read(() => {
+      if (this.rx.bytes < this.readHighWater && this.socket.isPaused() && !this.isClosed) this.socket.resume();
+    });
   }
 
   write(data: Uint8Array, onWritten?: () => void): boolean {
@@ -204,31 +171,11 @@ export class TcpConnection implements RecyclingConnection {
   }
 
   drained(options: { signal?: AbortSignal } = {}): Promise<void> {
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(abortError(signal));
-    if (this.socket.writableLength <= this.writeLowWater && !this.isClosed) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (this.isClosed || this.socket.destroyed) {
-          done();
-          reject(this.error ?? new BtError('NET_CLOSED', 'network', `connection to ${this.remote.host}:${this.remote.port} closed`));
-        } else if (this.socket.writableLength <= this.writeLowWater) {
-          done();
-          resolve();
-        }
-      };
-      const onAbort = () => {
-        done();
-        reject(abortError(signal));
-      };
-      const done = () => {
-        this.drainWaiters.delete(check);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      this.drainWaiters.add(check);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      check();
-    });
+    return this.drainWaiters.wait(
+      () => this.socket.writableLength <= this.writeLowWater,
+      () => (this.isClosed || this.socket.destroyed ? (this.rx.error ?? new BtError('NET_CLOSED', 'network', `connection to ${this.remote.host}:${this.remote.port} closed`)) : null),
+      options.signal,
+    );
   }
 
   end(): Promise<void> {
@@ -237,11 +184,10 @@ export class TcpConnection implements RecyclingConnection {
   }
 
   close(error?: Error): void {
-    if (error && !this.error) this.error = error instanceof BtError ? error : fromSystemError(error, `${this.remote.host}:${this.remote.port}`);
-    if (!error) this.queue.length = 0;
+    if (error) this.rx.fail(error instanceof BtError ? error : fromSystemError(error, `${this.remote.host}:${this.remote.port}`));
+    else this.rx.clear();
     this.socket.destroy();
-    this.ended = true;
-    this.notify();
+    this.rx.end();
   }
 }
 

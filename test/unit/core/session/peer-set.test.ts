@@ -49,6 +49,7 @@ function harness(overrides: Partial<PeerSetHooks> = {}) {
     stopping: () => stopping,
     joined: (peer, tag) => joined.push({ peer, tag }),
     onMessage: (_p, m) => messages.push(m),
+    listensAt: () => undefined,
     requestMore: () => undefined,
     beforeRead: () => undefined,
     forget: (p) => forgotten.push(p),

@@ -85,6 +85,40 @@ describe('uTP transport', () => {
     expect((await readRest(aIt)).length).toBe(0);
   });
 
+  it('paces what it hands to libutp: a write beyond the burst waits in bufferedAmount, arrives whole and in order, and end() sends the FIN after it', async () => {
+    const { a, b } = await pair({ sendRate: 4 * 1024 * 1024, sendBurst: 16 * 1024 });
+    const payload = Buffer.alloc(512 * 1024 + 13);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + 3) & 0xff;
+    const aIt = a[Symbol.asyncIterator]();
+    let writtenFirst = false;
+    let writtenRest = false;
+    b.write(payload.subarray(0, 200_000), () => (writtenFirst = true));
+    b.writev!([payload.subarray(200_000, 200_013), payload.subarray(200_013)], () => (writtenRest = true));
+    // The first write used the burst: the gather write waits in the bucket, counted as buffered.
+    expect(b.bufferedAmount).toBeGreaterThanOrEqual(payload.length - 200_000);
+    expect(writtenRest).toBe(false);
+    const ended = b.end();
+    // Writes after end() are refused (their buffer given back at once).
+    let late = false;
+    expect(b.write(Buffer.from('late'), () => (late = true))).toBe(false);
+    expect(late).toBe(true);
+    expect((await readRest(aIt)).equals(payload)).toBe(true);
+    await ended;
+    expect([writtenFirst, writtenRest]).toEqual([true, true]);
+    expect(b.bufferedAmount).toBe(0);
+  });
+
+  it('close() gives back the buffers of writes still waiting in the bucket', async () => {
+    const { b } = await pair({ sendRate: 1024, sendBurst: 1024 });
+    let given = 0;
+    b.write(Buffer.alloc(4096), () => given++);
+    b.write(Buffer.alloc(4096), () => given++);
+    b.close();
+    await b.closed;
+    expect(given).toBe(2);
+    expect(b.bufferedAmount).toBe(0);
+  });
+
   it('a reader that stops reading while the peer keeps sending: the queue is bounded, the connection closed with UTP_RECEIVE_OVERFLOW', async () => {
     const { a, b, bIt } = await pair({ maxQueuedBytes: 256 * 1024 });
     // Nothing reads `b` while `a` sends up to 2 MiB (libutp acknowledges whatever arrives).

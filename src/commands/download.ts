@@ -6,7 +6,7 @@ import { drainJob } from '../cli/job.js';
 import { TransportSplit, dhtSettings, swarmFlags, webSeedFlags } from '../cli/swarm.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, fromSystemError } from '../core/errors.js';
-import { runDownload, webSeedUrls, type DownloadOutcome, type SessionStats } from '../core/session/index.js';
+import { httpSeedUrls, runDownload, webSeedUrls, type DownloadOutcome, type SessionStats } from '../core/session/index.js';
 import { azureusPrefix, makePeerId } from '../core/tracker/index.js';
 
 export type { DownloadResult };
@@ -97,7 +97,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     const peers = flags.peer ?? [];
     const trackers = [...(peers.length === 0 || flags['torrent-trackers'] ? target.trackers : []), ...(flags.tracker ?? []).map((t) => [t])];
     const webSeeds = { useWebSeeds: flags['web-seeds'], webSeeds: flags['web-seed'] ?? [], target: { webSeeds: target.magnet?.webSeeds ?? [] } };
-    const anyWebSeed = webSeedUrls(webSeeds, target.metainfo ?? null).length > 0;
+    const anyWebSeed = webSeedUrls(webSeeds, target.metainfo ?? null).length > 0 || httpSeedUrls(webSeeds, target.metainfo ?? null).length > 0;
     if (trackers.length === 0 && peers.length === 0 && magnetPeers.length === 0 && !flags.dht && !anyWebSeed) {
       throw new BtError('DOWNLOAD_NO_SOURCES', 'usage', 'no way to find peers: the torrent lists no trackers or web seeds, and neither --peer, --tracker, --web-seed nor the DHT is given');
     }

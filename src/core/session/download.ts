@@ -199,6 +199,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       ...(options.pexIntervalMs !== undefined ? { pexIntervalMs: options.pexIntervalMs } : {}),
       clientName: options.clientName,
       webSeeds: webSeedUrls(options, meta),
+      httpSeeds: httpSeedUrls(options, meta),
     });
     if (options.useTrackers && target.trackers.length > 0) {
       client = new TrackerClient();
@@ -267,6 +268,15 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
 export function webSeedUrls(options: Pick<DownloadOptions, 'useWebSeeds' | 'webSeeds'> & { target: Pick<DownloadTarget, 'webSeeds'> }, meta: Pick<Metainfo, 'webSeeds'> | null): string[] {
   const given = options.useWebSeeds ? [...(meta?.webSeeds ?? []), ...(options.target.webSeeds ?? [])] : [];
   return [...new Set([...given, ...options.webSeeds])].filter((u) => /^https?:\/\//i.test(u));
+}
+
+/**
+ * The HTTP seeds (BEP 17) to use: the torrent's `httpseeds` unless web seeds are turned off
+ * (`--no-web-seeds` turns off both kinds). Only http and https URLs. A magnet has none: the key
+ * lives outside the info dictionary.
+ */
+export function httpSeedUrls(options: Pick<DownloadOptions, 'useWebSeeds'>, meta: Pick<Metainfo, 'httpSeeds'> | null): string[] {
+  return options.useWebSeeds ? [...new Set(meta?.httpSeeds ?? [])].filter((u) => /^https?:\/\//i.test(u)) : [];
 }
 
 /** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten. */

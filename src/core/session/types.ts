@@ -90,8 +90,8 @@ export type SessionEvent =
    * requests, each answer proven against its file's root): `files` layers of `hashes` hashes.
    */
   | { type: 'piece-layers'; files: number; hashes: number; elapsedMs: number }
-  /** A web seed (BEP 19) is used from now on (the torrent's url-list, --web-seed, a magnet's ws=). */
-  | { type: 'webseed-added'; url: string }
+  /** A web seed is used from now on: BEP 19 (the torrent's url-list, --web-seed, a magnet's ws=) or BEP 17 (the torrent's httpseeds). */
+  | { type: 'webseed-added'; url: string; protocol: 'bep19' | 'bep17' }
   /** What a web seed reported: errors, backoff, a file it lacks, Range ignored, strikes, dropped. */
   | WebSeedEvent
   | ({ type: 'done'; reason: DoneReason } & SessionStats);

@@ -1,5 +1,6 @@
 /**
- * Web seeds as block sources beside peers (BEP 19 `url-list`): each HTTP server (../webseed/) is
+ * Web seeds as block sources beside peers (BEP 19 `url-list`, and BEP 17 `httpseeds`, the
+ * script-style HTTP seeds asked by info hash and piece): each HTTP server (../webseed/) is
  * one more sender in the assembler's request scheduler, so a block from a web seed walks the same
  * path as a block from a peer — scheduler → assembler → verifier → storage — and the hash check,
  * the endgame and the bad-data tracing (smart-ban.ts, TrustLedger) apply to it unchanged.
@@ -40,6 +41,7 @@ export interface WebSeedSender {
   readonly kind: 'webseed';
   /** The server's URL: how events and `piece-verified.from` name it. */
   readonly key: string;
+  readonly protocol: WebSeedProtocol;
   readonly seed: WebSeed;
   readonly down: RateMeter;
   readonly up: RateMeter;
@@ -62,8 +64,16 @@ export function isWebSeedSender(sender: unknown): sender is WebSeedSender {
   return typeof sender === 'object' && sender !== null && (sender as { kind?: unknown }).kind === 'webseed';
 }
 
+/** `bep19`: a `url-list` web seed (files over Range requests); `bep17`: an `httpseeds` script. */
+export type WebSeedProtocol = 'bep19' | 'bep17';
+
 export interface WebSeedSourceOptions {
+  /** BEP 19 web seeds. */
   urls: readonly string[];
+  /** BEP 17 HTTP seeds; used only with `infoHash`. */
+  httpSeeds?: readonly string[];
+  /** The torrent's v1 info hash (BEP 17 requests name it); null for a v2-only torrent. */
+  infoHash?: Uint8Array | null;
   layout: WebSeedLayout;
   pieceLength: number;
   totalLength: number;
@@ -82,7 +92,7 @@ export interface WebSeedSourceDeps<P> {
   assembler: PieceAssembler<P | WebSeedSender>;
   traffic: Traffic;
   now(): number;
-  emit(ev: WebSeedEvent | { type: 'webseed-added'; url: string }): void;
+  emit(ev: WebSeedEvent | { type: 'webseed-added'; url: string; protocol: WebSeedProtocol }): void;
   /** Blocks went back to the scheduler: peers may take them now. */
   released(): void;
   /** Send `cancel` for a block a peer was asked for and a web seed delivered first (endgame). */
@@ -108,9 +118,11 @@ export class WebSeedSources<P> {
     this.pieceLength = options.pieceLength;
     this.maxRunBytes = Math.max(options.pieceLength, options.maxRunBytes ?? 4 * 1024 * 1024);
     const t0 = deps.now();
-    for (const url of new Set(options.urls)) {
+    const bep17 = options.infoHash ? [...new Set(options.httpSeeds ?? [])].map((url) => ({ url, bep17: { infoHash: options.infoHash! } })) : [];
+    for (const { url, bep17: b } of [...[...new Set(options.urls)].map((url) => ({ url, bep17: undefined })), ...bep17]) {
       const seed = new WebSeed({
         url,
+        ...(b ? { bep17: b } : {}),
         layout: options.layout,
         pieceLength: options.pieceLength,
         totalLength: options.totalLength,
@@ -120,7 +132,7 @@ export class WebSeedSources<P> {
         ...options.seedOptions,
         onEvent: (e) => deps.emit(e),
       });
-      this.senders.push({ kind: 'webseed', key: seed.url, seed, down: new RateMeter(t0), up: new RateMeter(t0), lastDataAt: t0, downloaded: 0, inFlight: 0, struck: new Set() });
+      this.senders.push({ kind: 'webseed', key: seed.url, protocol: b ? 'bep17' : 'bep19', seed, down: new RateMeter(t0), up: new RateMeter(t0), lastDataAt: t0, downloaded: 0, inFlight: 0, struck: new Set() });
     }
   }
 
@@ -138,7 +150,7 @@ export class WebSeedSources<P> {
 
   /** Say which servers are used, then start fetching. */
   start(): void {
-    for (const s of this.senders) this.deps.emit({ type: 'webseed-added', url: s.key });
+    for (const s of this.senders) this.deps.emit({ type: 'webseed-added', url: s.key, protocol: s.protocol });
     this.pump();
   }
 

@@ -237,38 +237,55 @@ export class WebSeedSources<P> {
    * body is copied once, from the socket's chunks straight into the buffers the pieces will live
    * in: a whole piece into a buffer of the assembler's (which it then adopts, `receivePiece`),
    * the blocks of a piece begun elsewhere into a buffer of their own (then block by block).
+   * Each piece goes to the assembler as soon as its last byte is in, not at the end of the
+   * range: its hash and write overlap the rest of the response, so a long range costs no latency.
    */
   private async fetch(s: WebSeedSender, run: BlockRequest[]): Promise<void> {
     const pending = new Set(run);
     try {
       for (const range of contiguous(run, this.pieceLength)) {
         const segments = this.segments(range);
+        const deliver = (seg: Segment) => {
+          seg.delivered = true;
+          if (this.stopped) {
+            if (seg.whole) this.deps.assembler.releaseBuffer(seg.data!);
+            return;
+          }
+          for (const r of seg.requests) pending.delete(r);
+          this.deliver(s, seg);
+        };
         try {
           let k = 0;
           await s.seed.fetchRange(range.start, range.length, {
             signal: this.deps.signal,
             sink: (offset, bytes) => {
-              // Chunks come in order; a part tried again starts over at its own offset.
+              // Chunks come in order within a part; a part tried again starts over at its own
+              // offset (bytes of a piece already handed over are skipped: that buffer is the
+              // assembler's now, and they were had).
               if (offset < segments[k]!.at) k = 0;
               let pos = 0;
               while (pos < bytes.length) {
-                while (offset + pos >= segments[k]!.at + segments[k]!.data.length) k++;
+                while (offset + pos >= segments[k]!.at + segments[k]!.length) k++;
                 const seg = segments[k]!;
-                const n = Math.min(bytes.length - pos, seg.at + seg.data.length - (offset + pos));
-                seg.data.set(bytes.subarray(pos, pos + n), offset + pos - seg.at);
+                const into = offset + pos - seg.at;
+                const n = Math.min(bytes.length - pos, seg.length - into);
+                if (!seg.delivered) {
+                  // The buffer is taken when the piece's first byte comes: memory follows the data, not the request.
+                  seg.data ??= seg.whole ? this.deps.assembler.pieceBuffer(seg.index) : new Uint8Array(seg.length);
+                  seg.data.set(pos === 0 && n === bytes.length ? bytes : bytes.subarray(pos, pos + n), into);
+                  // Parts arrive in stream order, so the furthest byte written says how much is in.
+                  seg.filled = Math.max(seg.filled, into + n);
+                  if (seg.filled === seg.length) deliver(seg);
+                }
                 pos += n;
               }
             },
           });
         } catch (err) {
-          for (const seg of segments) if (seg.whole) this.deps.assembler.releaseBuffer(seg.data);
+          for (const seg of segments) if (seg.whole && !seg.delivered && seg.data) this.deps.assembler.releaseBuffer(seg.data);
           throw err;
         }
         if (this.stopped) return;
-        for (const seg of segments) {
-          for (const r of seg.requests) pending.delete(r);
-          this.deliver(s, seg);
-        }
       }
     } catch (err) {
       // WebSeed has already said why (webseed-error, -file-unavailable, -dropped events); an
@@ -291,12 +308,11 @@ export class WebSeedSources<P> {
       const at = r.index * this.pieceLength + r.begin - range.start;
       const last = out[out.length - 1];
       if (last && last.index === r.index) last.requests.push(r);
-      else out.push({ index: r.index, at, data: new Uint8Array(0), whole: false, requests: [r] });
+      else out.push({ index: r.index, at, length: 0, data: null, whole: false, requests: [r], filled: 0, delivered: false });
     }
     for (const seg of out) {
-      const bytes = seg.requests.reduce((n, r) => n + r.length, 0);
-      seg.whole = seg.requests[0]!.begin === 0 && bytes === a.geometry.pieceSize(seg.index);
-      seg.data = seg.whole ? a.pieceBuffer(seg.index) : new Uint8Array(bytes);
+      seg.length = seg.requests.reduce((n, r) => n + r.length, 0);
+      seg.whole = seg.requests[0]!.begin === 0 && seg.length === a.geometry.pieceSize(seg.index);
     }
     return out;
   }
@@ -305,14 +321,15 @@ export class WebSeedSources<P> {
     const a = this.deps.assembler;
     let accepted = 0;
     const cancels: { peer: P | WebSeedSender; request: BlockRequest }[] = [];
+    const data = seg.data!;
     if (seg.whole) {
-      const res = a.receivePiece(s, seg.index, seg.data);
+      const res = a.receivePiece(s, seg.index, data);
       accepted = res.accepted;
       cancels.push(...res.cancels);
     } else {
       const base = seg.requests[0]!.begin;
       for (const r of seg.requests) {
-        const res = a.receive(s, r.index, r.begin, seg.data.subarray(r.begin - base, r.begin - base + r.length));
+        const res = a.receive(s, r.index, r.begin, data.subarray(r.begin - base, r.begin - base + r.length));
         if (res.status === 'accepted') accepted += r.length;
         cancels.push(...res.cancels);
       }
@@ -340,10 +357,16 @@ interface Segment {
   index: number;
   /** Offset of its first byte in the range. */
   at: number;
-  data: Uint8Array;
+  length: number;
+  /** Where its bytes go: taken at the first byte (an assembler buffer when `whole`). */
+  data: Uint8Array | null;
   /** It covers the whole piece: `data` is an assembler buffer for `receivePiece`. */
   whole: boolean;
   requests: BlockRequest[];
+  /** Bytes of `data` written so far (the furthest offset reached). */
+  filled: number;
+  /** Handed to the assembler: `data` is no longer ours. */
+  delivered: boolean;
 }
 
 function usable(s: WebSeedSender): boolean {

@@ -254,25 +254,40 @@ export class WebSeedSources<P> {
           for (const r of seg.requests) pending.delete(r);
           this.deliver(s, seg);
         };
+        // The segment holding range offset `offset`: from the last one found (chunks come in
+        // order), or from the start again (a part tried again starts over at its own offset).
+        let k = 0;
+        const segmentAt = (offset: number): Segment => {
+          if (offset < segments[k]!.at) k = 0;
+          while (offset >= segments[k]!.at + segments[k]!.length) k++;
+          return segments[k]!;
+        };
+        const bufferOf = (seg: Segment): Uint8Array =>
+          // The buffer is taken when the piece's first byte comes: memory follows the data, not the request.
+          (seg.data ??= seg.whole ? this.deps.assembler.pieceBuffer(seg.index) : new Uint8Array(seg.length));
         try {
-          let k = 0;
           await s.seed.fetchRange(range.start, range.length, {
             signal: this.deps.signal,
+            // The socket reads straight into the piece's buffer (never into one handed over).
+            target: (offset, max) => {
+              const seg = segmentAt(offset);
+              if (seg.delivered) return null;
+              const into = offset - seg.at;
+              return bufferOf(seg).subarray(into, into + Math.min(max, seg.length - into));
+            },
             sink: (offset, bytes) => {
-              // Chunks come in order within a part; a part tried again starts over at its own
-              // offset (bytes of a piece already handed over are skipped: that buffer is the
-              // assembler's now, and they were had).
-              if (offset < segments[k]!.at) k = 0;
+              // Bytes of a piece already handed over are skipped (a part tried again): that
+              // buffer is the assembler's now, and they were had.
               let pos = 0;
               while (pos < bytes.length) {
-                while (offset + pos >= segments[k]!.at + segments[k]!.length) k++;
-                const seg = segments[k]!;
+                const seg = segmentAt(offset + pos);
                 const into = offset + pos - seg.at;
                 const n = Math.min(bytes.length - pos, seg.length - into);
                 if (!seg.delivered) {
-                  // The buffer is taken when the piece's first byte comes: memory follows the data, not the request.
-                  seg.data ??= seg.whole ? this.deps.assembler.pieceBuffer(seg.index) : new Uint8Array(seg.length);
-                  seg.data.set(pos === 0 && n === bytes.length ? bytes : bytes.subarray(pos, pos + n), into);
+                  const data = bufferOf(seg);
+                  // Read there by the socket already (`target`): nothing to copy.
+                  const inPlace = bytes.buffer === data.buffer && bytes.byteOffset + pos === data.byteOffset + into;
+                  if (!inPlace) data.set(pos === 0 && n === bytes.length ? bytes : bytes.subarray(pos, pos + n), into);
                   // Parts arrive in stream order, so the furthest byte written says how much is in.
                   seg.filled = Math.max(seg.filled, into + n);
                   if (seg.filled === seg.length) deliver(seg);

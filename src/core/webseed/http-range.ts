@@ -52,11 +52,18 @@ export interface RangeClientOptions {
  * touched per request.
  */
 export type RangeSink = (offset: number, bytes: Buffer) => void;
+export type RangeTarget = (offset: number, max: number) => Uint8Array | null;
 
 /** Per request: `exact` for a URL that names exactly the bytes wanted (BEP 17), not a file to cut a range from. */
 export interface RangeRequestOptions {
   signal?: AbortSignal;
   sink?: RangeSink;
+  /**
+   * With `sink`, on the raw path: memory for range bytes from `offset` (at most `max`) that the
+   * socket may read into directly; `sink` then gets a view of that same memory. Null: no such
+   * memory (the bytes come through the connection's buffer and `sink` copies them).
+   */
+  target?: RangeTarget;
   exact?: boolean;
 }
 
@@ -103,7 +110,7 @@ export class RangeClient {
   constructor(private readonly options: RangeClientOptions) {}
 
   /** Bytes `[start, start + length)` of the resource at `url`. */
-  async get(url: string, start: number, length: number, { signal, sink, exact = false }: RangeRequestOptions = {}): Promise<RangeResponse> {
+  async get(url: string, start: number, length: number, { signal, sink, target, exact = false }: RangeRequestOptions = {}): Promise<RangeResponse> {
     if (length <= 0) throw new RangeError('a range request needs at least one byte');
     if (this.closed) throw networkError('WEBSEED_CLOSED', 'the web seed client is closed');
     const deadline = AbortSignal.timeout(this.options.deadlineMs);
@@ -111,7 +118,7 @@ export class RangeClient {
     let current = url;
     for (let redirects = 0; ; redirects++) {
       seen.add(current);
-      const step = await this.once(current, exact ? 0 : start, length, signal, deadline, sink, exact);
+      const step = await this.once(current, exact ? 0 : start, length, signal, deadline, sink, exact, target);
       if (step.kind === 'done') return { ...step.response, url: current, redirects };
       if (redirects >= this.options.maxRedirects) {
         throw networkError('WEBSEED_TOO_MANY_REDIRECTS', `\`${url}\`: more than ${this.options.maxRedirects} redirects`, { detail: { url, last: step.location } });
@@ -203,6 +210,7 @@ export class RangeClient {
     deadline: AbortSignal,
     sink: RangeSink | undefined,
     exact: boolean,
+    target?: RangeTarget,
   ): Promise<{ kind: 'done'; response: Omit<RangeResponse, 'url' | 'redirects'> } | { kind: 'redirect'; location: string }> {
     const { idleTimeoutMs, wholeBodyLimit } = this.options;
     return new Promise((resolve, reject) => {
@@ -282,6 +290,15 @@ export class RangeClient {
             // A BEP 17 503 without Content-Length is read until the server closes (bounded below).
             return window !== null || declared <= DRAIN_LIMIT || (exact && error?.code === 'WEBSEED_RETRY_LATER' && Number.isNaN(declared));
           },
+          target: target
+            ? (offset, max) => {
+                // Body offset → range offset; only inside the asked window (a 200's other bytes are dropped).
+                if (!window || settled) return null;
+                const at = offset - window.from;
+                if (at < 0 || at >= length) return null;
+                return target(at, Math.min(max, length - at));
+              }
+            : undefined,
           body: (offset, bytes) => {
             if (!window || settled) {
               // An error's body is kept while short: a BEP 17 503 says there how long to wait.

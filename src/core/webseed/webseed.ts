@@ -32,7 +32,7 @@
  * them into its own event stream rather than running a second consumer loop per server.
  */
 import { BtError, type ErrorCode, abortError, networkError } from '../errors.js';
-import { RangeClient, type RangeSink } from './http-range.js';
+import { RangeClient, type RangeSink, type RangeTarget } from './http-range.js';
 import { pieceRange, planLayout, planRange, type PlanFile, type RangePart } from './ranges.js';
 import { fileUrl, httpSeedUrl, webSeedBase, type WebSeedLayoutNames } from './url.js';
 import type { LayoutFile } from '../storage/layout.js';
@@ -194,9 +194,10 @@ export class WebSeed {
   /**
    * Bytes `[start, start + length)` of the piece stream (padding files as zeros). With `sink`, the
    * bytes go there as they arrive (offsets relative to `start`; padding as zeros) and the result
-   * is empty; a part tried again is written again.
+   * is empty; a part tried again is written again. With `target` as well, plain-http bytes may
+   * be read by the socket straight into the memory it gives (see RangeRequestOptions.target).
    */
-  async fetchRange(start: number, length: number, { signal, sink }: { signal?: AbortSignal; sink?: RangeSink } = {}): Promise<Uint8Array> {
+  async fetchRange(start: number, length: number, { signal, sink, target }: { signal?: AbortSignal; sink?: RangeSink; target?: RangeTarget } = {}): Promise<Uint8Array> {
     if (start < 0 || length <= 0 || start + length > this.totalLength) throw new RangeError(`range ${start}+${length} is outside the torrent`);
     this.throwIfEnded();
     const parts = this.parts(start, length);
@@ -209,7 +210,7 @@ export class WebSeed {
       if (sink) {
         for (const part of parts) {
           if (part.kind === 'zeros') sink(part.rangeOffset, Buffer.alloc(part.length));
-          else await this.fetchPart(part, linked, (o, b) => sink(part.rangeOffset + o, b));
+          else await this.fetchPart(part, linked, (o, b) => sink(part.rangeOffset + o, b), target && ((o, max) => target(part.rangeOffset + o, max)));
         }
         return new Uint8Array(0);
       }
@@ -268,13 +269,13 @@ export class WebSeed {
     return out;
   }
 
-  private async fetchPart(part: HttpPart, signal: AbortSignal, sink?: RangeSink): Promise<Buffer> {
+  private async fetchPart(part: HttpPart, signal: AbortSignal, sink?: RangeSink, target?: RangeTarget): Promise<Buffer> {
     const url = part.url;
     for (let attempt = 1; ; attempt++) {
       await this.waitBackoff(signal);
       this.stats.requests++;
       try {
-        const res = await this.client.get(url, part.fileOffset, part.length, { signal, exact: this.infoHash !== null, ...(sink ? { sink } : {}) });
+        const res = await this.client.get(url, part.fileOffset, part.length, { signal, exact: this.infoHash !== null, ...(sink ? { sink } : {}), ...(target ? { target } : {}) });
         this.consecutiveErrors = 0;
         this.stats.bytes += part.length;
         if (res.reusedConnection) this.stats.reusedConnections++;

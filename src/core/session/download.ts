@@ -2,8 +2,8 @@
  * A whole download, as `btkit download` runs it: from a torrent, a magnet link or a bare
  * infohash to the data on disk (or streamed), with every peer source the torrent allows —
  * trackers (BEP 3/12/15), given peers (`--peer`, a magnet's `x.pe`), the DHT (BEP 5) and peer
- * exchange (BEP 11) — and web seeds (BEP 19: the torrent's `url-list`, a magnet's `ws`, `--web-seed`)
- * as block sources beside the peers; for a magnet, the metadata fetched from peers (BEP 9) and
+ * exchange (BEP 11) — and web seeds (BEP 19: the torrent's `url-list`, a magnet's `ws`, `--web-seed`;
+ * BEP 17: the torrent's `httpseeds`) as block sources beside the peers; for a magnet, the metadata fetched from peers (BEP 9) and
  * optionally saved as a `.torrent`.
  *
  *   for await (const ev of runDownload(options, signal)) render(ev);   // returns a DownloadOutcome

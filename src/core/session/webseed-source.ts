@@ -213,8 +213,17 @@ export class WebSeedSources<P> {
     const blocks = a.geometry.blocksPerPiece;
     const now = this.deps.now();
     const ok = (i: number) => s.seed.hasPiece(i) && a.mayRequest(i, s);
-    const out = a.request(s, 'all', blocks, { now, canRequest: ok });
+    let out = a.request(s, 'all', blocks, { now, canRequest: ok });
     if (out.length === 0) return out;
+    // A piece's worth of blocks is not always one piece: the short last piece, or the tail of one
+    // peers began, leaves room for the head of another. Keep the first piece only (the rest goes
+    // back): a half piece would end this run, and the other half would start the next one with
+    // half of yet another piece — every later run two half pieces, two requests where one does.
+    const first = out[0]!.index;
+    if (out.some((r) => r.index !== first)) {
+      for (const r of out) if (r.index !== first) a.scheduler.release(s, r);
+      out = out.filter((r) => r.index === first);
+    }
     // Extend a run that ends exactly at the end of a piece with the following pieces.
     let bytes = out.reduce((n, r) => n + r.length, 0);
     for (;;) {

@@ -57,7 +57,7 @@ export class TransportSplit {
   }
 }
 
-/** Web seeds (BEP 19) as a downloader uses them; `create --web-seed` writes them into a torrent. */
+/** Web seeds (BEP 19, and BEP 17 HTTP seeds) as a downloader uses them; `create --web-seed` writes them into a torrent. */
 export const webSeedFlags = {
   'web-seed': Flags.custom<string>({ parse: async (input) => parseUrl(input, ['http', 'https'], 'web seed') })({
     multiple: true,
@@ -66,7 +66,7 @@ export const webSeedFlags = {
   'web-seeds': Flags.boolean({
     default: true,
     allowNo: true,
-    description: "Use the torrent's web seeds (url-list) and a magnet's ws=; --no-web-seeds turns them off (a --web-seed is still used).",
+    description: "Use the torrent's web seeds (url-list), its HTTP seeds (httpseeds, BEP 17) and a magnet's ws=; --no-web-seeds turns them all off (a --web-seed is still used).",
   }),
 };
 

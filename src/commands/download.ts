@@ -6,7 +6,7 @@ import { drainJob } from '../cli/job.js';
 import { TransportSplit, dhtSettings, swarmFlags, webSeedFlags } from '../cli/swarm.js';
 import { resolveTarget } from '../cli/target.js';
 import { BtError, abortError, fromSystemError } from '../core/errors.js';
-import { runDownload, webSeedUrls, type DownloadOutcome, type SessionStats } from '../core/session/index.js';
+import { httpSeedUrls, runDownload, webSeedUrls, type DownloadOutcome, type SessionStats } from '../core/session/index.js';
 import { azureusPrefix, makePeerId } from '../core/tracker/index.js';
 
 export type { DownloadResult };
@@ -18,6 +18,8 @@ export default class Download extends BaseCommand<DownloadResult> {
 Peers come from the trackers (the torrent's BEP 12 tiers, or a magnet's tr=, plus any --tracker), from --peer and a magnet's x.pe=, from the DHT (BEP 5: get_peers, and announce_peer for our port) and from peer exchange (BEP 11) with connected peers. With --peer the torrent's own trackers are skipped unless --torrent-trackers. Private torrents (BEP 27) use their trackers only: no DHT, no PEX.
 
 Web seeds (BEP 19): HTTP servers that hold the files — the torrent's url-list, a magnet's ws= (used once the metadata is known) and --web-seed URL — serve pieces over Range requests beside the peers: they fill in what peers do not provide (the pieces no connected peer has come first), and a download from web seeds alone, with no tracker and no peer, works. Every piece is checked as a peer's is; a server that sends bad data is dropped after a few bad pieces, one that lacks a file (404) is not asked for that file again, one that answers 503 (Retry-After honoured) or times out is backed off, one that ignores Range is dropped for files over 4 MiB. --no-web-seeds ignores the torrent's and the magnet's.
+
+HTTP seeds (BEP 17): a torrent's httpseeds are scripts that know the torrent and serve it piece by piece (URL?info_hash=…&piece=N, with &ranges=a-b for part of a piece); they are used beside the web seeds under the same rules, and a 503 whose body is a number of seconds waits that long. --no-web-seeds turns them off too; --web-seed adds BEP 19 web seeds only.
 
 A magnet link or infohash: the info dictionary (the metadata) is fetched from peers that offer it (BEP 9), in 16 KiB pieces from several peers at once, and checked against the infohash before anything is written; the download then goes on over the same connections. --metadata-only stops there and writes the .torrent (the info dictionary byte for byte as received, the magnet's trackers) to --save-torrent FILE or DIR/NAME.torrent; --save-torrent with an ordinary magnet download keeps the .torrent too. A v2 or hybrid torrent (a btmh magnet) also needs its piece layers (BEP 52), which the info dictionary lacks: they are asked of v2 peers by hash requests and written into the .torrent as \`piece layers\` — a download writes the file at once and again when they arrive; --metadata-only waits for them up to --timeout and writes once. Without them (no peer sent them in time) the .torrent is still whole and usable (clients fetch the layers from peers): a warning PIECE_LAYERS_MISSING on stderr, torrentPieceLayers false in the --json result, exit 0. A magnet's so= (BEP 53) selects files as --select does.
 
@@ -33,7 +35,7 @@ By default btkit exits when the selection is complete. --seed keeps uploading af
 
 The DHT: without --bootstrap the node starts from its saved routing table (the state file dht-lookup uses) and the public routers. Under BTKIT_NO_PUBLIC_DHT (tests, sandboxes) the DHT runs only with an explicit --bootstrap.
 
---json prints NDJSON events on stdout: metadata-wanted, metadata-peer, metadata-piece, metadata-rejected, metadata (the info dictionary arrived: its size, the peers it came from, how long it took), torrent-saved, started, peer-connected (with its source: tracker, manual, dht, pex, incoming; and its transport: tcp or utp), peer-dropped, peer-banned, piece-verified (about one per percent; its from lists the peers and web seed URLs that sent its blocks), piece-failed, tracker, dht, webseed-added, webseed-error, webseed-backoff, webseed-file-unavailable, webseed-range-ignored, webseed-strike, webseed-dropped, progress (every second; downloadedWebSeed is the part of downloaded that came from web seeds), complete, done (its reason: complete, seed-ratio, seed-time, metadata, failed); then the summary envelope.
+--json prints NDJSON events on stdout: metadata-wanted, metadata-peer, metadata-piece, metadata-rejected, metadata (the info dictionary arrived: its size, the peers it came from, how long it took), torrent-saved, started, peer-connected (with its source: tracker, manual, dht, pex, incoming; and its transport: tcp or utp), peer-dropped, peer-banned, piece-verified (about one per percent; its from lists the peers and web seed URLs that sent its blocks), piece-failed, tracker, dht, webseed-added (its protocol: bep19 or bep17), webseed-error, webseed-backoff, webseed-file-unavailable, webseed-range-ignored, webseed-strike, webseed-dropped, progress (every second; downloadedWebSeed is the part of downloaded that came from web seeds), complete, done (its reason: complete, seed-ratio, seed-time, metadata, failed); then the summary envelope.
 
 Exit status: 0 when complete (or, with --metadata-only, when the .torrent is written); 3 for a torrent that cannot be used (its paths leave DIR); 6 (no peers) when no data arrived for --timeout; 8 (no metadata) when no peer sent a magnet's metadata within --timeout; 7 for a disk error; 130 when interrupted (the state is saved: run again to resume).`;
   static override examples = [
@@ -97,7 +99,7 @@ Exit status: 0 when complete (or, with --metadata-only, when the .torrent is wri
     const peers = flags.peer ?? [];
     const trackers = [...(peers.length === 0 || flags['torrent-trackers'] ? target.trackers : []), ...(flags.tracker ?? []).map((t) => [t])];
     const webSeeds = { useWebSeeds: flags['web-seeds'], webSeeds: flags['web-seed'] ?? [], target: { webSeeds: target.magnet?.webSeeds ?? [] } };
-    const anyWebSeed = webSeedUrls(webSeeds, target.metainfo ?? null).length > 0;
+    const anyWebSeed = webSeedUrls(webSeeds, target.metainfo ?? null).length > 0 || httpSeedUrls(webSeeds, target.metainfo ?? null).length > 0;
     if (trackers.length === 0 && peers.length === 0 && magnetPeers.length === 0 && !flags.dht && !anyWebSeed) {
       throw new BtError('DOWNLOAD_NO_SOURCES', 'usage', 'no way to find peers: the torrent lists no trackers or web seeds, and neither --peer, --tracker, --web-seed nor the DHT is given');
     }

@@ -22,6 +22,10 @@ import { fakeHttpTracker } from '../helpers/tracker-fakes.js';
 import { patternBytes, tempDirs } from '../helpers/tmp.js';
 import { ndjson } from '../lab/download-lab.js';
 import { ttyToolAvailable } from '../helpers/interop.js';
+import { startHttpSeed } from '../helpers/httpseed-server.js';
+import { decode } from '../../src/core/bencode/decode.js';
+import { encode } from '../../src/core/bencode/encode.js';
+import type { BDict } from '../../src/core/bencode/types.js';
 
 const tmp = tempDirs();
 const NET = ['--port', '0', '--bind', '127.0.0.1'];
@@ -400,6 +404,29 @@ describe('btkit download', () => {
       expect(r.code, `${bad}: ${r.stderr}`).toBe(3);
       expect(r.stderr).toMatch(/METAINFO_PATH_|METAINFO_BAD_NAME|METAINFO_/);
       expect(existsSync(out), bad).toBe(false);
+    }
+  });
+
+  it("a torrent's httpseeds (BEP 17) alone: downloaded from the script, no tracker, no peer; --no-web-seeds leaves no source (exit 2)", async () => {
+    const h = await startHttpSeed({ infoHash: multi.meta.infoHash.v1!, pieceLength: multi.meta.pieceLength, stream: multi.data });
+    try {
+      const root = decode(await readFile(multi.torrent)).value as BDict;
+      root.delete('announce');
+      root.set('httpseeds', [Buffer.from(h.url)]);
+      const torrent = join(dir, 'multi-httpseeds.torrent');
+      await writeFile(torrent, encode(root));
+      const out = join(dir, 'out-httpseeds');
+      const r = await runClean(['download', torrent, '-o', out, '--no-dht', '--json', ...NET], { timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      for (const [rel, bytes] of multi.files) expect((await readFile(join(out, rel))).equals(bytes), rel).toBe(true);
+      const events = ndjson(r.stdout);
+      expect(events.find((e) => e.type === 'webseed-added')).toEqual({ type: 'webseed-added', url: h.url, protocol: 'bep17' });
+      expect(events.at(-1)).toMatchObject({ ok: true, result: { reason: 'complete', downloadedWebSeed: multi.data.length } });
+      const off = await runClean(['download', torrent, '-o', join(dir, 'out-httpseeds-off'), '--no-dht', '--no-web-seeds', ...NET]);
+      expect(off.code).toBe(2);
+      expect(off.stderr).toMatch(/no way to find peers/);
+    } finally {
+      await h.close();
     }
   });
 

@@ -86,7 +86,7 @@ describe.skipIf(!interopAvailable('nginx', 'libtorrent', 'aria2c'))('btkit downl
       const r = await download(f.wsTorrent, dir, []);
       expect(r.code, r.stderr + r.stdout.slice(-1500)).toBe(0);
       expect(await differences(f, dir)).toEqual([]);
-      expect(r.events.find((e) => e.type === 'webseed-added')).toEqual({ type: 'webseed-added', url: f.url });
+      expect(r.events.find((e) => e.type === 'webseed-added')).toEqual({ type: 'webseed-added', url: f.url, protocol: 'bep19' });
       const done = r.events.find((e) => e.type === 'done');
       expect(done).toMatchObject({ reason: 'complete', downloadedWebSeed: f.meta.totalLength, peers: 0 });
       expect(r.events.filter((e) => e.type === 'piece-verified').every((e) => e.from.length === 1 && e.from[0] === f.url)).toBe(true);

@@ -197,7 +197,7 @@ export function downloadNote(ev: DownloadEvent): { text: string; warning?: boole
     case 'warning':
       return { text: ev.message, warning: true };
     case 'webseed-added':
-      return { text: `web seed ${ev.url}` };
+      return { text: ev.protocol === 'bep17' ? `http seed ${ev.url} (BEP 17)` : `web seed ${ev.url}` };
     case 'webseed-file-unavailable':
       return { text: `web seed ${ev.url} does not serve ${ev.path.join('/')} (${ev.status ?? ev.code}); its pieces come from elsewhere`, warning: true };
     case 'webseed-range-ignored':

@@ -104,8 +104,9 @@ function trackersOf(root: BDict): string[][] {
   return tiers;
 }
 
-function webSeedsOf(root: BDict): string[] {
-  const v = root.get('url-list');
+/** BEP 19 `url-list` or BEP 17 `httpseeds`: a list of URLs (a single string is taken as a list of one). */
+function webSeedsOf(root: BDict, key = 'url-list'): string[] {
+  const v = root.get(key);
   if (isBytes(v)) {
     const s = text(v);
     return s ? [s] : [];
@@ -264,6 +265,7 @@ export function parseTorrent(bytes: Uint8Array, options: ParseOptions = {}): Met
       private: isInt(priv) && Number(priv) === 1,
       trackers: trackersOf(rootDict),
       webSeeds: webSeedsOf(rootDict),
+      httpSeeds: webSeedsOf(rootDict, 'httpseeds'),
       dhtNodes: nodesOf(rootDict),
       raw: rootDict,
       nonCanonical: decoded.nonCanonical,

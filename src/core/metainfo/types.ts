@@ -79,6 +79,8 @@ export interface Metainfo {
   trackers: string[][];
   /** BEP 19 `url-list`. */
   webSeeds: string[];
+  /** BEP 17 `httpseeds`: scripts that serve pieces by info hash and index. */
+  httpSeeds: string[];
   /** BEP 5 `nodes`: DHT bootstrap nodes as `host:port`. */
   dhtNodes: string[];
   source?: string;

@@ -2,8 +2,8 @@
  * A whole download, as `btkit download` runs it: from a torrent, a magnet link or a bare
  * infohash to the data on disk (or streamed), with every peer source the torrent allows —
  * trackers (BEP 3/12/15), given peers (`--peer`, a magnet's `x.pe`), the DHT (BEP 5) and peer
- * exchange (BEP 11) — and web seeds (BEP 19: the torrent's `url-list`, a magnet's `ws`, `--web-seed`)
- * as block sources beside the peers; for a magnet, the metadata fetched from peers (BEP 9) and
+ * exchange (BEP 11) — and web seeds (BEP 19: the torrent's `url-list`, a magnet's `ws`, `--web-seed`;
+ * BEP 17: the torrent's `httpseeds`) as block sources beside the peers; for a magnet, the metadata fetched from peers (BEP 9) and
  * optionally saved as a `.torrent`.
  *
  *   for await (const ev of runDownload(options, signal)) render(ev);   // returns a DownloadOutcome
@@ -239,6 +239,7 @@ export async function* runDownload(options: DownloadOptions, signal: AbortSignal
       ...(options.pexIntervalMs !== undefined ? { pexIntervalMs: options.pexIntervalMs } : {}),
       clientName: options.clientName,
       webSeeds: webSeedUrls(options, meta),
+      httpSeeds: httpSeedUrls(options, meta),
     });
     live = session;
     if (options.useTrackers && target.trackers.length > 0) {
@@ -342,6 +343,15 @@ async function layersOnDisk(meta: Metainfo, outDir: string, signal: AbortSignal)
 /** Whether a v2 torrent has a file longer than a piece (one with a `piece layers` entry). */
 function hasLayeredFile(m: Metainfo): boolean {
   return m.files.some((f) => !f.padding && f.length > m.pieceLength);
+}
+
+/**
+ * The HTTP seeds (BEP 17) to use: the torrent's `httpseeds` unless web seeds are turned off
+ * (`--no-web-seeds` turns off both kinds). Only http and https URLs. A magnet has none: the key
+ * lives outside the info dictionary.
+ */
+export function httpSeedUrls(options: Pick<DownloadOptions, 'useWebSeeds'>, meta: Pick<Metainfo, 'httpSeeds'> | null): string[] {
+  return options.useWebSeeds ? [...new Set(meta?.httpSeeds ?? [])].filter((u) => /^https?:\/\//i.test(u)) : [];
 }
 
 /** Write a .torrent atomically; an identical file already there is fine, a different one is not overwritten (unless `overwrite`: ours). */

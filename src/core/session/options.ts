@@ -91,6 +91,8 @@ export interface SessionOptions extends Partial<TorrentSetup> {
   clientName?: string;
   /** Web seeds (BEP 19): HTTP servers used as block sources beside peers, once the torrent is known. */
   webSeeds?: readonly string[];
+  /** HTTP seeds (BEP 17 `httpseeds`): scripts asked by info hash and piece, beside the web seeds. A v2-only torrent has no v1 info hash to ask with: none used. */
+  httpSeeds?: readonly string[];
   /** Web seed tuning (runs in flight per server, longest range request, timeouts); tests set strikes and backoff. */
   webSeedTuning?: Pick<WebSeedSourceOptions, 'maxPiecesInFlight' | 'maxRunBytes' | 'idleTimeoutMs' | 'seedOptions'>;
   connectTimeoutMs?: number;

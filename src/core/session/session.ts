@@ -473,9 +473,10 @@ export class Session {
   /** Web seeds (BEP 19) beside the peers, for a download that is not complete yet. */
   private startWebSeeds(t: Torrent<Peer>): void {
     const urls = this.opts.webSeeds ?? [];
-    if (urls.length === 0 || t.complete || this.stopping) return;
+    const httpSeeds = this.opts.httpSeeds ?? [];
+    if ((urls.length === 0 && httpSeeds.length === 0) || t.complete || this.stopping) return;
     const m = t.meta;
-    const options = { urls, layout: webSeedLayout(m), pieceLength: m.pieceLength, totalLength: m.totalLength, userAgent: this.opts.clientName ?? 'btkit', ...this.opts.webSeedTuning };
+    const options = { urls, httpSeeds, infoHash: m.infoHash.v1, layout: webSeedLayout(m), pieceLength: m.pieceLength, totalLength: m.totalLength, userAgent: this.opts.clientName ?? 'btkit', ...this.opts.webSeedTuning };
     this.webSeeds = new WebSeedSources<Peer>(options, {
       assembler: t.assembler,
       traffic: this.traffic,

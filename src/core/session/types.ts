@@ -97,8 +97,8 @@ export type SessionEvent =
   | { type: 'block-hashes-served'; peer: string; baseLayer: number; index: number; length: number; proofLayers: number; answered: boolean }
   /** A v2 torrent's piece layers are all known: fetched from peers (BEP 52 hash requests), or hashed from the data on disk. */
   | { type: 'piece-layers'; files: number; hashes: number; elapsedMs: number; from: 'peers' | 'data' }
-  /** A web seed (BEP 19) is used from now on (the torrent's url-list, --web-seed, a magnet's ws=). */
-  | { type: 'webseed-added'; url: string }
+  /** A web seed is used from now on: BEP 19 (the torrent's url-list, --web-seed, a magnet's ws=) or BEP 17 (the torrent's httpseeds). */
+  | { type: 'webseed-added'; url: string; protocol: 'bep19' | 'bep17' }
   /** What a web seed reported: errors, backoff, a file it lacks, Range ignored, strikes, dropped. */
   | WebSeedEvent
   | ({ type: 'done'; reason: DoneReason } & SessionStats);

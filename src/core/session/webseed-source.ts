@@ -1,5 +1,6 @@
 /**
- * Web seeds as block sources beside peers (BEP 19 `url-list`): each HTTP server (../webseed/) is
+ * Web seeds as block sources beside peers (BEP 19 `url-list`, and BEP 17 `httpseeds`, the
+ * script-style HTTP seeds asked by info hash and piece): each HTTP server (../webseed/) is
  * one more sender in the assembler's request scheduler, so a block from a web seed walks the same
  * path as a block from a peer — scheduler → assembler → verifier → storage — and the hash check,
  * the endgame and the bad-data tracing (smart-ban.ts, TrustLedger) apply to it unchanged.
@@ -40,6 +41,7 @@ export interface WebSeedSender {
   readonly kind: 'webseed';
   /** The server's URL: how events and `piece-verified.from` name it. */
   readonly key: string;
+  readonly protocol: WebSeedProtocol;
   readonly seed: WebSeed;
   readonly down: RateMeter;
   readonly up: RateMeter;
@@ -62,8 +64,16 @@ export function isWebSeedSender(sender: unknown): sender is WebSeedSender {
   return typeof sender === 'object' && sender !== null && (sender as { kind?: unknown }).kind === 'webseed';
 }
 
+/** `bep19`: a `url-list` web seed (files over Range requests); `bep17`: an `httpseeds` script. */
+export type WebSeedProtocol = 'bep19' | 'bep17';
+
 export interface WebSeedSourceOptions {
+  /** BEP 19 web seeds. */
   urls: readonly string[];
+  /** BEP 17 HTTP seeds; used only with `infoHash`. */
+  httpSeeds?: readonly string[];
+  /** The torrent's v1 info hash (BEP 17 requests name it); null for a v2-only torrent. */
+  infoHash?: Uint8Array | null;
   layout: WebSeedLayout;
   pieceLength: number;
   totalLength: number;
@@ -82,7 +92,7 @@ export interface WebSeedSourceDeps<P> {
   assembler: PieceAssembler<P | WebSeedSender>;
   traffic: Traffic;
   now(): number;
-  emit(ev: WebSeedEvent | { type: 'webseed-added'; url: string }): void;
+  emit(ev: WebSeedEvent | { type: 'webseed-added'; url: string; protocol: WebSeedProtocol }): void;
   /** Blocks went back to the scheduler: peers may take them now. */
   released(): void;
   /** Send `cancel` for a block a peer was asked for and a web seed delivered first (endgame). */
@@ -108,9 +118,11 @@ export class WebSeedSources<P> {
     this.pieceLength = options.pieceLength;
     this.maxRunBytes = Math.max(options.pieceLength, options.maxRunBytes ?? 4 * 1024 * 1024);
     const t0 = deps.now();
-    for (const url of new Set(options.urls)) {
+    const bep17 = options.infoHash ? [...new Set(options.httpSeeds ?? [])].map((url) => ({ url, bep17: { infoHash: options.infoHash! } })) : [];
+    for (const { url, bep17: b } of [...[...new Set(options.urls)].map((url) => ({ url, bep17: undefined })), ...bep17]) {
       const seed = new WebSeed({
         url,
+        ...(b ? { bep17: b } : {}),
         layout: options.layout,
         pieceLength: options.pieceLength,
         totalLength: options.totalLength,
@@ -120,7 +132,7 @@ export class WebSeedSources<P> {
         ...options.seedOptions,
         onEvent: (e) => deps.emit(e),
       });
-      this.senders.push({ kind: 'webseed', key: seed.url, seed, down: new RateMeter(t0), up: new RateMeter(t0), lastDataAt: t0, downloaded: 0, inFlight: 0, struck: new Set() });
+      this.senders.push({ kind: 'webseed', key: seed.url, protocol: b ? 'bep17' : 'bep19', seed, down: new RateMeter(t0), up: new RateMeter(t0), lastDataAt: t0, downloaded: 0, inFlight: 0, struck: new Set() });
     }
   }
 
@@ -138,7 +150,7 @@ export class WebSeedSources<P> {
 
   /** Say which servers are used, then start fetching. */
   start(): void {
-    for (const s of this.senders) this.deps.emit({ type: 'webseed-added', url: s.key });
+    for (const s of this.senders) this.deps.emit({ type: 'webseed-added', url: s.key, protocol: s.protocol });
     this.pump();
   }
 
@@ -201,8 +213,17 @@ export class WebSeedSources<P> {
     const blocks = a.geometry.blocksPerPiece;
     const now = this.deps.now();
     const ok = (i: number) => s.seed.hasPiece(i) && a.mayRequest(i, s);
-    const out = a.request(s, 'all', blocks, { now, canRequest: ok });
+    let out = a.request(s, 'all', blocks, { now, canRequest: ok });
     if (out.length === 0) return out;
+    // A piece's worth of blocks is not always one piece: the short last piece, or the tail of one
+    // peers began, leaves room for the head of another. Keep the first piece only (the rest goes
+    // back): a half piece would end this run, and the other half would start the next one with
+    // half of yet another piece — every later run two half pieces, two requests where one does.
+    const first = out[0]!.index;
+    if (out.some((r) => r.index !== first)) {
+      for (const r of out) if (r.index !== first) a.scheduler.release(s, r);
+      out = out.filter((r) => r.index === first);
+    }
     // Extend a run that ends exactly at the end of a piece with the following pieces.
     let bytes = out.reduce((n, r) => n + r.length, 0);
     for (;;) {
@@ -225,38 +246,70 @@ export class WebSeedSources<P> {
    * body is copied once, from the socket's chunks straight into the buffers the pieces will live
    * in: a whole piece into a buffer of the assembler's (which it then adopts, `receivePiece`),
    * the blocks of a piece begun elsewhere into a buffer of their own (then block by block).
+   * Each piece goes to the assembler as soon as its last byte is in, not at the end of the
+   * range: its hash and write overlap the rest of the response, so a long range costs no latency.
    */
   private async fetch(s: WebSeedSender, run: BlockRequest[]): Promise<void> {
     const pending = new Set(run);
     try {
       for (const range of contiguous(run, this.pieceLength)) {
         const segments = this.segments(range);
+        const deliver = (seg: Segment) => {
+          seg.delivered = true;
+          if (this.stopped) {
+            if (seg.whole) this.deps.assembler.releaseBuffer(seg.data!);
+            return;
+          }
+          for (const r of seg.requests) pending.delete(r);
+          this.deliver(s, seg);
+        };
+        // The segment holding range offset `offset`: from the last one found (chunks come in
+        // order), or from the start again (a part tried again starts over at its own offset).
+        let k = 0;
+        const segmentAt = (offset: number): Segment => {
+          if (offset < segments[k]!.at) k = 0;
+          while (offset >= segments[k]!.at + segments[k]!.length) k++;
+          return segments[k]!;
+        };
+        const bufferOf = (seg: Segment): Uint8Array =>
+          // The buffer is taken when the piece's first byte comes: memory follows the data, not the request.
+          (seg.data ??= seg.whole ? this.deps.assembler.pieceBuffer(seg.index) : new Uint8Array(seg.length));
         try {
-          let k = 0;
           await s.seed.fetchRange(range.start, range.length, {
             signal: this.deps.signal,
+            // The socket reads straight into the piece's buffer (never into one handed over).
+            target: (offset, max) => {
+              const seg = segmentAt(offset);
+              if (seg.delivered) return null;
+              const into = offset - seg.at;
+              return bufferOf(seg).subarray(into, into + Math.min(max, seg.length - into));
+            },
             sink: (offset, bytes) => {
-              // Chunks come in order; a part tried again starts over at its own offset.
-              if (offset < segments[k]!.at) k = 0;
+              // Bytes of a piece already handed over are skipped (a part tried again): that
+              // buffer is the assembler's now, and they were had.
               let pos = 0;
               while (pos < bytes.length) {
-                while (offset + pos >= segments[k]!.at + segments[k]!.data.length) k++;
-                const seg = segments[k]!;
-                const n = Math.min(bytes.length - pos, seg.at + seg.data.length - (offset + pos));
-                seg.data.set(bytes.subarray(pos, pos + n), offset + pos - seg.at);
+                const seg = segmentAt(offset + pos);
+                const into = offset + pos - seg.at;
+                const n = Math.min(bytes.length - pos, seg.length - into);
+                if (!seg.delivered) {
+                  const data = bufferOf(seg);
+                  // Read there by the socket already (`target`): nothing to copy.
+                  const inPlace = bytes.buffer === data.buffer && bytes.byteOffset + pos === data.byteOffset + into;
+                  if (!inPlace) data.set(pos === 0 && n === bytes.length ? bytes : bytes.subarray(pos, pos + n), into);
+                  // Parts arrive in stream order, so the furthest byte written says how much is in.
+                  seg.filled = Math.max(seg.filled, into + n);
+                  if (seg.filled === seg.length) deliver(seg);
+                }
                 pos += n;
               }
             },
           });
         } catch (err) {
-          for (const seg of segments) if (seg.whole) this.deps.assembler.releaseBuffer(seg.data);
+          for (const seg of segments) if (seg.whole && !seg.delivered && seg.data) this.deps.assembler.releaseBuffer(seg.data);
           throw err;
         }
         if (this.stopped) return;
-        for (const seg of segments) {
-          for (const r of seg.requests) pending.delete(r);
-          this.deliver(s, seg);
-        }
       }
     } catch (err) {
       // WebSeed has already said why (webseed-error, -file-unavailable, -dropped events); an
@@ -279,12 +332,11 @@ export class WebSeedSources<P> {
       const at = r.index * this.pieceLength + r.begin - range.start;
       const last = out[out.length - 1];
       if (last && last.index === r.index) last.requests.push(r);
-      else out.push({ index: r.index, at, data: new Uint8Array(0), whole: false, requests: [r] });
+      else out.push({ index: r.index, at, length: 0, data: null, whole: false, requests: [r], filled: 0, delivered: false });
     }
     for (const seg of out) {
-      const bytes = seg.requests.reduce((n, r) => n + r.length, 0);
-      seg.whole = seg.requests[0]!.begin === 0 && bytes === a.geometry.pieceSize(seg.index);
-      seg.data = seg.whole ? a.pieceBuffer(seg.index) : new Uint8Array(bytes);
+      seg.length = seg.requests.reduce((n, r) => n + r.length, 0);
+      seg.whole = seg.requests[0]!.begin === 0 && seg.length === a.geometry.pieceSize(seg.index);
     }
     return out;
   }
@@ -293,14 +345,15 @@ export class WebSeedSources<P> {
     const a = this.deps.assembler;
     let accepted = 0;
     const cancels: { peer: P | WebSeedSender; request: BlockRequest }[] = [];
+    const data = seg.data!;
     if (seg.whole) {
-      const res = a.receivePiece(s, seg.index, seg.data);
+      const res = a.receivePiece(s, seg.index, data);
       accepted = res.accepted;
       cancels.push(...res.cancels);
     } else {
       const base = seg.requests[0]!.begin;
       for (const r of seg.requests) {
-        const res = a.receive(s, r.index, r.begin, seg.data.subarray(r.begin - base, r.begin - base + r.length));
+        const res = a.receive(s, r.index, r.begin, data.subarray(r.begin - base, r.begin - base + r.length));
         if (res.status === 'accepted') accepted += r.length;
         cancels.push(...res.cancels);
       }
@@ -328,10 +381,16 @@ interface Segment {
   index: number;
   /** Offset of its first byte in the range. */
   at: number;
-  data: Uint8Array;
+  length: number;
+  /** Where its bytes go: taken at the first byte (an assembler buffer when `whole`). */
+  data: Uint8Array | null;
   /** It covers the whole piece: `data` is an assembler buffer for `receivePiece`. */
   whole: boolean;
   requests: BlockRequest[];
+  /** Bytes of `data` written so far (the furthest offset reached). */
+  filled: number;
+  /** Handed to the assembler: `data` is no longer ours. */
+  delivered: boolean;
 }
 
 function usable(s: WebSeedSender): boolean {

@@ -1,6 +1,10 @@
 /**
  * The HTTP side of a web seed (BEP 19, and the BEP 17 requests that ride on it): one `GET` with a
- * `Range: bytes=a-b` header, answered by exactly the bytes asked for or a typed error.
+ * `Range: bytes=a-b` header, answered by exactly the bytes asked for or a typed error. With
+ * `exact` (BEP 17) the URL itself names the bytes (`?info_hash=…&piece=…&ranges=…`): no `Range`
+ * header, the answer is a 200 of exactly that length, and a 503's body is an ASCII number of
+ * seconds to wait (BEP 17: "the body of the return being an ASCII integer value specifying how
+ * long (in seconds) the client should wait"), used when there is no `Retry-After` header.
  *
  * Over node:http / node:https rather than `undici`: btkit has no HTTP dependency, the built-in
  * Agent gives keep-alive with a per-origin socket bound (`maxSockets`), and reading the body by
@@ -48,6 +52,20 @@ export interface RangeClientOptions {
  * touched per request.
  */
 export type RangeSink = (offset: number, bytes: Buffer) => void;
+export type RangeTarget = (offset: number, max: number) => Uint8Array | null;
+
+/** Per request: `exact` for a URL that names exactly the bytes wanted (BEP 17), not a file to cut a range from. */
+export interface RangeRequestOptions {
+  signal?: AbortSignal;
+  sink?: RangeSink;
+  /**
+   * With `sink`, on the raw path: memory for range bytes from `offset` (at most `max`) that the
+   * socket may read into directly; `sink` then gets a view of that same memory. Null: no such
+   * memory (the bytes come through the connection's buffer and `sink` copies them).
+   */
+  target?: RangeTarget;
+  exact?: boolean;
+}
 
 export interface RangeResponse {
   /** Exactly the asked bytes (empty when a `sink` took them). */
@@ -65,6 +83,8 @@ export interface RangeResponse {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const DRAIN_LIMIT = 64 * 1024;
+/** First bytes of an error body kept (a BEP 17 503 carries its delay there). */
+const ERROR_BODY_KEPT = 64;
 
 /** `Retry-After` as milliseconds (delta-seconds or an HTTP date), or null when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now: number): number | null {
@@ -90,7 +110,7 @@ export class RangeClient {
   constructor(private readonly options: RangeClientOptions) {}
 
   /** Bytes `[start, start + length)` of the resource at `url`. */
-  async get(url: string, start: number, length: number, { signal, sink }: { signal?: AbortSignal; sink?: RangeSink } = {}): Promise<RangeResponse> {
+  async get(url: string, start: number, length: number, { signal, sink, target, exact = false }: RangeRequestOptions = {}): Promise<RangeResponse> {
     if (length <= 0) throw new RangeError('a range request needs at least one byte');
     if (this.closed) throw networkError('WEBSEED_CLOSED', 'the web seed client is closed');
     const deadline = AbortSignal.timeout(this.options.deadlineMs);
@@ -98,7 +118,7 @@ export class RangeClient {
     let current = url;
     for (let redirects = 0; ; redirects++) {
       seen.add(current);
-      const step = await this.once(current, start, length, signal, deadline, sink);
+      const step = await this.once(current, exact ? 0 : start, length, signal, deadline, sink, exact, target);
       if (step.kind === 'done') return { ...step.response, url: current, redirects };
       if (redirects >= this.options.maxRedirects) {
         throw networkError('WEBSEED_TOO_MANY_REDIRECTS', `\`${url}\`: more than ${this.options.maxRedirects} redirects`, { detail: { url, last: step.location } });
@@ -125,6 +145,7 @@ export class RangeClient {
     h: RawHead,
     start: number,
     length: number,
+    exact: boolean,
   ): { kind: 'redirect'; location: string } | { kind: 'error'; error: BtError } | { kind: 'body'; from: number; limit: number; status: 200 | 206; total: number | null } {
     const { status, headers } = h;
     const detail = { url, status };
@@ -140,12 +161,18 @@ export class RangeClient {
       }
       return { kind: 'redirect', location: next.href };
     }
-    if (status !== 200 && status !== 206) return { kind: 'error', error: statusError(url, status, headers['retry-after']) };
+    if ((status !== 200 && status !== 206) || (exact && status !== 200)) return { kind: 'error', error: statusError(url, status, headers['retry-after']) };
     const encoding = headers['content-encoding'];
     if (encoding !== undefined && encoding !== 'identity') {
       return { kind: 'error', error: networkError('WEBSEED_ENCODED_BODY', `\`${url}\`: body sent with Content-Encoding \`${encoding}\``, { detail }) };
     }
     const declared = headers['content-length'] === undefined ? null : Number(headers['content-length']);
+    if (exact) {
+      if (declared !== null && declared > length) {
+        return { kind: 'error', error: networkError('WEBSEED_BODY_TOO_LONG', `\`${url}\`: ${declared} bytes announced for ${length} bytes asked`, { detail: { ...detail, declared, asked: length } }) };
+      }
+      return { kind: 'body', from: 0, limit: length, status: 200, total: declared };
+    }
     if (status === 206) {
       const cr = parseContentRange(headers['content-range']);
       if (!cr || cr[0] !== start || cr[1] !== start + length - 1) {
@@ -182,6 +209,8 @@ export class RangeClient {
     signal: AbortSignal | undefined,
     deadline: AbortSignal,
     sink: RangeSink | undefined,
+    exact: boolean,
+    target?: RangeTarget,
   ): Promise<{ kind: 'done'; response: Omit<RangeResponse, 'url' | 'redirects'> } | { kind: 'redirect'; location: string }> {
     const { idleTimeoutMs, wholeBodyLimit } = this.options;
     return new Promise((resolve, reject) => {
@@ -247,23 +276,43 @@ export class RangeClient {
         let window: { from: number; limit: number; status: 200 | 206; total: number | null; reused: boolean } | null = null;
         let redirect: string | null = null;
         let error: BtError | null = null;
-        const headers: Record<string, string> = { Range: `bytes=${start}-${start + length - 1}`, 'Accept-Encoding': 'identity', ...(this.options.userAgent ? { 'User-Agent': this.options.userAgent } : {}) };
+        const errorBody: Buffer[] = [];
+        let errorBodyLength = 0;
+        const headers: Record<string, string> = { ...(exact ? {} : { Range: `bytes=${start}-${start + length - 1}` }), 'Accept-Encoding': 'identity', ...(this.options.userAgent ? { 'User-Agent': this.options.userAgent } : {}) };
         cancel = this.raw.request(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 80), `${u.pathname}${u.search}`, headers, {
           head: (h: RawHead) => {
-            const v = this.checkHead(url, u, h, start, length);
+            const v = this.checkHead(url, u, h, start, length, exact);
             if (v.kind === 'redirect') redirect = v.location;
             else if (v.kind === 'error') error = v.error;
             else window = { ...v, reused: h.reusedConnection };
             // A large error or redirect body is not read: the connection closes.
             const declared = Number(h.headers['content-length'] ?? NaN);
-            return window !== null || declared <= DRAIN_LIMIT;
+            // A BEP 17 503 without Content-Length is read until the server closes (bounded below).
+            return window !== null || declared <= DRAIN_LIMIT || (exact && error?.code === 'WEBSEED_RETRY_LATER' && Number.isNaN(declared));
           },
+          target: target
+            ? (offset, max) => {
+                // Body offset → range offset; only inside the asked window (a 200's other bytes are dropped).
+                if (!window || settled) return null;
+                const at = offset - window.from;
+                if (at < 0 || at >= length) return null;
+                return target(at, Math.min(max, length - at));
+              }
+            : undefined,
           body: (offset, bytes) => {
-            if (!window || settled) return;
+            if (!window || settled) {
+              // An error's body is kept while short: a BEP 17 503 says there how long to wait.
+              if (error && errorBodyLength < ERROR_BODY_KEPT) {
+                errorBody.push(Buffer.from(bytes.subarray(0, ERROR_BODY_KEPT - errorBodyLength)));
+                errorBodyLength += Math.min(bytes.length, ERROR_BODY_KEPT - errorBodyLength);
+              }
+              if (error && offset + bytes.length > DRAIN_LIMIT) failRaw(exact ? retryFromBody(error, Buffer.concat(errorBody)) : error);
+              return;
+            }
             const end = offset + bytes.length;
             if (end > window.limit) {
               failRaw(
-                window.status === 206
+                window.status === 206 || exact
                   ? networkError('WEBSEED_BODY_TOO_LONG', `\`${url}\`: more than the ${length} bytes asked for`, { detail: { url, status: 206, asked: length } })
                   : networkError('WEBSEED_RANGE_IGNORED', `\`${url}\`: the server ignores Range and sends more than ${wholeBodyLimit} bytes`, { detail: { url, status: 200 } }),
               );
@@ -276,7 +325,7 @@ export class RangeClient {
           end: (received) => {
             if (settled) return;
             if (redirect !== null) return succeedRaw({ kind: 'redirect', location: redirect });
-            if (error) return failRaw(error);
+            if (error) return failRaw(exact ? retryFromBody(error, Buffer.concat(errorBody)) : error);
             const w = window!;
             if (received < w.from + length) {
               failRaw(networkError('WEBSEED_SHORT_BODY', `\`${url}\`: ${Math.max(0, received - w.from)} of ${length} bytes received`, { detail: { url, status: w.status, received } }));
@@ -307,7 +356,7 @@ export class RangeClient {
         method: 'GET',
         agent,
         headers: {
-          Range: `bytes=${start}-${start + length - 1}`,
+          ...(exact ? {} : { Range: `bytes=${start}-${start + length - 1}` }),
           'Accept-Encoding': 'identity',
           ...(this.options.userAgent ? { 'User-Agent': this.options.userAgent } : {}),
         },
@@ -336,14 +385,14 @@ export class RangeClient {
           drain(res, req, () => succeed({ kind: 'redirect', location: next.href }));
           return;
         }
-        if (status !== 200 && status !== 206) {
+        if ((status !== 200 && status !== 206) || (exact && status !== 200)) {
           const err = statusError(url, status, res.headers['retry-after']);
           // Keep the connection when the error body is small; the error stands either way.
-          drain(res, req, () => {
+          drain(res, req, (body) => {
             if (settled) return;
             settled = true;
             cleanup();
-            reject(err);
+            reject(exact ? retryFromBody(err, body) : err);
           });
           return;
         }
@@ -356,7 +405,13 @@ export class RangeClient {
         // The window of the body to keep: [from, from + length) of what the server sends.
         let from: number;
         let total: number | null = declared;
-        if (status === 206) {
+        if (exact) {
+          if (declared !== null && declared > length) {
+            fail(networkError('WEBSEED_BODY_TOO_LONG', `\`${url}\`: ${declared} bytes announced for ${length} bytes asked`, { detail: { ...detail, declared, asked: length } }));
+            return;
+          }
+          from = 0;
+        } else if (status === 206) {
           const cr = parseContentRange(res.headers['content-range']);
           if (!cr || cr[0] !== start || cr[1] !== start + length - 1) {
             fail(networkError('WEBSEED_BAD_CONTENT_RANGE', `\`${url}\`: asked for bytes ${start}-${start + length - 1}, got \`${res.headers['content-range'] ?? '(no Content-Range)'}\``, { detail }));
@@ -375,7 +430,7 @@ export class RangeClient {
           }
           from = start;
         }
-        const limit = status === 206 ? length : wholeBodyLimit;
+        const limit = status === 206 || exact ? length : wholeBodyLimit;
         const body = sink ? Buffer.alloc(0) : Buffer.allocUnsafe(length);
         let received = 0;
         res.on('data', (chunk: Buffer) => {
@@ -384,7 +439,7 @@ export class RangeClient {
           received += chunk.length;
           if (received > limit) {
             fail(
-              status === 206
+              status === 206 || exact
                 ? networkError('WEBSEED_BODY_TOO_LONG', `\`${url}\`: more than the ${length} bytes asked for`, { detail: { ...detail, asked: length } })
                 : networkError('WEBSEED_RANGE_IGNORED', `\`${url}\`: the server ignores Range and sends more than ${wholeBodyLimit} bytes`, { detail }),
             );
@@ -424,19 +479,36 @@ function statusError(url: string, status: number, retryAfter: string | undefined
         : networkError('WEBSEED_HTTP_STATUS', `\`${url}\`: HTTP ${status}`, { detail });
 }
 
-/** Read and drop a small body so the connection stays alive; destroy it when the body is large. */
-function drain(res: http.IncomingMessage, req: http.ClientRequest, then: () => void): void {
+/**
+ * BEP 17: a 503 whose body is an ASCII integer asks to wait that many seconds. Used when no
+ * `Retry-After` header said so; capped as `Retry-After` is (a day).
+ */
+export function retryFromBody(err: BtError, body: Uint8Array): BtError {
+  if (err.code !== 'WEBSEED_RETRY_LATER' || (err.detail?.retryAfterMs ?? null) !== null) return err;
+  const m = /^\s*(\d{1,9})\s*$/.exec(Buffer.from(body).toString('latin1'));
+  if (!m) return err;
+  const retryAfterMs = Math.min(Number(m[1]), 86_400) * 1000;
+  return networkError('WEBSEED_RETRY_LATER', `${err.message} (the body asks to wait ${m[1]} s)`, { detail: { ...err.detail, retryAfterMs } });
+}
+
+/**
+ * Read and drop a small body so the connection stays alive (its first bytes go to `then`); destroy
+ * it when the body is large.
+ */
+function drain(res: http.IncomingMessage, req: http.ClientRequest, then: (head: Buffer) => void): void {
   const declared = res.headers['content-length'] === undefined ? null : Number(res.headers['content-length']);
   if (declared !== null && declared > DRAIN_LIMIT) {
     req.destroy();
-    then();
+    then(Buffer.alloc(0));
     return;
   }
   let n = 0;
+  const kept: Buffer[] = [];
   res.on('data', (c: Buffer) => {
+    if (n < ERROR_BODY_KEPT) kept.push(c.subarray(0, ERROR_BODY_KEPT - n));
     n += c.length;
     if (n > DRAIN_LIMIT) req.destroy();
   });
   res.on('error', () => undefined);
-  res.on('close', then);
+  res.on('close', () => then(Buffer.concat(kept)));
 }

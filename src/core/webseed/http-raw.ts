@@ -32,8 +32,14 @@ export interface RawHead {
 export interface RawHandler {
   /** The head arrived: return false to stop reading (the connection is closed, not reused). */
   head(head: RawHead): boolean;
-  /** Body bytes from `offset` of the body. The buffer is reused after the call returns. */
+  /** Body bytes from `offset` of the body. The buffer is reused after the call returns (unless it is `target`'s memory). */
   body(offset: number, bytes: Buffer): void;
+  /**
+   * Memory to read body bytes from `offset` straight into (at most `max` bytes), or null for the
+   * connection's own buffer. `body` is then called with a view of that memory: the bytes are
+   * already where they belong, and no copy is made.
+   */
+  target?(offset: number, max: number): Uint8Array | null;
   /** The whole body arrived (its length: `Content-Length`, or until the server closed). */
   end(received: number): void;
   error(err: Error): void;
@@ -89,14 +95,15 @@ export class RawHttpPool {
   }
 
   private connect(key: string, host: string, port: number): Conn {
-    const buffer = Buffer.allocUnsafe(READ_BUFFER);
+    const scratch = Buffer.allocUnsafe(READ_BUFFER);
     const conn: Conn = { key, socket: null as unknown as net.Socket, handler: null, headBuf: null, headLen: 0, expected: null, received: 0, keepAlive: true, used: false };
     conn.socket = net.connect({
       host,
       port,
       noDelay: true,
       onread: {
-        buffer,
+        // Asked before every read: the caller's memory once the body is under way, else our own.
+        buffer: () => this.nextBuffer(conn, scratch),
         callback: (n: number, buf: Uint8Array) => {
           this.onData(conn, Buffer.from(buf.buffer, buf.byteOffset, n));
           return true;
@@ -116,6 +123,23 @@ export class RawHttpPool {
     });
     this.all.add(conn);
     return conn;
+  }
+
+  /**
+   * Where the next read goes: into the handler's `target` while a body with a known length is
+   * being read (never more than the body has left, so the next response's bytes cannot land
+   * there), else into the connection's buffer.
+   */
+  private nextBuffer(conn: Conn, scratch: Buffer): Uint8Array {
+    const h = conn.handler;
+    if (h?.target && conn.headBuf === null && conn.expected !== null) {
+      const left = conn.expected - conn.received;
+      if (left > 0) {
+        const t = h.target(conn.received, Math.min(left, READ_BUFFER));
+        if (t && t.length > 0) return t;
+      }
+    }
+    return scratch;
   }
 
   private onData(conn: Conn, data: Buffer): void {

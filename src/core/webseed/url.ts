@@ -50,3 +50,22 @@ export function fileUrl(url: string, torrent: WebSeedLayoutNames, fileIndex: num
   const components = torrent.multiFile ? [torrent.name, ...file.path] : [torrent.name];
   return base + components.map(encodeSegment).join('/');
 }
+
+/**
+ * BEP 17 (`httpseeds`, "HTTP Seeding", Hoffman style): the request for piece `piece` of the
+ * torrent with v1 info hash `infoHash` from the script at `url`:
+ * `<url>?info_hash=<hash>&piece=<piece>[&ranges=<a>-<b>]`. `range` is a byte range inside the
+ * piece, both ends inclusive as in the BEP's example (`ranges=49152-131071`), left out for the
+ * whole piece. The hash goes byte by byte, each byte that is not an RFC 3986 unreserved
+ * character as `%XX` (as a tracker announce carries it). A URL that already has a query gets the
+ * parameters appended with `&`.
+ */
+export function httpSeedUrl(url: string, infoHash: Uint8Array, piece: number, range?: { start: number; end: number }): string {
+  let hash = '';
+  for (const b of infoHash) {
+    const unreserved = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2d || b === 0x2e || b === 0x5f || b === 0x7e;
+    hash += unreserved ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  const sep = url.includes('?') ? (url.endsWith('?') || url.endsWith('&') ? '' : '&') : '?';
+  return `${url}${sep}info_hash=${hash}&piece=${piece}${range ? `&ranges=${range.start}-${range.end}` : ''}`;
+}

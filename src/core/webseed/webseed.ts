@@ -1,7 +1,11 @@
 /**
  * A web seed (BEP 19, `url-list`) as a piece source: `fetchPiece(i)` asks the server for the
  * piece's bytes, file by file (see ./ranges.ts, ./url.ts), over HTTP range requests
- * (./http-range.ts).
+ * (./http-range.ts). With the `bep17` option it is an HTTP seed of BEP 17 (`httpseeds`) instead:
+ * a script that knows the torrent, asked piece by piece (`?info_hash=…&piece=…&ranges=…`, one
+ * request per piece a range touches); everything below (backoff, strikes, bounds, events) is the
+ * same, except that a 404 means the script does not serve the torrent at all (the seed drops,
+ * `no-files`), and a 503's body gives the delay when no `Retry-After` does (BEP 17).
  *
  * What it decides, and what it leaves to its owner:
  * - **Hash checks stay outside.** The session's assembler checks every piece whatever its source;
@@ -28,9 +32,9 @@
  * them into its own event stream rather than running a second consumer loop per server.
  */
 import { BtError, type ErrorCode, abortError, networkError } from '../errors.js';
-import { RangeClient, type RangeSink } from './http-range.js';
+import { RangeClient, type RangeSink, type RangeTarget } from './http-range.js';
 import { pieceRange, planLayout, planRange, type PlanFile, type RangePart } from './ranges.js';
-import { fileUrl, webSeedBase, type WebSeedLayoutNames } from './url.js';
+import { fileUrl, httpSeedUrl, webSeedBase, type WebSeedLayoutNames } from './url.js';
 import type { LayoutFile } from '../storage/layout.js';
 
 /** A torrent as the web seed sees it; a parsed `Metainfo` is one. */
@@ -58,6 +62,8 @@ export type WebSeedEvent =
 
 export interface WebSeedOptions {
   url: string;
+  /** A BEP 17 HTTP seed (`httpseeds`): `url` is a script asked by v1 info hash and piece index. */
+  bep17?: { infoHash: Uint8Array };
   layout: WebSeedLayout;
   pieceLength: number;
   totalLength: number;
@@ -93,6 +99,10 @@ export interface WebSeedStats {
 
 /** Errors that make one file unavailable from this seed, not the seed itself. */
 const FILE_ERRORS = new Set<ErrorCode>(['WEBSEED_NOT_FOUND', 'WEBSEED_RANGE_NOT_SATISFIABLE', 'WEBSEED_REDIRECT_LOOP', 'WEBSEED_TOO_MANY_REDIRECTS', 'WEBSEED_BAD_REDIRECT', 'WEBSEED_BAD_URL']);
+/** One HTTP request of a range: a file's bytes (BEP 19) or a piece's (BEP 17, `fileIndex` null). */
+type HttpPart = { kind: 'http'; url: string; fileIndex: number | null; fileOffset: number; rangeOffset: number; length: number };
+type Part = HttpPart | Extract<RangePart, { kind: 'zeros' }>;
+
 /** Protocol violations: the server answered, but not what was asked. */
 const STRIKE_ERRORS = new Set<ErrorCode>(['WEBSEED_BODY_TOO_LONG', 'WEBSEED_BAD_CONTENT_RANGE', 'WEBSEED_ENCODED_BODY']);
 
@@ -100,6 +110,8 @@ export class WebSeed {
   readonly url: string;
   readonly stats: WebSeedStats = { bytes: 0, requests: 0, reusedConnections: 0, strikes: 0, errors: 0 };
   private readonly layout: WebSeedLayout;
+  /** BEP 17: the torrent's v1 info hash; null for a BEP 19 web seed. */
+  private readonly infoHash: Uint8Array | null;
   private readonly plan: LayoutFile[];
   private readonly pieceLength: number;
   private readonly totalLength: number;
@@ -125,7 +137,8 @@ export class WebSeed {
   constructor(options: WebSeedOptions) {
     const { layout } = options;
     if (!(options.pieceLength > 0) || !(options.totalLength > 0)) throw new RangeError('pieceLength and totalLength must be positive');
-    this.url = webSeedBase(options.url, layout.multiFile);
+    this.infoHash = options.bep17?.infoHash ?? null;
+    this.url = this.infoHash ? options.url : webSeedBase(options.url, layout.multiFile);
     this.layout = layout;
     this.plan = planLayout(layout.files);
     this.pieceLength = options.pieceLength;
@@ -162,6 +175,7 @@ export class WebSeed {
   /** Whether asking this seed for piece `index` makes sense (not dropped, no missing file in it). */
   hasPiece(index: number): boolean {
     if (this.ended) return false;
+    if (this.infoHash || this.unavailable.size === 0) return true;
     const { start, length } = pieceRange(index, this.pieceLength, this.totalLength);
     return planRange(this.layout.files, this.plan, start, length).every((p) => p.kind === 'zeros' || !this.unavailable.has(p.fileIndex));
   }
@@ -180,14 +194,15 @@ export class WebSeed {
   /**
    * Bytes `[start, start + length)` of the piece stream (padding files as zeros). With `sink`, the
    * bytes go there as they arrive (offsets relative to `start`; padding as zeros) and the result
-   * is empty; a part tried again is written again.
+   * is empty; a part tried again is written again. With `target` as well, plain-http bytes may
+   * be read by the socket straight into the memory it gives (see RangeRequestOptions.target).
    */
-  async fetchRange(start: number, length: number, { signal, sink }: { signal?: AbortSignal; sink?: RangeSink } = {}): Promise<Uint8Array> {
+  async fetchRange(start: number, length: number, { signal, sink, target }: { signal?: AbortSignal; sink?: RangeSink; target?: RangeTarget } = {}): Promise<Uint8Array> {
     if (start < 0 || length <= 0 || start + length > this.totalLength) throw new RangeError(`range ${start}+${length} is outside the torrent`);
     this.throwIfEnded();
-    const parts = planRange(this.layout.files, this.plan, start, length);
+    const parts = this.parts(start, length);
     for (const p of parts) {
-      if (p.kind === 'http' && this.unavailable.has(p.fileIndex)) throw this.unavailableError(p.fileIndex);
+      if (p.kind === 'http' && p.fileIndex !== null && this.unavailable.has(p.fileIndex)) throw this.unavailableError(p.fileIndex);
     }
     const linked = signal ? AbortSignal.any([signal, this.life.signal]) : this.life.signal;
     await this.acquire(linked);
@@ -195,7 +210,7 @@ export class WebSeed {
       if (sink) {
         for (const part of parts) {
           if (part.kind === 'zeros') sink(part.rangeOffset, Buffer.alloc(part.length));
-          else await this.fetchPart(part, linked, (o, b) => sink(part.rangeOffset + o, b));
+          else await this.fetchPart(part, linked, (o, b) => sink(part.rangeOffset + o, b), target && ((o, max) => target(part.rangeOffset + o, max)));
         }
         return new Uint8Array(0);
       }
@@ -232,17 +247,39 @@ export class WebSeed {
     this.rejectWaiting();
   }
 
-  private async fetchPart(part: Extract<RangePart, { kind: 'http' }>, signal: AbortSignal, sink?: RangeSink): Promise<Buffer> {
-    const url = fileUrl(this.url, this.layout, part.fileIndex);
+  /**
+   * The requests for stream bytes `[start, start + length)`: one per file (BEP 19; padding as
+   * zeros), or one per piece with `ranges` for a part of one (BEP 17).
+   */
+  private parts(start: number, length: number): Part[] {
+    const hash = this.infoHash;
+    if (!hash) {
+      return planRange(this.layout.files, this.plan, start, length).map((p): Part => (p.kind === 'zeros' ? p : { ...p, url: fileUrl(this.url, this.layout, p.fileIndex) }));
+    }
+    const out: Part[] = [];
+    for (let at = start; at < start + length; ) {
+      const piece = Math.floor(at / this.pieceLength);
+      const r = pieceRange(piece, this.pieceLength, this.totalLength);
+      const end = Math.min(start + length, r.start + r.length);
+      const whole = at === r.start && end === r.start + r.length;
+      const url = httpSeedUrl(this.url, hash, piece, whole ? undefined : { start: at - r.start, end: end - r.start - 1 });
+      out.push({ kind: 'http', url, fileIndex: null, fileOffset: 0, rangeOffset: at - start, length: end - at });
+      at = end;
+    }
+    return out;
+  }
+
+  private async fetchPart(part: HttpPart, signal: AbortSignal, sink?: RangeSink, target?: RangeTarget): Promise<Buffer> {
+    const url = part.url;
     for (let attempt = 1; ; attempt++) {
       await this.waitBackoff(signal);
       this.stats.requests++;
       try {
-        const res = await this.client.get(url, part.fileOffset, part.length, { signal, ...(sink ? { sink } : {}) });
+        const res = await this.client.get(url, part.fileOffset, part.length, { signal, exact: this.infoHash !== null, ...(sink ? { sink } : {}), ...(target ? { target } : {}) });
         this.consecutiveErrors = 0;
         this.stats.bytes += part.length;
         if (res.reusedConnection) this.stats.reusedConnections++;
-        if (res.status === 200 && !this.rangeIgnoredFiles.has(part.fileIndex)) {
+        if (res.status === 200 && part.fileIndex !== null && !this.infoHash && !this.rangeIgnoredFiles.has(part.fileIndex)) {
           this.rangeIgnoredFiles.add(part.fileIndex);
           this.onEvent({ type: 'webseed-range-ignored', url: this.url, fileUrl: url, fileIndex: part.fileIndex });
         }
@@ -253,6 +290,11 @@ export class WebSeed {
         this.stats.errors++;
         if (FILE_ERRORS.has(err.code)) {
           this.emitError(url, err, attempt, false);
+          if (part.fileIndex === null) {
+            // BEP 17: the script answers for the whole torrent; one that lacks it lacks every piece.
+            this.drop('no-files', networkError('WEBSEED_NO_FILES', `http seed \`${this.url}\` does not serve this torrent: ${err.message}`, { cause: err }));
+            throw this.dropError!;
+          }
           this.markUnavailable(part.fileIndex, url, err);
           throw this.unavailableError(part.fileIndex, err);
         }

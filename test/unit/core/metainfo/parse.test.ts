@@ -151,6 +151,15 @@ describe('valid torrents', () => {
     expect(parseTorrent(single({ 'url-list': '' })).webSeeds).toEqual([]);
   });
 
+  it('BEP 17: httpseeds apart from url-list, as a list (or one string)', () => {
+    const meta = parseTorrent(single({ httpseeds: ['http://127.0.0.1:8000/seed.php', ''], 'url-list': 'http://127.0.0.1:8001/' }));
+    expect(meta.httpSeeds).toEqual(['http://127.0.0.1:8000/seed.php']);
+    expect(meta.webSeeds).toEqual(['http://127.0.0.1:8001/']);
+    expect(parseTorrent(single({ httpseeds: 'http://127.0.0.1:8000/s' })).httpSeeds).toEqual(['http://127.0.0.1:8000/s']);
+    expect(parseTorrent(single()).httpSeeds).toEqual([]);
+    expect(parseTorrent(single({ httpseeds: 5 })).httpSeeds).toEqual([]);
+  });
+
   it('BEP 27: private is info.private = 1 (and only in the info dict)', () => {
     expect(parseTorrent(single({}, { private: 1 })).private).toBe(true);
     expect(parseTorrent(single({}, { private: 0 })).private).toBe(false);

@@ -17,6 +17,7 @@ import { FileStore } from '../../../../src/core/storage/file-store.js';
 import { makePeerId } from '../../../../src/core/tracker/peer-id.js';
 import { MemoryNetwork } from '../../../../src/core/transport/memory.js';
 import { startFaultServer, type FaultServer } from '../../../helpers/webseed-fault-server.js';
+import { startHttpSeed, type HttpSeedServer } from '../../../helpers/httpseed-server.js';
 import { patternBytes, writeTree } from '../../../helpers/tmp.js';
 
 let root: string;
@@ -117,12 +118,12 @@ describe('session: web seeds as block sources', () => {
     expect(await sameBytes(r.out)).toBe(true);
     const end = done(r.events);
     expect(end).toMatchObject({ reason: 'complete', downloadedWebSeed: meta.totalLength, downloaded: meta.totalLength });
-    expect(r.events.find((e) => e.type === 'webseed-added')).toEqual({ type: 'webseed-added', url: `${s.base}/` });
+    expect(r.events.find((e) => e.type === 'webseed-added')).toEqual({ type: 'webseed-added', url: `${s.base}/`, protocol: 'bep19' });
     const verified = r.events.filter((e): e is Extract<SessionEvent, { type: 'piece-verified' }> => e.type === 'piece-verified');
     expect(verified).toHaveLength(meta.pieceCount);
     expect(verified.every((e) => e.from.length === 1 && e.from[0] === `${s.base}/`)).toBe(true);
     // Runs join consecutive pieces: fewer HTTP requests than pieces (files split a run into several ranges).
-    expect(s.requests.length).toBeLessThan(meta.pieceCount);
+    expect(s.requests.length, JSON.stringify(r.events.filter((e) => e.type === 'webseed-error'))).toBeLessThan(meta.pieceCount);
   });
 
   it('wrong bytes for one range: the piece fails, the server gets a strike, the data comes right from a peer', async () => {
@@ -241,6 +242,72 @@ describe('session: web seeds as block sources', () => {
     expect(r.error).toBeUndefined();
     expect(await sameBytes(r.out)).toBe(true);
     expect(r.events.find((e) => e.type === 'webseed-dropped')).toMatchObject({ url: `${bad.base}/`, reason: 'range-ignored' });
+  });
+});
+
+describe('session: BEP 17 HTTP seeds (httpseeds) beside BEP 19 web seeds', () => {
+  const httpSeeds: HttpSeedServer[] = [];
+  afterEach(async () => {
+    await Promise.all(httpSeeds.splice(0).map((h) => h.close()));
+  });
+  async function httpSeed(): Promise<HttpSeedServer> {
+    const stream = Buffer.concat(meta.files.map((f) => (f.padding ? Buffer.alloc(f.length) : files[`/set/${f.path.join('/')}`]!)));
+    const h = await startHttpSeed({ infoHash: meta.infoHash.v1!, pieceLength: meta.pieceLength, stream });
+    httpSeeds.push(h);
+    return h;
+  }
+
+  it('downloads from an HTTP seed alone, byte for byte, a piece per request', async () => {
+    const h = await httpSeed();
+    const r = await download([], { httpSeeds: [h.url] });
+    expect(r.error).toBeUndefined();
+    expect(await sameBytes(r.out)).toBe(true);
+    expect(r.events.find((e) => e.type === 'webseed-added')).toEqual({ type: 'webseed-added', url: h.url, protocol: 'bep17' });
+    expect(done(r.events)).toMatchObject({ reason: 'complete', downloadedWebSeed: meta.totalLength });
+    // Every piece asked once, whole (no ranges): a run of several pieces is one request per piece.
+    expect(h.requests.map((q) => q.piece).sort((x, y) => x - y), JSON.stringify(r.events.filter((e) => e.type === 'webseed-error'))).toEqual(Array.from({ length: meta.pieceCount }, (_, i) => i));
+    expect(h.requests.every((q) => q.ranges === null)).toBe(true);
+  });
+
+  it("a busy script (503 with the seconds to wait as its body) is backed off for that long, then serves the rest", async () => {
+    const h = await httpSeed();
+    h.busy(2, 1);
+    const r = await download([], { httpSeeds: [h.url], webSeedTuning: { idleTimeoutMs: 2000, seedOptions: { backoff: { initialMs: 5, maxMs: 5000 }, deadlineMs: 10_000 } } });
+    expect(r.error).toBeUndefined();
+    expect(await sameBytes(r.out)).toBe(true);
+    expect(r.events.find((e) => e.type === 'webseed-backoff')).toMatchObject({ url: h.url, reason: 'retry-later', retryAfterMs: 1000 });
+  });
+
+  it('wrong bytes for one piece from the HTTP seed (once): the piece fails, the seed gets a strike, the piece is asked again', async () => {
+    const h = await httpSeed();
+    const bad = 3;
+    let lied = false;
+    h.fault = (x) => {
+      if (x.piece !== bad || lied) return false;
+      lied = true;
+      const body = Buffer.from(x.body);
+      body[0]! ^= 0xff;
+      x.res.writeHead(200, { 'Content-Length': body.length }).end(body);
+      return true;
+    };
+    const r = await download([], { httpSeeds: [h.url] });
+    expect(r.error).toBeUndefined();
+    expect(await sameBytes(r.out)).toBe(true);
+    expect(r.events.filter((e) => e.type === 'piece-failed').map((e) => (e as { index: number }).index)).toEqual([bad]);
+    expect(r.events.find((e) => e.type === 'webseed-strike')).toMatchObject({ url: h.url, piece: bad, code: 'WEBSEED_BAD_PIECE', strikes: 1 });
+    expect(h.requests.filter((q) => q.piece === bad)).toHaveLength(2);
+  });
+
+  it('a script that does not know the torrent (404) is dropped; with no other source the stall error ends the download', async () => {
+    const h = await httpSeed();
+    h.fault = (x) => {
+      x.res.writeHead(404, { 'Content-Length': 0 }).end();
+      return true;
+    };
+    const r = await download([], { httpSeeds: [h.url], stallTimeoutMs: 1500 });
+    expect(r.error).toBeInstanceOf(BtError);
+    expect((r.error as BtError).category).toBe('no-peers');
+    expect(r.events.find((e) => e.type === 'webseed-dropped')).toMatchObject({ url: h.url, reason: 'no-files', code: 'WEBSEED_NO_FILES' });
   });
 });
 

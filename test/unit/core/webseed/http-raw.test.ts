@@ -138,3 +138,50 @@ describe('raw HTTP/1.1 range path', () => {
     expect(parseHead('HTTP/1.1 200 OK\r\nno colon')).toBeNull();
   });
 });
+
+describe('raw path: reading straight into the caller memory (target)', () => {
+  it('the body lands in the target memory, the sink gets views of it, and nothing past the range is read there', async () => {
+    const s = await startFaultServer({ '/f.bin': file });
+    servers.push(s);
+    const c = client();
+    const start = 1234;
+    const length = 200_000;
+    const dest = new Uint8Array(length + 16).fill(0xee); // 16 guard bytes after the range
+    let inPlace = 0;
+    let copied = 0;
+    const asked: number[] = [];
+    await c.get(`${s.base}/f.bin`, start, length, {
+      target: (offset, max) => {
+        asked.push(offset);
+        expect(offset + max).toBeLessThanOrEqual(length);
+        return dest.subarray(offset, offset + max);
+      },
+      sink: (offset, bytes) => {
+        if (bytes.buffer === dest.buffer && bytes.byteOffset === dest.byteOffset + offset) inPlace += bytes.length;
+        else {
+          dest.set(bytes, offset);
+          copied += bytes.length;
+        }
+      },
+    });
+    expect(Buffer.from(dest.subarray(0, length)).equals(file.subarray(start, start + length))).toBe(true);
+    expect([...dest.subarray(length)].every((b) => b === 0xee)).toBe(true);
+    expect(inPlace + copied).toBe(length);
+    // The head's read carries the first bytes (copied); once the body is under way the socket reads into `dest`.
+    expect(asked.length).toBeGreaterThan(0);
+    expect(inPlace).toBeGreaterThan(0);
+    // A second request on the kept-alive connection: its head is read into the connection's own buffer, not into `dest`.
+    const again = Buffer.alloc(1000);
+    await c.get(`${s.base}/f.bin`, 0, 1000, { sink: (o, b) => b.copy(again, o) });
+    expect(again.equals(file.subarray(0, 1000))).toBe(true);
+    expect(Buffer.from(dest.subarray(0, length)).equals(file.subarray(start, start + length))).toBe(true);
+  });
+
+  it('a target that gives no memory (null) leaves the bytes to the sink', async () => {
+    const s = await startFaultServer({ '/f.bin': file });
+    servers.push(s);
+    const out = Buffer.alloc(100_000);
+    await client().get(`${s.base}/f.bin`, 5, 100_000, { target: () => null, sink: (o, b) => b.copy(out, o) });
+    expect(out.equals(file.subarray(5, 100_005))).toBe(true);
+  });
+});

@@ -28,22 +28,17 @@ export interface FileStoreOptions {
   /** The output directory (`-o`): a single-file torrent's file, or a multi-file torrent's top directory, goes inside it. */
   outDir: string;
   maxOpenFiles?: number;
-  /** Largest buffer of a write system call's gather list, in bytes. Default `WRITE_SLICE`. */
+  /** Largest single write system call, in bytes. Default `WRITE_SLICE`. */
   writeSlice?: number;
 }
 
 /**
- * A piece's span in a file is written with one gathering write (pwritev) of slices of at most
- * this many bytes. Measured on gVisor (2026-11-22): a pwrite above about 32 KiB cost two to three
- * times more system time per byte than smaller ones, hence the slices. Measured on a Firecracker
- * VM (2026-12-02, bench/download): one pwrite per 32 KiB slice cost ~0.6 s more CPU per GiB than
- * one write per piece, most of it on the main thread: each write is a thread-pool job, and
- * waking a pool thread (and being woken back) costs a VM exit. One pwritev per span keeps the
- * slices and pays one job.
+ * A piece is written in slices of at most this many bytes. Measured on gVisor (the sandbox CI and
+ * the benchmarks run in): a pwrite above about 32 KiB costs two to three times more system time
+ * per byte than smaller ones (3 s instead of 1 s of CPU per GiB downloaded); on a plain Linux
+ * kernel the extra calls cost a few hundredths of a second per GiB.
  */
 export const WRITE_SLICE = 32 * 1024;
-/** Most slices in one gathering write (Linux's IOV_MAX is 1024). */
-const MAX_SLICES = 1024;
 
 /** The torrent's files with their absolute paths under `outDir` (null for padding). Throws an input error for an unsafe path. */
 export function storeLayout(meta: Pick<Metainfo, 'name' | 'files' | 'multiFile'>, outDir: string): LayoutFile[] {
@@ -228,14 +223,8 @@ export class FileStore extends LayoutReadStore implements PieceStore {
         const h = await this.handle(span.fileIndex, true);
         let done = 0;
         try {
-          // A short write (a full disk answers with one) goes on from where it stopped.
           while (done < span.length) {
-            const slices: Uint8Array[] = [];
-            for (let at = done; at < span.length && slices.length < MAX_SLICES; at += this.writeSlice) {
-              slices.push(data.subarray(span.rangeOffset + at, span.rangeOffset + Math.min(span.length, at + this.writeSlice)));
-            }
-            const { bytesWritten } = await h.writev(slices, span.fileOffset + done);
-            if (bytesWritten === 0) throw new BtError('IO_EIO', 'io', `${file.diskPath}: the system wrote nothing at offset ${span.fileOffset + done}`);
+            const { bytesWritten } = await h.write(data, span.rangeOffset + done, Math.min(this.writeSlice, span.length - done), span.fileOffset + done);
             done += bytesWritten;
           }
         } catch (err) {

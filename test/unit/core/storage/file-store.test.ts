@@ -37,6 +37,19 @@ const FILES: [string[], number, boolean?][] = [
 ];
 
 describe('FileStore', () => {
+  it('writes large pieces in many small slices across file boundaries, each byte where the layout says', async () => {
+    const out = await tmp.make('fs-slices');
+    // 8 MiB pieces in 4 KiB slices (the smallest allowed): 2048 writes a piece, spans that end mid-slice.
+    const piece = 8 * 1024 * 1024;
+    const meta = metaOf('top', [[['a.bin'], 5_000_001], [['b.bin'], 6_000_000]], piece);
+    const stream = patternBytes(meta.totalLength, 'slices');
+    const store = FileStore.open(meta, { outDir: out, writeSlice: 4096 });
+    for (let i = Math.ceil(meta.totalLength / piece) - 1; i >= 0; i--) await store.writePiece(i, stream.subarray(i * piece, Math.min(meta.totalLength, (i + 1) * piece)));
+    expect((await readFile(join(out, 'top', 'a.bin'))).equals(stream.subarray(0, 5_000_001))).toBe(true);
+    expect((await readFile(join(out, 'top', 'b.bin'))).equals(stream.subarray(5_000_001))).toBe(true);
+    await store.close();
+  });
+
   it('writes pieces across file boundaries exactly where the byte layout says, and reads them back', async () => {
     const out = await tmp.make('fs-layout');
     const meta = metaOf('top', FILES, 4096);

@@ -6,7 +6,7 @@
 // whole stop (goodbyes to peers, the uTP socket closed, the resume state saved) plus Node's exit.
 //
 // Usage: node bench/utp/exits.mjs [RUNS] [MODE]      (MODE: utp (default), both or tcp)
-// Results also go to bench/utp/results/exits-<time>.json.
+// Results also go to bench/utp/results/utp-<time>.json (kind: exits).
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';

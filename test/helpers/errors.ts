@@ -21,3 +21,10 @@ export function thrownSync(f: () => unknown): BtError {
   }
   throw new Error('expected a BtError, but nothing was thrown');
 }
+
+/** How a promise settles, as a word for `toBe`: 'resolved', the BtError's code, or 'not a BtError: …'. */
+export const settledCode = async (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof BtError ? e.code : `not a BtError: ${String(e)}`),
+  );

@@ -5,12 +5,12 @@
  * asserted is bytes, requests, events and error codes, never a duration.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BtError } from '../../../../src/core/errors.js';
 import { httpSeedUrl, WebSeed, type WebSeedEvent, type WebSeedOptions } from '../../../../src/core/webseed/index.js';
 import { retryFromBody } from '../../../../src/core/webseed/http-range.js';
 import { networkError } from '../../../../src/core/errors.js';
 import { startHttpSeed, type HttpSeedServer } from '../../../helpers/httpseed-server.js';
 import { bytes, fixture } from './torrent-fixture.js';
+import { settledCode } from '../../../helpers/errors.js';
 
 // The info hash of BEP 17's own example URL.
 const bepHash = Buffer.from('9cd9698af555751a9186ae066c57ea21572335e0', 'hex');
@@ -93,11 +93,7 @@ async function setup(opts: Partial<WebSeedOptions> = {}, hash: Uint8Array = info
   return { server, seed, events };
 }
 
-const code = async (p: Promise<unknown>): Promise<string> =>
-  p.then(
-    () => 'resolved',
-    (e: unknown) => (e instanceof BtError ? e.code : `not a BtError: ${String(e)}`),
-  );
+const code = settledCode;
 
 describe('WebSeed, BEP 17 mode', () => {
   it('fetches every piece whole (no ranges parameter), over the node:http and the raw client alike', async () => {

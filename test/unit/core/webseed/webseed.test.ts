@@ -4,10 +4,10 @@
  * short only so the tests are quick, and what is asserted is the event and the error code.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BtError } from '../../../../src/core/errors.js';
 import { WebSeed, type WebSeedEvent, type WebSeedOptions } from '../../../../src/core/webseed/index.js';
 import { startFaultServer, type FaultServer } from '../../../helpers/webseed-fault-server.js';
 import { bytes, fixture, type Fixture } from './torrent-fixture.js';
+import { settledCode } from '../../../helpers/errors.js';
 
 const servers: FaultServer[] = [];
 const seeds: WebSeed[] = [];
@@ -48,11 +48,7 @@ async function setup(fx: Fixture, opts: Partial<WebSeedOptions> = {}, urlPath = 
   return { server, seed, events };
 }
 
-const code = async (p: Promise<unknown>): Promise<string> =>
-  p.then(
-    () => 'resolved',
-    (e: unknown) => (e instanceof BtError ? e.code : `not a BtError: ${String(e)}`),
-  );
+const code = settledCode;
 const types = (events: WebSeedEvent[]) => events.map((e) => e.type);
 
 describe('WebSeed: a good server', () => {

@@ -72,7 +72,7 @@ function harness(script: Script = {}, extra: Partial<DhtSourceOptions> = {}, por
     port: 7777,
     lookup: (ih: Uint8Array, options: LookupOptions) => {
       lookups.push({ infoHash: ih, options, at: Date.now() });
-      return (script.lookup ?? (() => events([peerEvent('10.0.0.1', 6881), peerEvent('10.0.0.2', 6882), doneEvent])))(options);
+      return (script.lookup ?? (() => events([peerEvent('127.0.1.1', 6881), peerEvent('127.0.1.2', 6882), doneEvent])))(options);
     },
     announce: (ih: Uint8Array, options: AnnounceOptions) => {
       announces.push({ infoHash: ih, options });
@@ -115,8 +115,8 @@ describe('DhtSource on a fake clock', () => {
     expect(Buffer.from(h.lookups[0]!.infoHash).equals(infoHash)).toBe(true);
     expect(h.lookups[0]!.options.timeoutMs).toBe(4_000);
     expect(h.added).toEqual([
-      { host: '10.0.0.1', port: 6881 },
-      { host: '10.0.0.2', port: 6882 },
+      { host: '127.0.1.1', port: 6881 },
+      { host: '127.0.1.2', port: 6882 },
     ]);
     expect(h.announces).toHaveLength(1);
     expect(Buffer.from(h.announces[0]!.infoHash).equals(infoHash)).toBe(true);
@@ -165,7 +165,7 @@ describe('DhtSource on a fake clock', () => {
         lookup: () => {
           round++;
           if (round === 1) throw new BtError('DHT_FAILED', 'network', 'the node is closed');
-          return events([peerEvent('10.0.0.3', 1000)]);
+          return events([peerEvent('127.0.1.3', 1000)]);
         },
         announce: async () => {
           throw new Error('no tokens');
@@ -211,11 +211,11 @@ describe('DhtSource on a fake clock', () => {
 describe('DhtSource: the BEP 5 port message and stop', () => {
   it('pings a node a peer told us of, once, at most 256 of them, and none after stop', async () => {
     const h = harness({ ping: async () => Promise.reject(new BtError('DHT_FAILED', 'network', 'no answer')) });
-    h.source.nodeSeen('10.0.0.5', 6881);
-    h.source.nodeSeen('10.0.0.5', 6881);
-    h.source.nodeSeen('10.0.0.5', 6882);
-    expect(h.pings.map((p) => `${p.host}:${p.port}`)).toEqual(['10.0.0.5:6881', '10.0.0.5:6882']);
-    for (let i = 0; i < 300; i++) h.source.nodeSeen('10.0.1.1', 10_000 + i);
+    h.source.nodeSeen('127.0.1.5', 6881);
+    h.source.nodeSeen('127.0.1.5', 6881);
+    h.source.nodeSeen('127.0.1.5', 6882);
+    expect(h.pings.map((p) => `${p.host}:${p.port}`)).toEqual(['127.0.1.5:6881', '127.0.1.5:6882']);
+    for (let i = 0; i < 300; i++) h.source.nodeSeen('127.0.2.1', 10_000 + i);
     expect(h.pings).toHaveLength(256);
     // A rejected ping is swallowed (an unhandled rejection would fail this file).
     await new Promise((r) => setImmediate(r));
@@ -223,7 +223,7 @@ describe('DhtSource: the BEP 5 port message and stop', () => {
     expect(h.pings[0]!.signal!.aborted).toBe(true);
     const g = harness();
     await g.source.stop(10);
-    g.source.nodeSeen('10.0.0.6', 6881);
+    g.source.nodeSeen('127.0.1.6', 6881);
     expect(g.pings).toEqual([]);
   });
 

@@ -114,7 +114,7 @@ describe('MetadataExchange', () => {
     expect(await h.ex.fetched).toBe(info);
     expect(h.ex.info).toBe(info);
     const c = connect(h.ex);
-    h.ex.bind(c.slot, peer('10.0.0.1:6881'));
+    h.ex.bind(c.slot, peer('127.0.1.1:6881'));
     // BEP 9: our handshake tells the size; a request gets the piece; one past the end a reject.
     expect(c.plugin.handshakeFields!()).toEqual({ metadata_size: info.length });
     c.plugin.onExtendedHandshake!(handshake(), true);
@@ -135,7 +135,7 @@ describe('MetadataExchange', () => {
     expect(metadataPieceCount(info.length)).toBe(9);
     const h = harness(null, sha1(info));
     expect(h.ex.info).toBeNull();
-    const keys = ['10.0.0.1:6881', '10.0.0.2:6881', '10.0.0.3:6881'];
+    const keys = ['127.0.1.1:6881', '127.0.1.2:6881', '127.0.1.3:6881'];
     const conns = keys.map((k) => {
       const c = connect(h.ex);
       h.ex.bind(c.slot, peer(k));
@@ -182,7 +182,7 @@ describe('MetadataExchange', () => {
   it('keys connections by connection, not address: the old connection of a reconnected peer going does not cost the new one', async () => {
     const info = infoDict(6 * METADATA_PIECE_LENGTH - 10);
     const h = harness(null, sha1(info));
-    const key = '10.0.0.1:6881';
+    const key = '127.0.1.1:6881';
     const first = peer(key);
     const second = peer(key);
     const a = connect(h.ex);
@@ -200,7 +200,7 @@ describe('MetadataExchange', () => {
     expect(requested(b)).toHaveLength(4);
     // A second peerGone of the same peer, or of a peer never bound, changes nothing.
     h.ex.peerGone(first);
-    h.ex.peerGone(peer('10.9.9.9:1'));
+    h.ex.peerGone(peer('127.9.9.9:1'));
     const answered = new Set<number>();
     for (let round = 0; round < 10 && answered.size < 6; round++) {
       for (const p of requested(b)) {
@@ -218,7 +218,7 @@ describe('MetadataExchange', () => {
   it('a contributor that left before the end is still named by its address in `metadata`', async () => {
     const info = infoDict(6 * METADATA_PIECE_LENGTH - 10);
     const h = harness(null, sha1(info));
-    const [ka, kb] = ['10.0.0.1:6881', '10.0.0.2:6881'];
+    const [ka, kb] = ['127.0.1.1:6881', '127.0.1.2:6881'];
     const pa = peer(ka);
     const a = connect(h.ex);
     h.ex.bind(a.slot, pa);
@@ -245,8 +245,8 @@ describe('MetadataExchange', () => {
   it('a peer whose metadata does not hash to the infohash is reported through `drop`; an honest one completes', async () => {
     const info = infoDict(2 * METADATA_PIECE_LENGTH - 10);
     const h = harness(null, sha1(info));
-    const liar = peer('10.0.0.66:6881');
-    const honest = peer('10.0.0.7:6881');
+    const liar = peer('127.0.1.66:6881');
+    const honest = peer('127.0.1.7:6881');
     const l = connect(h.ex);
     h.ex.bind(l.slot, liar);
     l.plugin.onExtendedHandshake!(handshake(info.length), true);
@@ -273,7 +273,7 @@ describe('MetadataExchange', () => {
   it('a peer already dropped, or a connection not yet bound to a peer, is not dropped again', () => {
     const info = infoDict(METADATA_PIECE_LENGTH - 10);
     const h = harness(null, sha1(info));
-    const gone = peer('10.0.0.66:6881');
+    const gone = peer('127.0.1.66:6881');
     const g = connect(h.ex);
     h.ex.bind(g.slot, gone);
     g.plugin.onExtendedHandshake!(handshake(info.length), true);
@@ -290,11 +290,11 @@ describe('MetadataExchange', () => {
     const info = infoDict(2 * METADATA_PIECE_LENGTH - 10);
     const h = harness(null, sha1(info));
     const a = connect(h.ex);
-    h.ex.bind(a.slot, peer('10.0.0.1:6881'));
+    h.ex.bind(a.slot, peer('127.0.1.1:6881'));
     a.plugin.onExtendedHandshake!(handshake(info.length), true);
     expect(requested(a).sort()).toEqual([0, 1]);
     const b = connect(h.ex);
-    h.ex.bind(b.slot, peer('10.0.0.2:6881'));
+    h.ex.bind(b.slot, peer('127.0.1.2:6881'));
     b.plugin.onExtendedHandshake!(handshake(info.length), true);
     expect(requested(b)).toEqual([]);
     h.clock.t += DEFAULT_METADATA_REQUEST_TIMEOUT_MS - 1;
@@ -303,7 +303,7 @@ describe('MetadataExchange', () => {
     h.clock.t += 1;
     h.ex.tick();
     expect(requested(b).sort()).toEqual([0, 1]);
-    expect(h.events).toContainEqual(expect.objectContaining({ type: 'metadata-rejected', peer: '10.0.0.1:6881', code: 'EXT_METADATA_TIMEOUT' }));
+    expect(h.events).toContainEqual(expect.objectContaining({ type: 'metadata-rejected', peer: '127.0.1.1:6881', code: 'EXT_METADATA_TIMEOUT' }));
     // Ticks while nothing is late ask nothing more.
     h.ex.tick();
     expect(requested(b)).toHaveLength(2);

@@ -64,19 +64,19 @@ describe('PeerExchange', () => {
     const h = harness();
     // A seed we dialed; a peer that dialed us with a full bitfield and its listen port; a partial
     // one we dialed; one that dialed us without saying where it listens; one already dropped.
-    const seed = h.make('seed', '10.0.0.1', { direction: 'outgoing', listenPort: 6881, pieces: 'all' });
-    const full = h.make('full', '10.0.0.2', { direction: 'incoming', listenPort: 7000, pieces: Bitfield.full(8) });
-    const part = h.make('part', '10.0.0.3', { direction: 'outgoing', listenPort: 6882, pieces: partial() });
-    const mute = h.make('mute', '10.0.0.4', { direction: 'incoming', listenPort: null, pieces: partial() });
-    const gone = h.make('gone', '10.0.0.5', { direction: 'outgoing', listenPort: 6883, pieces: partial() });
+    const seed = h.make('seed', '127.0.1.1', { direction: 'outgoing', listenPort: 6881, pieces: 'all' });
+    const full = h.make('full', '127.0.1.2', { direction: 'incoming', listenPort: 7000, pieces: Bitfield.full(8) });
+    const part = h.make('part', '127.0.1.3', { direction: 'outgoing', listenPort: 6882, pieces: partial() });
+    const mute = h.make('mute', '127.0.1.4', { direction: 'incoming', listenPort: null, pieces: partial() });
+    const gone = h.make('gone', '127.0.1.5', { direction: 'outgoing', listenPort: 6883, pieces: partial() });
     gone.dropped = true;
-    const early = h.make('early', '10.0.0.6', { direction: 'outgoing', listenPort: 6884, pieces: new Bitfield(0) });
+    const early = h.make('early', '127.0.1.6', { direction: 'outgoing', listenPort: 6884, pieces: new Bitfield(0) });
     const peers = [seed, full, part, mute, gone, early];
     h.pex.tick(peers, 1_000);
-    const seedE = '10.0.0.1:6881/12';
-    const fullE = '10.0.0.2:7000/2';
-    const partE = '10.0.0.3:6882/10';
-    const earlyE = '10.0.0.6:6884/10';
+    const seedE = '127.0.1.1:6881/12';
+    const fullE = '127.0.1.2:7000/2';
+    const partE = '127.0.1.3:6882/10';
+    const earlyE = '127.0.1.6:6884/10';
     expect(seed.heard).toHaveLength(1);
     expect(added(seed.heard[0])).toEqual([fullE, partE, earlyE].sort());
     expect(added(full.heard[0])).toEqual([seedE, partE, earlyE].sort());
@@ -91,9 +91,9 @@ describe('PeerExchange', () => {
 
   it('later ticks send the difference, at most once per interval: a peer that left is told as dropped', () => {
     const h = harness(10_000);
-    const a = h.make('a', '10.0.0.1', { direction: 'outgoing', listenPort: 6881, pieces: partial() });
-    const b = h.make('b', '10.0.0.2', { direction: 'outgoing', listenPort: 6882, pieces: partial() });
-    const c = h.make('c', '10.0.0.3', { direction: 'outgoing', listenPort: 6883, pieces: partial() });
+    const a = h.make('a', '127.0.1.1', { direction: 'outgoing', listenPort: 6881, pieces: partial() });
+    const b = h.make('b', '127.0.1.2', { direction: 'outgoing', listenPort: 6882, pieces: partial() });
+    const c = h.make('c', '127.0.1.3', { direction: 'outgoing', listenPort: 6883, pieces: partial() });
     h.pex.tick([a, b, c], 0);
     expect(a.heard).toHaveLength(1);
     c.dropped = true;
@@ -102,54 +102,54 @@ describe('PeerExchange', () => {
     expect(a.heard).toHaveLength(1);
     h.pex.tick([a, b], 10_000);
     expect(a.heard).toHaveLength(2);
-    expect(a.heard[1]).toEqual({ added: [], dropped: [{ host: '10.0.0.3', port: 6883 }] });
-    expect(b.heard[1]).toEqual({ added: [], dropped: [{ host: '10.0.0.3', port: 6883 }] });
+    expect(a.heard[1]).toEqual({ added: [], dropped: [{ host: '127.0.1.3', port: 6883 }] });
+    expect(b.heard[1]).toEqual({ added: [], dropped: [{ host: '127.0.1.3', port: 6883 }] });
   });
 
   it('a peer that has not announced ut_pex is sent nothing; peers without a plug-in are skipped', () => {
     const h = harness();
-    const a = h.make('a', '10.0.0.1', { direction: 'outgoing', listenPort: 6881, pieces: partial() });
-    const deaf = h.make('deaf', '10.0.0.2', { direction: 'outgoing', listenPort: 6882, pieces: partial(), supports: false });
-    const bare = h.make('bare', '10.0.0.3', { direction: 'outgoing', listenPort: 6883, pieces: partial() });
+    const a = h.make('a', '127.0.1.1', { direction: 'outgoing', listenPort: 6881, pieces: partial() });
+    const deaf = h.make('deaf', '127.0.1.2', { direction: 'outgoing', listenPort: 6882, pieces: partial(), supports: false });
+    const bare = h.make('bare', '127.0.1.3', { direction: 'outgoing', listenPort: 6883, pieces: partial() });
     (bare.wire as unknown as { registry: undefined }).registry = undefined;
     h.pex.tick([a, deaf, bare], 0);
     expect(deaf.heard).toEqual([]);
-    expect(added(a.heard[0])).toEqual(['10.0.0.2:6882/10', '10.0.0.3:6883/10']);
+    expect(added(a.heard[0])).toEqual(['127.0.1.2:6882/10', '127.0.1.3:6883/10']);
   });
 
   it('forwards what a peer tells to `learned`, as addresses', () => {
     const h = harness();
-    const a = h.make('a', '10.0.0.1', { direction: 'outgoing', listenPort: 6881, pieces: partial() });
+    const a = h.make('a', '127.0.1.1', { direction: 'outgoing', listenPort: 6881, pieces: partial() });
     a.plugin.onMessage!(
       encodePex({
         added: [
-          { host: '192.0.2.7', port: 6881, flags: 0x12 },
+          { host: '127.0.3.7', port: 6881, flags: 0x12 },
           { host: '2001:db8::1', port: 51413, flags: 0 },
         ],
-        dropped: [{ host: '192.0.2.9', port: 1 }],
+        dropped: [{ host: '127.0.3.9', port: 1 }],
       }),
     );
     expect(h.learned).toEqual([
       [
-        { host: '192.0.2.7', port: 6881 },
+        { host: '127.0.3.7', port: 6881 },
         { host: '2001:db8::1', port: 51413 },
       ],
     ]);
     // A message that only drops peers teaches nothing.
-    a.plugin.onMessage!(encodePex({ added: [], dropped: [{ host: '192.0.2.7', port: 6881 }] }));
+    a.plugin.onMessage!(encodePex({ added: [], dropped: [{ host: '127.0.3.7', port: 6881 }] }));
     expect(h.learned).toHaveLength(1);
   });
 
   it('disabled (the torrent is private): sends nothing and learns nothing', () => {
     const h = harness();
-    const a = h.make('a', '10.0.0.1', { direction: 'outgoing', listenPort: 6881, pieces: partial() });
-    const b = h.make('b', '10.0.0.2', { direction: 'outgoing', listenPort: 6882, pieces: partial() });
+    const a = h.make('a', '127.0.1.1', { direction: 'outgoing', listenPort: 6881, pieces: partial() });
+    const b = h.make('b', '127.0.1.2', { direction: 'outgoing', listenPort: 6882, pieces: partial() });
     h.pex.disable();
     h.pex.tick([a, b], 0);
     h.pex.tick([a, b], 120_000);
     expect(a.heard).toEqual([]);
     expect(b.heard).toEqual([]);
-    a.plugin.onMessage!(encodePex({ added: [{ host: '192.0.2.7', port: 6881, flags: 0 }], dropped: [] }));
+    a.plugin.onMessage!(encodePex({ added: [{ host: '127.0.3.7', port: 6881, flags: 0 }], dropped: [] }));
     expect(h.learned).toEqual([]);
   });
 });

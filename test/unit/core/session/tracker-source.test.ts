@@ -81,8 +81,8 @@ describe('TrackerSource on a fake clock', () => {
 
   it('announces started, then again sooner and sooner while we have no peer, then at the interval; completed at once', async () => {
     vi.useFakeTimers({ now: 0 });
-    const h = harness([['http://t.test/announce']], async (url) =>
-      result(url, { interval: 300, peers: [{ ip: '10.0.0.9', port: 6889, family: 4 }], trackerId: Buffer.from('tid') }),
+    const h = harness([['http://127.0.0.10/announce']], async (url) =>
+      result(url, { interval: 300, peers: [{ ip: '127.0.1.9', port: 6889, family: 4 }], trackerId: Buffer.from('tid') }),
     );
     const at = () => h.calls.map((c) => c.at);
     h.source.start(h.ctx);
@@ -113,8 +113,8 @@ describe('TrackerSource on a fake clock', () => {
     expect(h.calls[0]!.params.trackerId).toBeUndefined();
     expect(Buffer.from(h.calls[1]!.params.trackerId!).toString()).toBe('tid');
     expect(h.added).toHaveLength(h.calls.length);
-    expect(h.added[0]).toEqual({ host: '10.0.0.9', port: 6889 });
-    expect(trackerEvents(h.events)[0]).toEqual({ type: 'tracker', url: 'http://t.test/announce', event: 'started', peers: 1, interval: 300, error: null });
+    expect(h.added[0]).toEqual({ host: '127.0.1.9', port: 6889 });
+    expect(trackerEvents(h.events)[0]).toEqual({ type: 'tracker', url: 'http://127.0.0.10/announce', event: 'started', peers: 1, interval: 300, error: null });
     h.abort.abort();
     await vi.advanceTimersByTimeAsync(600_000);
     expect(h.calls).toHaveLength(10);
@@ -123,7 +123,7 @@ describe('TrackerSource on a fake clock', () => {
   it('completed while an announce is in flight: sent right after it, not an interval later', async () => {
     vi.useFakeTimers({ now: 0 });
     let release!: () => void;
-    const h = harness([['http://t.test/announce']], (url) => {
+    const h = harness([['http://127.0.0.10/announce']], (url) => {
       if (h.calls.length !== 2) return Promise.resolve(result(url, { interval: 300 }));
       return new Promise((resolve) => (release = () => resolve(result(url, { interval: 300 }))));
     });
@@ -142,7 +142,7 @@ describe('TrackerSource on a fake clock', () => {
   it('waits at least the tracker\'s min interval, and at most its interval, even with no peer', async () => {
     vi.useFakeTimers({ now: 0 });
     let answer = result('u', { interval: 1800, minInterval: 30 });
-    const h = harness([['http://t.test/announce']], async () => answer);
+    const h = harness([['http://127.0.0.10/announce']], async () => answer);
     h.source.start(h.ctx);
     await vi.advanceTimersByTimeAsync(29_999);
     expect(h.calls).toHaveLength(1);
@@ -159,32 +159,32 @@ describe('TrackerSource on a fake clock', () => {
 
   it('tries trackers in BEP 12 tier order and falls back on failure; one that answers leads its tier next time', async () => {
     vi.useFakeTimers({ now: 0 });
-    const up = new Set(['udp://b.test:1']);
-    const h = harness([['http://a1.test/a', 'http://a2.test/a'], ['udp://b.test:1']], async (url) => {
+    const up = new Set(['udp://127.0.0.14:1']);
+    const h = harness([['http://127.0.0.12/a', 'http://127.0.0.13/a'], ['udp://127.0.0.14:1']], async (url) => {
       if (!up.has(url)) throw refused(url);
-      return result(url, { interval: 60, peers: [{ ip: '10.0.0.8', port: 1000, family: 4 }] });
+      return result(url, { interval: 60, peers: [{ ip: '127.0.1.8', port: 1000, family: 4 }] });
     });
     h.source.start(h.ctx);
     await vi.advanceTimersByTimeAsync(0);
-    expect(h.calls.map((c) => c.url)).toEqual(['http://a1.test/a', 'http://a2.test/a', 'udp://b.test:1']);
+    expect(h.calls.map((c) => c.url)).toEqual(['http://127.0.0.12/a', 'http://127.0.0.13/a', 'udp://127.0.0.14:1']);
     expect(h.calls.every((c) => c.params.event === 'started')).toBe(true);
-    expect(trackerEvents(h.events)).toEqual([{ type: 'tracker', url: 'udp://b.test:1', event: 'started', peers: 1, interval: 60, error: null }]);
-    expect(h.added).toEqual([{ host: '10.0.0.8', port: 1000 }]);
+    expect(trackerEvents(h.events)).toEqual([{ type: 'tracker', url: 'udp://127.0.0.14:1', event: 'started', peers: 1, interval: 60, error: null }]);
+    expect(h.added).toEqual([{ host: '127.0.1.8', port: 1000 }]);
     // The first tier comes first again; now its second tracker answers, and is tried first after.
-    up.add('http://a2.test/a');
+    up.add('http://127.0.0.13/a');
     await vi.advanceTimersByTimeAsync(5_000);
-    expect(h.calls.slice(3).map((c) => c.url)).toEqual(['http://a1.test/a', 'http://a2.test/a']);
+    expect(h.calls.slice(3).map((c) => c.url)).toEqual(['http://127.0.0.12/a', 'http://127.0.0.13/a']);
     await vi.advanceTimersByTimeAsync(10_000);
-    expect(h.calls.slice(5).map((c) => c.url)).toEqual(['http://a2.test/a']);
+    expect(h.calls.slice(5).map((c) => c.url)).toEqual(['http://127.0.0.13/a']);
     h.abort.abort();
   });
 
   it('when every tracker fails: an error event, retries backing off, `started` again until one answers', async () => {
     vi.useFakeTimers({ now: 0 });
     let fail = 2;
-    const h = harness([['http://a.test/a'], ['http://b.test/a']], async (url) => {
+    const h = harness([['http://127.0.0.11/a'], ['http://127.0.0.14/a']], async (url) => {
       if (fail > 0) {
-        if (url === 'http://b.test/a') fail--;
+        if (url === 'http://127.0.0.14/a') fail--;
         throw refused(url);
       }
       return result(url);
@@ -193,23 +193,23 @@ describe('TrackerSource on a fake clock', () => {
     await vi.advanceTimersByTimeAsync(0);
     const first = trackerEvents(h.events);
     expect(first).toHaveLength(1);
-    expect(first[0]).toMatchObject({ url: 'http://a.test/a', event: 'started', peers: 0, interval: null, error: { code: 'TRACKER_ALL_FAILED' } });
+    expect(first[0]).toMatchObject({ url: 'http://127.0.0.11/a', event: 'started', peers: 0, interval: null, error: { code: 'TRACKER_ALL_FAILED' } });
     await vi.advanceTimersByTimeAsync(15_000);
     // Rounds at 0, 5 s (5 s after one failure), 15 s (10 s after two): a, b each time.
-    expect(h.calls.map((c) => `${c.at} ${c.url.slice(7, 8)} ${c.params.event}`)).toEqual([
+    expect(h.calls.map((c) => `${c.at} ${c.url === 'http://127.0.0.11/a' ? 'a' : c.url === 'http://127.0.0.14/a' ? 'b' : c.url} ${c.params.event}`)).toEqual([
       '0 a started',
       '0 b started',
       '5000 a started',
       '5000 b started',
       '15000 a started',
     ]);
-    expect(trackerEvents(h.events).at(-1)).toMatchObject({ url: 'http://a.test/a', event: 'started', error: null });
+    expect(trackerEvents(h.events).at(-1)).toMatchObject({ url: 'http://127.0.0.11/a', event: 'started', error: null });
     h.abort.abort();
   });
 
   it('an interrupted error from the client ends the loop; so does the context\'s abort while it waits', async () => {
     vi.useFakeTimers({ now: 0 });
-    const h = harness([['http://a.test/a']], async () => {
+    const h = harness([['http://127.0.0.11/a']], async () => {
       throw new BtError('ABORTED', 'interrupted', 'the client was closed');
     });
     h.source.start(h.ctx);
@@ -217,7 +217,7 @@ describe('TrackerSource on a fake clock', () => {
     expect(h.calls).toHaveLength(1);
     expect(h.events).toEqual([]);
 
-    const g = harness([['http://a.test/a']], async (url) => result(url));
+    const g = harness([['http://127.0.0.11/a']], async (url) => result(url));
     g.source.start(g.ctx);
     await vi.advanceTimersByTimeAsync(1_000);
     g.abort.abort();
@@ -229,10 +229,10 @@ describe('TrackerSource on a fake clock', () => {
 describe('TrackerSource.stop', () => {
   it('sends `stopped` to the tracker that last answered, with the tracker id, under the stop deadline', async () => {
     let n = 0;
-    const h = harness([['http://a.test/a'], ['http://b.test/a']], async (url, params, options) => {
+    const h = harness([['http://127.0.0.11/a'], ['http://127.0.0.14/a']], async (url, params, options) => {
       n++;
       if (params.event === 'stopped') return hang(url, params, options);
-      if (url === 'http://a.test/a') throw refused(url);
+      if (url === 'http://127.0.0.11/a') throw refused(url);
       return result(url, { interval: 1800, trackerId: Buffer.from('tid-b') });
     });
     h.state.connected = 1;
@@ -243,7 +243,7 @@ describe('TrackerSource.stop', () => {
     await h.source.stop(50);
     const stopped = h.calls.at(-1)!;
     expect(n).toBe(3);
-    expect(stopped.url).toBe('http://b.test/a');
+    expect(stopped.url).toBe('http://127.0.0.14/a');
     expect(stopped.params).toMatchObject({ event: 'stopped', numWant: 0, port: 6881, uploaded: 100, downloaded: 200, left: 300 });
     expect(Buffer.from(stopped.params.trackerId ?? []).toString()).toBe('tid-b');
     expect(stopped.options.timeoutMs).toBe(50);
@@ -254,7 +254,7 @@ describe('TrackerSource.stop', () => {
     let rounds = 0;
     let secondAsked!: () => void;
     const second = new Promise<void>((r) => (secondAsked = r));
-    const h = harness([['http://a.test/a']], async (url, params, options) => {
+    const h = harness([['http://127.0.0.11/a']], async (url, params, options) => {
       if (params.event === 'stopped') return result(url);
       if (rounds++ === 0) return result(url, { interval: 1 });
       secondAsked();
@@ -269,7 +269,7 @@ describe('TrackerSource.stop', () => {
     expect(h.calls[1]!.options.signal!.aborted).toBe(true);
     expect(h.calls.map((c) => c.params.event)).toEqual(['started', 'none', 'stopped']);
 
-    const never = harness([['http://a.test/a']], hang);
+    const never = harness([['http://127.0.0.11/a']], hang);
     never.source.start(never.ctx);
     await never.source.stop(10_000);
     expect(never.calls.map((c) => c.params.event)).toEqual(['started']);
